@@ -1,0 +1,95 @@
+"""Turn mask files and alpha channels into hole masks that fit their image.
+
+Masks are ``H×W`` bool with ``True`` = hole, in the image's display (EXIF-applied) orientation.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from inpaint_core.errors import MaskError
+from inpaint_core.imageio import DecodedImage, apply_orientation
+
+_ON_MISMATCH = ("fail", "resize")
+
+
+def mask_from_alpha(alpha: np.ndarray, threshold: int = 255) -> np.ndarray:
+    """Holes where the image is (partly) transparent.
+
+    Args:
+        alpha: ``H×W`` uint8 alpha channel.
+        threshold: A pixel is a hole when ``alpha < threshold``; the default 255 makes every
+            pixel that is not fully opaque a hole (anti-aliased edges of a cut-out included).
+
+    Returns:
+        ``H×W`` bool, ``True`` = hole.
+
+    Example:
+        >>> mask_from_alpha(np.array([[0, 128, 255]], np.uint8)).tolist()
+        [[True, True, False]]
+    """
+    if not isinstance(alpha, np.ndarray) or alpha.ndim != 2 or alpha.dtype != np.uint8:
+        raise ValueError(f"alpha must be an H×W uint8 array, got {getattr(alpha, 'shape', type(alpha))}")
+    return alpha < threshold
+
+
+def fit_mask(mask: np.ndarray, image: DecodedImage, *, on_mismatch: str = "fail") -> np.ndarray:
+    """Make a mask match its decoded image.
+
+    A mask of the oriented size is returned as is. A mask of the raw (pre-EXIF) size was drawn on
+    the stored pixels, so it gets the image's EXIF transpose. For orientations that keep the size
+    (2, 3, 4) or square images the two cannot be told apart; the mask is then taken as oriented,
+    which is what a person drawing on the displayed photo produces.
+
+    Args:
+        mask: ``H×W`` bool.
+        image: The decoded image the mask belongs to.
+        on_mismatch: ``"fail"`` raises on any other size; ``"resize"`` scales the mask with
+            nearest neighbour (no new grey values to threshold).
+
+    Returns:
+        ``H×W`` bool with ``(W, H) == image.size``.
+
+    Raises:
+        MaskError: Size mismatch with ``on_mismatch="fail"``.
+        ValueError: ``mask`` is not 2-D or ``on_mismatch`` is unknown.
+    """
+    if on_mismatch not in _ON_MISMATCH:
+        raise ValueError(f"on_mismatch must be one of {_ON_MISMATCH}, got {on_mismatch!r}")
+    if not isinstance(mask, np.ndarray) or mask.ndim != 2:
+        raise ValueError(f"mask must be an H×W array, got {getattr(mask, 'shape', type(mask))}")
+    mask = mask.astype(bool, copy=False)
+    width, height = image.size
+    if mask.shape == (height, width):
+        return mask
+    raw_w, raw_h = image.raw_size
+    if mask.shape == (raw_h, raw_w) and image.orientation != 1:
+        return apply_orientation(mask, image.orientation)
+    if on_mismatch == "fail":
+        raise MaskError(f"mask is {mask.shape[1]}x{mask.shape[0]} but image is {width}x{height}")
+    resized = cv2.resize(mask.view(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+    return resized.astype(bool)
+
+
+def mask_stats(mask: np.ndarray) -> dict:
+    """Summary numbers for a manifest row.
+
+    Args:
+        mask: ``H×W`` bool.
+
+    Returns:
+        ``{"hole_fraction": float in [0, 1], "components": int}``; components are counted with
+        8-connectivity, so a diagonal scratch is one component.
+    """
+    if mask.size == 0:
+        return {"hole_fraction": 0.0, "components": 0}
+    count, _ = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    return {"hole_fraction": float(mask.mean()), "components": int(count) - 1}  # minus background
+
+
+def classify_mask(mask: np.ndarray) -> str:
+    """``"empty"`` (nothing to do), ``"full"`` (nothing to inpaint from) or ``"partial"``."""
+    if not mask.any():
+        return "empty"
+    return "full" if mask.all() else "partial"

@@ -1,0 +1,232 @@
+"""decode_image / encode_image / decode_mask: every bad input gives a typed, readable error."""
+
+import io
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+from skimage import data
+
+from inpaint_core.errors import DecodeError, ImageTooLargeError, MaskError, UnsupportedImageError
+from inpaint_core.imageio import (
+    apply_orientation,
+    decode_image,
+    decode_mask,
+    encode_image,
+    image_format_for_extension,
+)
+
+RGB = data.astronaut()[:96, :128].copy()
+
+
+def save(im: Image.Image, fmt: str, **kw) -> bytes:
+    out = io.BytesIO()
+    im.save(out, fmt, **kw)
+    return out.getvalue()
+
+
+def test_empty_file():
+    with pytest.raises(DecodeError, match=r"empty file \(0 bytes\)"):
+        decode_image(b"")
+
+
+def test_text_is_not_an_image():
+    with pytest.raises(DecodeError, match="not a decodable image"):
+        decode_image(b"<html>404 not found</html>")
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_truncated(fmt):
+    blob = save(Image.fromarray(data.astronaut()), fmt)
+    with pytest.raises(DecodeError, match="truncated"):
+        decode_image(blob[: len(blob) // 2])
+
+
+def test_truncated_png_header():
+    blob = save(Image.fromarray(RGB), "PNG")
+    with pytest.raises(DecodeError, match="truncated"):
+        decode_image(blob[:40])
+
+
+def test_huge_png_refused_fast_from_header():
+    blob = cv2.imencode(".png", np.zeros((2000, 2000), np.uint8))[1].tobytes()
+    # Patch the IHDR to claim 20000x20000: same header a real zero-filled bomb has, no 400 MB here.
+    bomb = blob[:16] + (20000).to_bytes(4, "big") * 2 + blob[24:]
+    start = time.perf_counter()
+    with pytest.raises(ImageTooLargeError, match=r"20000x20000.*100,000,000"):
+        decode_image(bomb)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_max_pixels_from_header_for_jpeg():
+    blob = save(Image.fromarray(RGB), "JPEG")
+    with pytest.raises(ImageTooLargeError, match=r"128x96 = 12,288 pixels.*10,000"):
+        decode_image(blob, max_pixels=10_000)
+
+
+def test_pillow_bomb_error_is_typed():
+    blob = save(Image.new("L", (1, 1)), "GIF")
+    bomb = blob[:6] + (60000).to_bytes(2, "little") * 2 + blob[10:]  # GIF logical screen size
+    with pytest.raises(ImageTooLargeError):
+        decode_image(bomb, max_pixels=10**12)
+
+
+@pytest.mark.parametrize(
+    "array, ext",
+    [
+        (np.zeros((8, 8), np.uint16), ".png"),
+        (np.zeros((8, 8, 3), np.uint16), ".png"),  # 48-bit: Pillow would silently truncate
+        (np.zeros((8, 8, 3), np.uint16), ".tiff"),
+        (np.zeros((8, 8), np.float32), ".tiff"),
+    ],
+)
+def test_high_depth_refused(array, ext):
+    blob = cv2.imencode(ext, array)[1].tobytes()
+    with pytest.raises(UnsupportedImageError, match="16-bit/float .* lose precision"):
+        decode_image(blob)
+
+
+def test_grayscale():
+    gray = RGB[..., 1]
+    img = decode_image(save(Image.fromarray(gray), "PNG"))
+    assert img.gray and img.mode == "L" and img.alpha is None
+    assert all(np.array_equal(img.rgb[..., c], gray) for c in range(3))
+
+
+def test_la_and_one_bit():
+    la = decode_image(save(Image.fromarray(np.dstack([RGB[..., 0], RGB[..., 1]])), "PNG"))
+    assert la.gray and np.array_equal(la.alpha, RGB[..., 1])
+    bw = decode_image(save(Image.fromarray(RGB[..., 0] > 128), "PNG"))
+    assert bw.mode == "1" and bw.gray and set(np.unique(bw.rgb)) <= {0, 255}
+
+
+def test_palette_with_transparency():
+    pal = Image.fromarray(RGB).quantize(16)
+    expected = np.asarray(pal.convert("RGB"))
+    img = decode_image(save(pal, "PNG", transparency=3))
+    assert img.mode == "P" and not img.gray
+    assert np.array_equal(img.rgb, expected)
+    assert np.array_equal(img.alpha == 0, np.asarray(pal) == 3)
+
+
+def test_rgba_alpha_returned():
+    alpha = RGB[..., 2]
+    img = decode_image(save(Image.fromarray(np.dstack([RGB, alpha])), "PNG"))
+    assert np.array_equal(img.rgb, RGB) and np.array_equal(img.alpha, alpha)
+
+
+def test_cmyk_jpeg_converted():
+    cmyk = Image.fromarray(RGB).convert("CMYK")
+    img = decode_image(save(cmyk, "JPEG", quality=98))
+    assert img.mode == "CMYK" and img.rgb.shape == RGB.shape
+    assert np.abs(img.rgb.astype(int) - RGB).mean() < 6
+
+
+def test_exif_orientation_6_jpeg():
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    img = decode_image(save(Image.fromarray(RGB), "JPEG", quality=98, exif=exif))
+    assert img.orientation == 6 and img.raw_size == (128, 96) and img.size == (96, 128)
+    rotated = np.rot90(RGB, k=-1)  # orientation 6: display = stored rotated 90° clockwise
+    assert np.abs(img.rgb.astype(int) - rotated).mean() < 4
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_apply_orientation_matches_pillow(orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    blob = save(Image.fromarray(RGB), "PNG", exif=exif)
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(blob))))
+    assert np.array_equal(apply_orientation(RGB, orientation), expected)
+    assert np.array_equal(decode_image(blob).rgb, expected)
+
+
+def test_animated_gif_first_frame():
+    frames = [Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (10, 200)]
+    img = decode_image(save(frames[0], "GIF", save_all=True, append_images=frames[1:]))
+    assert (img.rgb == 10).all()
+
+
+def test_input_bytes_untouched():
+    blob = bytearray(save(Image.fromarray(RGB), "PNG"))
+    before = bytes(blob)
+    decode_image(blob)
+    assert bytes(blob) == before
+
+
+@pytest.mark.parametrize("fmt", ["png", "tiff", "tif", "bmp"])
+def test_lossless_round_trip_bit_exact(fmt):
+    assert np.array_equal(decode_image(encode_image(RGB, fmt)).rgb, RGB)
+    gray3 = np.repeat(RGB[..., :1], 3, axis=2)
+    back = decode_image(encode_image(gray3, fmt, gray=True))
+    assert back.gray and np.array_equal(back.rgb, gray3)
+
+
+@pytest.mark.parametrize("fmt", ["png", "tiff", "webp"])
+def test_alpha_round_trip(fmt):
+    alpha = RGB[..., 0]
+    back = decode_image(encode_image(RGB, fmt, alpha=alpha))
+    assert np.array_equal(back.alpha, alpha)
+    if fmt != "webp":
+        assert np.array_equal(back.rgb, RGB)
+
+
+def test_png_is_bgr_converted_once():
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 255
+    assert tuple(decode_image(encode_image(red)).rgb[0, 0]) == (255, 0, 0)
+
+
+def test_gray_is_rounded_mean():
+    rgb = np.array([[[10, 11, 11], [0, 0, 1]]], np.uint8)
+    assert decode_image(encode_image(rgb, gray=True)).rgb[0, :, 0].tolist() == [11, 0]
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "jpg", "webp"])
+def test_lossy_close(fmt):
+    assert np.abs(decode_image(encode_image(RGB, fmt)).rgb.astype(int) - RGB).mean() < 4
+
+
+def test_encode_bad_input():
+    with pytest.raises(ValueError, match="H×W×3 uint8"):
+        encode_image(RGB.astype(np.float32))
+    with pytest.raises(ValueError, match="unknown image format"):
+        encode_image(RGB, "gif")
+    with pytest.raises(ValueError, match="alpha"):
+        encode_image(RGB, "jpeg", alpha=RGB[..., 0])
+
+
+def test_format_for_extension():
+    assert image_format_for_extension(".JPG") == "jpeg"
+    assert image_format_for_extension("tif") == "tiff"
+    with pytest.raises(UnsupportedImageError, match="gif"):
+        image_format_for_extension(".gif")
+
+
+def test_decode_mask_modes():
+    hole = np.zeros((6, 8), bool)
+    hole[2:4, 3:6] = True
+    as_l = (hole * 200).astype(np.uint8)
+    assert np.array_equal(decode_mask(save(Image.fromarray(as_l), "PNG")), hole)
+    assert np.array_equal(decode_mask(save(Image.fromarray(hole), "PNG")), hole)
+    rgb = np.zeros((6, 8, 3), np.uint8)
+    rgb[hole, 2] = 9  # any channel non-zero
+    assert np.array_equal(decode_mask(save(Image.fromarray(rgb), "PNG")), hole)
+    assert np.array_equal(decode_mask(save(Image.fromarray(rgb).quantize(4), "PNG")), hole)
+
+
+def test_decode_mask_rgba_needs_alpha():
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[0, :, :3] = 255  # white but fully transparent: not a hole
+    rgba[1, :, :] = 255  # white and opaque: hole
+    rgba[2, :, 3] = 255  # black and opaque: not a hole
+    assert decode_mask(save(Image.fromarray(rgba), "PNG")).tolist() == [[False] * 4, [True] * 4, [False] * 4, [False] * 4]
+
+
+def test_decode_mask_errors_are_mask_errors():
+    with pytest.raises(MaskError, match="empty file"):
+        decode_mask(b"")
+    with pytest.raises(MaskError, match="not a decodable image"):
+        decode_mask(b"hello")
