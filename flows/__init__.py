@@ -1,0 +1,1 @@
+"""Prefect flows of the project: wiring of stages, runner choice, artifacts, manifests."""

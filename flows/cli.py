@@ -1,0 +1,173 @@
+"""``inpaint``: the command line. Heavy modules are imported inside commands so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _quiet_prefect() -> None:
+    # No network here and none needed: keep the local Prefect server from phoning home.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def _parse_kv(values) -> dict:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON where they are JSON)."""
+    out = {}
+    for kv in values or []:
+        key, sep, value = kv.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected KEY=VALUE, got {kv!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _storage_options(args) -> dict:
+    opts = _parse_kv(args.storage_option)
+    if args.s3_endpoint_url:
+        opts["endpoint_url"] = args.s3_endpoint_url
+    return opts
+
+
+def _add_restore_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", default="telea", help="inpainting method (see `inpaint methods`); default telea")
+    p.add_argument("--method-option", action="append", metavar="KEY=VALUE", help="option of the method, e.g. radius=5")
+    p.add_argument("--checkpoint", help="weights of a learned method: local path or fsspec URL")
+    p.add_argument("--masks", choices=["auto", "load", "detect"], default="auto",
+                   help="auto: load a mask if one exists, else transparency, else detect (default)")
+    p.add_argument("--masks-root", help="root of a parallel masks tree (default: SRC/masks)")
+    p.add_argument("--mask-list", help="Parquet or CSV file with columns image,mask")
+    p.add_argument("--reference", help="root of clean references (same keys) to score PSNR/SSIM/L1")
+    p.add_argument("--detectors", default="solid,scratches", help="detectors for images without a mask")
+    p.add_argument("--blend", choices=["auto", "on", "off"], default="auto",
+                   help="GLCIC FMM+Poisson post-process; auto = on for learned methods only")
+    p.add_argument("--blend-margin", type=int, default=8, help="pixels around a hole that blending may change")
+    p.add_argument("--output-format", default="png", choices=["png", "same", "jpeg", "webp", "tiff", "bmp"])
+    p.add_argument("--write-masks", action="store_true", help="also write the masks used under DEST/masks/")
+    p.add_argument("--write-edges", action="store_true", help="also write Canny edge maps under DEST/edges/")
+    p.add_argument("--shard-size", type=int, default=64, help="images per task run (default 64)")
+    p.add_argument("--force", action="store_true", help="redo images already restored with the same settings")
+    p.add_argument("--dask-address", help="scheduler of an existing Dask cluster (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
+    p.add_argument("--s3-endpoint-url", help="S3 API endpoint (MinIO, moto, ...); or set AWS_ENDPOINT_URL")
+    p.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help="extra fsspec option")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+
+
+def _run(args, source: str, dest: str, reference: str | None = None) -> dict:
+    _quiet_prefect()
+    from flows.restore import PROGRESS_HOOKS, run_restore
+
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(unit="img", desc="restore", dynamic_ncols=True)
+        PROGRESS_HOOKS.append(lambda s: (bar.update(s["images"]),
+                                         bar.set_postfix(ok=s["ok"], failed=s["failed"])))
+    try:
+        return run_restore(
+            source, dest, dask_address=args.dask_address, n_workers=args.workers, method=args.method,
+            method_options=_parse_kv(args.method_option), checkpoint=args.checkpoint, masks=args.masks,
+            masks_root=args.masks_root, mask_list=args.mask_list, reference=reference or args.reference,
+            detectors=[d for d in args.detectors.split(",") if d], blend=args.blend,
+            blend_margin=args.blend_margin, output_format=args.output_format, write_masks=args.write_masks,
+            write_edges=args.write_edges, shard_size=args.shard_size, force=args.force,
+            storage_options=_storage_options(args))
+    finally:
+        if bar is not None:
+            bar.close()
+            PROGRESS_HOOKS.clear()
+
+
+def _print_summary(s: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(s, indent=2, default=str))
+        return
+    print(f"run {s['run_id']}: {s['images']} objects in {s['seconds']:.1f} s -> "
+          f"{s['ok']} ok, {s['skipped']} skipped, {s['failed']} failed, {s['up_to_date']} already up to date")
+    for image_id, error in s["failures"][:10]:
+        print(f"  failed {image_id}: {error}")
+    print(f"restored images: {s['dest']}/images/")
+    print(f"manifest:        {s['manifest']}/")
+    if s.get("contact_sheet"):
+        print(f"contact sheet:   {s['contact_sheet']}")
+
+
+def cmd_restore(args) -> int:
+    s = _run(args, args.source, args.dest)
+    _print_summary(s, args.json)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from inpaint_core.demo import build_demo_collection
+
+    root = os.path.abspath(args.out)
+    paths = build_demo_collection(root)
+    print(f"demo collection: {paths['input']} (clean references: {paths['reference']})")
+    s = _run(args, paths["input"], os.path.join(root, "restored"), reference=paths["reference"])
+    _print_summary(s, args.json)
+    return 0
+
+
+def cmd_methods(args) -> int:
+    from inpaint_core import inpainter_info, list_inpainters
+
+    for name in list_inpainters():
+        info = inpainter_info(name)
+        print(f"{name:16s} {info['kind']:10s} {info['description']}")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from inpaint_core.manifest import SCHEMA_VERSION, schema_markdown
+
+    print(f"manifest schema version {SCHEMA_VERSION}\n")
+    print(schema_markdown())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inpaint", description="Restore image collections (local folders or S3).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("restore", help="restore every image under SRC into DEST")
+    p.add_argument("source", metavar="SRC", help="folder, file:// or s3:// URL of damaged images")
+    p.add_argument("dest", metavar="DEST", help="folder or URL for restored images and the manifest")
+    _add_restore_options(p)
+    p.set_defaults(func=cmd_restore)
+    p = sub.add_parser("demo", help="build a small damaged collection from bundled photos and restore it")
+    p.add_argument("--out", default="demo-output", help="folder for the demo (default ./demo-output)")
+    _add_restore_options(p)
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("methods", help="list the inpainting methods")
+    p.set_defaults(func=cmd_methods)
+    p = sub.add_parser("schema", help="print the manifest schema")
+    p.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI shows the library's typed errors plainly
+        from inpaint_core.errors import InpaintError
+
+        if isinstance(exc, (InpaintError, ValueError, FileNotFoundError, PermissionError)):
+            print(f"inpaint: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Typed exceptions of the library. Every per-image failure is one of these, so a pipeline can
+turn it into a readable manifest row (``status='failed'``, ``error=str(exc)``) and go on."""
+
+
+class InpaintError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+
+class DecodeError(InpaintError):
+    """The bytes are not a decodable image (empty, truncated, not an image at all)."""
+
+
+class UnsupportedImageError(InpaintError):
+    """A valid image the pipeline refuses on purpose (e.g. 16-bit samples it would truncate)."""
+
+
+class ImageTooLargeError(InpaintError):
+    """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class MaskError(InpaintError):
+    """A mask that cannot be used with its image (wrong size, undecodable, bad list entry)."""
+
+
+class UnsafeKeyError(InpaintError):
+    """An object key that would resolve outside its root (``..``, absolute paths)."""
+
+
+class SourceChangedError(InpaintError):
+    """The source object changed between two reads of the same run."""
+
+
+class UnknownMethodError(InpaintError, KeyError):
+    """No inpainter is registered under that name."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""

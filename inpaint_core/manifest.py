@@ -1,0 +1,158 @@
+"""Parquet manifests: one row per image per run, partitioned by run under ``<dest>/manifest/``.
+
+Layout::
+
+    <dest>/manifest/run=<run_id>/part-<shard>.parquet
+
+Each part is written once, atomically, after every output it lists has been written, so a crash
+never leaves a row without its image. Readers: ``pyarrow.dataset``, pandas, Polars, DuckDB
+(``read_parquet('s3://bucket/dest/manifest/*/*.parquet', hive_partitioning=true)``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .storage import Location
+
+SCHEMA_VERSION = "1"
+STATUSES = ("ok", "skipped", "failed")
+STAGES = ("read", "decode", "mask", "edges", "inpaint", "blend", "score", "write")
+
+_FIELDS: list[tuple[str, pa.DataType, str]] = [
+    ("schema_version", pa.string(), "manifest schema version (this table: " + SCHEMA_VERSION + ")"),
+    ("run_id", pa.string(), "id of the run that wrote the row"),
+    ("shard", pa.int32(), "shard number within the run"),
+    ("image_id", pa.string(), "relative key of the source object: stable across runs"),
+    ("source_uri", pa.string(), "full URI of the source object"),
+    ("source_sha256", pa.string(), "sha256 of the source bytes (null when never read)"),
+    ("source_bytes", pa.int64(), "size of the source object"),
+    ("width", pa.int32(), "image width after EXIF orientation"),
+    ("height", pa.int32(), "image height after EXIF orientation"),
+    ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | detect:<names> | none"),
+    ("mask_uri", pa.string(), "URI of the mask file, when one was loaded"),
+    ("mask_sha256", pa.string(), "sha256 of the mask file bytes, when one was loaded"),
+    ("hole_fraction", pa.float64(), "fraction of pixels in the hole"),
+    ("hole_components", pa.int32(), "connected components of the hole (8-connectivity)"),
+    ("method", pa.string(), "inpainting method (registry name)"),
+    ("method_params", pa.string(), "JSON of the method's resolved parameters"),
+    ("checkpoint_sha256", pa.string(), "sha256 of the model weights (learned methods)"),
+    ("settings_hash", pa.string(), "hash of every setting that changes the output"),
+    ("blend", pa.bool_(), "the GLCIC FMM + Poisson post-process ran"),
+    ("windows", pa.int32(), "windows around holes that were inpainted"),
+    ("output_uri", pa.string(), "URI of the restored image"),
+    ("output_sha256", pa.string(), "sha256 of the restored image bytes"),
+    ("mask_output_uri", pa.string(), "URI of the written mask (with --write-masks)"),
+    ("edges_output_uri", pa.string(), "URI of the written edge map (with --write-edges)"),
+    *[(f"ms_{s}", pa.float64(), f"milliseconds spent in the {s} stage") for s in STAGES],
+    ("ms_total", pa.float64(), "milliseconds for the image, all stages"),
+    ("worker", pa.string(), "Dask worker (or process) that ran the inpainting stage"),
+    ("device", pa.string(), "device of the inpainting stage: cpu, cuda:0, ..."),
+    ("q_seam", pa.float64(), "boundary gradient / ring gradient (about 1 = invisible seam)"),
+    ("q_color_delta", pa.float64(), "CIELAB distance between fill mean and ring mean"),
+    ("q_texture_ratio", pa.float64(), "high-pass energy of the fill / of the ring (about 1 = matched)"),
+    ("q_likely_bad", pa.bool_(), "no-reference flag for fills worth a look"),
+    ("ref_psnr", pa.float64(), "PSNR against the clean reference, when supplied"),
+    ("ref_ssim", pa.float64(), "SSIM against the clean reference, when supplied"),
+    ("ref_l1", pa.float64(), "mean absolute error against the reference, % of 255"),
+    ("status", pa.string(), "ok | skipped | failed"),
+    ("error", pa.string(), "why a row failed or was skipped"),
+    ("finished_at", pa.timestamp("ms", tz="UTC"), "when the row's image was finished"),
+]
+
+SCHEMA = pa.schema([pa.field(n, t, metadata={"doc": d}) for n, t, d in _FIELDS],
+                   metadata={"inpaint_manifest_version": SCHEMA_VERSION})
+COLUMNS = tuple(SCHEMA.names)
+
+
+def schema_markdown() -> str:
+    """The schema as a markdown table (the README's copy is generated from this)."""
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{n}` | {t} | {d} |" for n, t, d in _FIELDS]
+    return "\n".join(lines)
+
+
+def empty_row() -> dict[str, Any]:
+    return {name: None for name in COLUMNS} | {"schema_version": SCHEMA_VERSION}
+
+
+def rows_to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
+    rows = list(rows)
+    for row in rows:
+        unknown = set(row) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown manifest columns: {sorted(unknown)}")
+    return pa.Table.from_pylist([empty_row() | r for r in rows], schema=SCHEMA)
+
+
+def part_key(run_id: str, shard: int) -> str:
+    return f"manifest/run={run_id}/part-{shard:06d}.parquet"
+
+
+def write_part(dest: Location, run_id: str, shard: int, rows: list[dict[str, Any]]) -> str:
+    """Write one shard's rows as one Parquet file, atomically; returns its URI."""
+    buf = io.BytesIO()
+    pq.write_table(rows_to_table(rows), buf, compression="zstd")
+    return dest.write_atomic(part_key(run_id, shard), buf.getvalue())
+
+
+def _dataset(dest: Location) -> ds.Dataset | None:
+    root = dest.path("manifest")
+    if not dest.fs.exists(root):
+        return None
+    return ds.dataset(root, filesystem=dest.fs, format="parquet", schema=SCHEMA,
+                      partitioning=ds.partitioning(pa.schema([("run", pa.string())]), flavor="hive"),
+                      exclude_invalid_files=False, ignore_prefixes=[".", "_"])
+
+
+def read_manifest(dest: Location, columns: list[str] | None = None, filter=None) -> pa.Table:
+    """Every manifest row under ``dest`` (all runs), optionally projected and filtered."""
+    dataset = _dataset(dest)
+    if dataset is None:
+        return SCHEMA.empty_table() if columns is None else SCHEMA.empty_table().select(columns)
+    return dataset.to_table(columns=columns, filter=filter)
+
+
+@dataclass(frozen=True)
+class PriorRow:
+    run_id: str
+    status: str
+    source_sha256: str | None
+    mask_sha256: str | None
+    source_bytes: int | None
+    output_uri: str | None
+    output_sha256: str | None
+
+
+def prior_rows(dest: Location, image_ids: list[str], settings_hash: str) -> dict[str, PriorRow]:
+    """Finished rows (``ok`` or ``skipped``) of earlier runs with the same settings, by image id.
+
+    Reads only the columns it needs and only parts whose id range overlaps the shard's
+    (Parquet statistics), so a shard's look-up stays small however large the manifest grows.
+    """
+    if not image_ids:
+        return {}
+    f = ds.field
+    flt = ((f("image_id") >= min(image_ids)) & (f("image_id") <= max(image_ids))
+           & f("image_id").isin(image_ids) & f("settings_hash").__eq__(settings_hash)
+           & f("status").isin(["ok", "skipped"]))
+    cols = ["image_id", "run_id", "status", "source_sha256", "mask_sha256", "source_bytes", "output_uri", "output_sha256",
+            "finished_at"]
+    table = read_manifest(dest, columns=cols, filter=flt)
+    out: dict[str, PriorRow] = {}
+    rows = sorted(table.to_pylist(), key=lambda r: r["finished_at"].timestamp() if r["finished_at"] else 0.0)
+    for r in rows:  # the latest finished row of an image wins
+        out[r["image_id"]] = PriorRow(r["run_id"], r["status"], r["source_sha256"], r["mask_sha256"],
+                                      r["source_bytes"], r["output_uri"], r["output_sha256"])
+    return out
+
+
+def params_json(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)

@@ -1,0 +1,387 @@
+"""The restore pipeline for one shard of images, without any orchestrator.
+
+Three steps mirror the data path of the architecture guide, so an orchestrator can run them in
+one process or put the middle one on a GPU worker:
+
+``prepare_shard``  read, hash, decode, load or detect masks, edges, cut windows around holes (CPU)
+``inpaint_shard``  run the inpainter on the windows only (GPU or CPU)
+``finish_shard``   paste back, blend, score, write outputs and the manifest part (CPU)
+
+Every image carries its own manifest row; a failing image fails its row (typed error text) and
+the others go on. Images already restored with the same source, mask and settings are not
+redone unless ``force`` is set.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import manifest
+from .blend import glcic_blend
+from .discover import SourceItem, output_key
+from .edges import canny_edges, edges_to_image
+from .errors import InpaintError, MaskError, SourceChangedError
+from .imageio import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, decode_mask, encode_image
+from .inpainters import Inpainter, create_inpainter
+from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
+from .quality import score_fill, score_reference
+from .storage import Location, read_uri, sha256_hex
+from .windows import Window, hole_windows
+
+_PIL_TO_FORMAT = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp", "BMP": "bmp"}
+
+
+@dataclass(frozen=True)
+class RestoreConfig:
+    """Every setting of a restore run. All but ``device`` and ``force`` enter ``settings_hash``."""
+
+    method: str = "telea"
+    method_options: Mapping[str, Any] = field(default_factory=dict)
+    checkpoint: str | None = None
+    device: str = "auto"
+    masks: str = "auto"  # auto: load, else alpha, else detect | load: never detect | detect: ignore files
+    detectors: tuple[str, ...] = ("solid", "scratches")
+    detector_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    alpha_threshold: int = 255
+    mask_mismatch: str = "fail"  # fail | resize
+    blend: str = "auto"  # auto: on for learned methods, off for classical | on | off
+    blend_margin: int = 8
+    output_format: str = "png"  # png | same | jpeg | webp | tiff | bmp
+    png_compression: int = 1
+    jpeg_quality: int = 95
+    write_masks: bool = False
+    write_edges: bool = False
+    score: bool = True
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    force: bool = False
+
+    def __post_init__(self) -> None:
+        checks = {"masks": ("auto", "load", "detect"), "mask_mismatch": ("fail", "resize"),
+                  "blend": ("auto", "on", "off"),
+                  "output_format": ("png", "same", "jpeg", "webp", "tiff", "bmp")}
+        for name, allowed in checks.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r}: expected one of {allowed}")
+        object.__setattr__(self, "detectors", tuple(self.detectors))
+
+    def settings_hash(self) -> str:
+        d = {k: v for k, v in asdict(self).items() if k not in ("device", "force")}
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_inpainter(method: str, checkpoint: str | None, device: str, options_json: str) -> Inpainter:
+    return create_inpainter(method, checkpoint=checkpoint, device=device, **json.loads(options_json))
+
+
+def get_inpainter(config: RestoreConfig) -> Inpainter:
+    """The inpainter of ``config``, built once per process (models load once per worker)."""
+    return _cached_inpainter(config.method, config.checkpoint, config.device,
+                             json.dumps(dict(config.method_options), sort_keys=True))
+
+
+@dataclass
+class Work:
+    """One image on its way through the shard: its manifest row plus what later steps need."""
+
+    item: SourceItem
+    row: dict[str, Any]
+    image: DecodedImage | None = None
+    mask: np.ndarray | None = None
+    edges: np.ndarray | None = None
+    windows: list[Window] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)
+    crop_masks: list[np.ndarray] = field(default_factory=list)
+    crop_edges: list[np.ndarray] | None = None
+    filled: list[np.ndarray] | None = None
+    up_to_date: bool = False
+
+    @property
+    def pending(self) -> bool:
+        """Still to be processed (not failed, skipped or already up to date)."""
+        return self.row["status"] is None and not self.up_to_date
+
+    def fail(self, exc: BaseException) -> None:
+        self.row["status"] = "failed"
+        self.row["error"] = str(exc) if isinstance(exc, InpaintError) else f"{type(exc).__name__}: {exc}"
+
+    def skip(self, reason: str) -> None:
+        self.row["status"], self.row["error"] = "skipped", reason
+
+    def without_frames(self) -> "Work":
+        """A copy that leaves the full frame behind (it travels to another worker)."""
+        return Work(self.item, dict(self.row), None, None, None, self.windows, self.crops,
+                    self.crop_masks, self.crop_edges)
+
+
+class _Timer:
+    def __init__(self, row: dict[str, Any]):
+        self.row = row
+
+    @staticmethod
+    def now() -> float:
+        return time.perf_counter()
+
+    def add(self, stage: str, t0: float) -> float:
+        t1 = time.perf_counter()
+        key = f"ms_{stage}"
+        self.row[key] = (self.row.get(key) or 0.0) + (t1 - t0) * 1000.0
+        return t1
+
+
+# --------------------------------------------------------------------------------------------
+# prepare
+# --------------------------------------------------------------------------------------------
+def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Location, dest: Location,
+                  run_id: str, shard: int) -> list[Work]:
+    """Read, decode, find masks and edges and cut hole windows for every item of a shard."""
+    inpainter = get_inpainter(config)
+    settings = config.settings_hash()
+    ids = [it.image_id for it in items if it.error is None]
+    prior = {} if config.force else manifest.prior_rows(dest, ids, settings)
+    works = []
+    for item in items:
+        row = manifest.empty_row() | {
+            "run_id": run_id, "shard": shard, "image_id": item.image_id, "source_bytes": item.size,
+            "method": inpainter.name, "method_params": manifest.params_json(inpainter.params),
+            "settings_hash": settings, "device": inpainter.device,
+        }
+        w = Work(item, row)
+        works.append(w)
+        try:
+            row["source_uri"] = source.uri(item.image_id) if item.error is None else None
+            if item.error:
+                w.fail(InpaintError(item.error))
+            elif item.skip_reason:
+                p = prior.get(item.image_id)
+                w.up_to_date = p is not None and p.status == "skipped" and p.source_bytes == item.size
+                w.skip(item.skip_reason)
+            else:
+                _prepare_image(w, config, source, dest, inpainter, prior.get(item.image_id))
+        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
+            w.fail(exc)
+    return works
+
+
+def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Location,
+                   inpainter: Inpainter, prior: manifest.PriorRow | None) -> None:
+    row, timer = w.row, _Timer(w.row)
+    t = timer.now()
+    data = source.read(w.item.image_id)
+    row["source_sha256"], row["source_bytes"] = sha256_hex(data), len(data)
+    mask_bytes = None
+    if w.item.mask_uri and config.masks != "detect":
+        mask_bytes = _read_uri(w.item.mask_uri, source)
+        row["mask_sha256"], row["mask_uri"] = sha256_hex(mask_bytes), w.item.mask_uri
+    t = timer.add("read", t)
+    if prior is not None and _is_up_to_date(prior, row, dest):
+        w.up_to_date = True
+        return
+
+    w.image = image = decode_image(data, max_pixels=config.max_pixels)
+    row["width"], row["height"] = image.size
+    t = timer.add("decode", t)
+
+    w.mask = mask = _find_mask(w, config, mask_bytes)
+    stats = mask_stats(mask)
+    row["hole_fraction"], row["hole_components"] = stats["hole_fraction"], stats["components"]
+    t = timer.add("mask", t)
+    kind = classify_mask(mask)
+    if kind == "empty":
+        w.skip("empty mask: image copied through unchanged")
+        return
+    if kind == "full":
+        raise MaskError("mask covers the whole image: there is nothing known to restore from")
+
+    if inpainter.needs_edges or config.write_edges:
+        w.edges = canny_edges(image.rgb, mask)
+        t = timer.add("edges", t)
+    w.windows = hole_windows(mask, margin=inpainter.window_margin)
+    w.crops = [image.rgb[win.slices] for win in w.windows]
+    w.crop_masks = [mask[win.slices] for win in w.windows]
+    if inpainter.needs_edges:
+        w.crop_edges = [w.edges[win.slices] for win in w.windows]
+    row["windows"] = len(w.windows)
+    timer.add("mask", t)
+
+
+def _is_up_to_date(prior: manifest.PriorRow, row: dict[str, Any], dest: Location) -> bool:
+    if prior.source_sha256 != row["source_sha256"] or prior.mask_sha256 != row["mask_sha256"]:
+        return False
+    if prior.status == "skipped":
+        return True
+    # An ok row only counts while its output is still there.
+    return bool(prior.output_uri) and dest.fs.exists(prior.output_uri)
+
+
+def _read_uri(uri: str, source: Location) -> bytes:
+    if "://" not in uri and not uri.startswith("/"):
+        return source.read(uri)
+    return read_uri(uri, source.storage_options)
+
+
+def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.ndarray:
+    image, row = w.image, w.row
+    if mask_bytes is not None:
+        row["mask_source"] = w.item.mask_source
+        return fit_mask(decode_mask(mask_bytes, max_pixels=config.max_pixels), image,
+                        on_mismatch=config.mask_mismatch)
+    if config.masks != "detect" and image.alpha is not None:
+        mask = mask_from_alpha(image.alpha, config.alpha_threshold)
+        if mask.any():
+            row["mask_source"] = "alpha"
+            return mask
+    if config.masks == "load":
+        raise MaskError("no mask found (looked for a list entry, <stem>_mask.png, the masks/ tree "
+                        "and transparent pixels) and detection is off (--masks load)")
+    mask, found = detect_mask(image.rgb, config.detectors, options=dict(config.detector_options))
+    row["mask_source"] = "detect:" + "+".join(found or config.detectors)
+    return mask
+
+
+# --------------------------------------------------------------------------------------------
+# inpaint
+# --------------------------------------------------------------------------------------------
+def inpaint_shard(works: list[Work], config: RestoreConfig, worker: str) -> list[Work]:
+    """Run the inpainter over the windows of every pending image of the shard, in one batch."""
+    inpainter = get_inpainter(config)
+    todo = [w for w in works if w.pending and w.crops]
+    crops = [c for w in todo for c in w.crops]
+    masks = [m for w in todo for m in w.crop_masks]
+    edges = [e for w in todo for e in w.crop_edges] if inpainter.needs_edges else None
+    t0 = time.perf_counter()
+    try:
+        filled = inpainter.inpaint_windows(crops, masks, edges) if crops else []
+    except Exception as exc:  # noqa: BLE001 - a batch failure fails its images, not the run
+        for w in todo:
+            w.fail(exc)
+        return works
+    elapsed = (time.perf_counter() - t0) * 1000.0
+    area = sum(int(m.size) for m in masks) or 1
+    i = 0
+    for w in todo:
+        n = len(w.crops)
+        w.filled = filled[i:i + n]
+        i += n
+        w.row["ms_inpaint"] = elapsed * sum(int(m.size) for m in w.crop_masks) / area
+        w.row["worker"], w.row["device"] = worker, inpainter.device
+    return works
+
+
+# --------------------------------------------------------------------------------------------
+# finish
+# --------------------------------------------------------------------------------------------
+def finish_shard(works: list[Work], config: RestoreConfig, source: Location, dest: Location,
+                 worker: str | None = None) -> list[dict[str, Any]]:
+    """Paste, blend, score and write every image; returns the manifest rows (up-to-date ones left out)."""
+    inpainter = get_inpainter(config)
+    blend = config.blend == "on" or (config.blend == "auto" and inpainter.kind == "learned")
+    rows = []
+    for w in works:
+        if w.up_to_date:
+            continue
+        try:
+            if w.row["status"] is None or (w.row["status"] == "skipped" and w.mask is not None):
+                _finish_image(w, config, source, dest, blend)
+        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
+            w.fail(exc)
+        w.row["worker"] = w.row["worker"] or worker
+        w.row["ms_total"] = sum(w.row.get(f"ms_{s}") or 0.0 for s in manifest.STAGES)
+        w.row["finished_at"] = datetime.now(timezone.utc)
+        rows.append(w.row)
+    return rows
+
+
+def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Location, blend: bool) -> None:
+    row, timer = w.row, _Timer(w.row)
+    t = timer.now()
+    if w.image is None:  # prepared on another worker: read the frame again, and make sure it is the same
+        data = source.read(w.item.image_id)
+        if sha256_hex(data) != row["source_sha256"]:
+            raise SourceChangedError("the source object changed while the run was restoring it")
+        w.image = decode_image(data, max_pixels=config.max_pixels)
+        t = timer.add("decode", t)
+    image = w.image
+    restored = image.rgb
+    if w.row["status"] is None:  # a real hole: paste the filled windows back (hole pixels only)
+        restored = image.rgb.copy()
+        for win, crop, cmask in zip(w.windows, w.filled or [], w.crop_masks):
+            region = restored[win.slices]
+            region[cmask] = crop[cmask]
+        if blend:
+            restored = glcic_blend(image.rgb, restored, w.mask, margin=config.blend_margin)
+            row["blend"] = True
+            t = timer.add("blend", t)
+        else:
+            row["blend"] = False
+        if config.score:
+            scores = score_fill(image.rgb, restored, w.mask)
+            row.update(q_seam=scores["seam"], q_color_delta=scores["color_delta"],
+                       q_texture_ratio=scores["texture_ratio"], q_likely_bad=bool(scores["likely_bad"]))
+            _score_reference(w, restored, source)
+            t = timer.add("score", t)
+
+    fmt = _PIL_TO_FORMAT.get(image.format, "png") if config.output_format == "same" else config.output_format
+    alpha = None if row["mask_source"] == "alpha" else image.alpha
+    out = encode_image(restored, fmt, gray=image.gray, alpha=alpha,
+                       png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
+    key = output_key(w.item.image_id, fmt)
+    row["output_uri"] = dest.write_atomic(f"images/{key}", out)
+    row["output_sha256"] = sha256_hex(out)
+    stem = output_key(w.item.image_id, "png")
+    if config.write_masks and w.mask is not None:
+        row["mask_output_uri"] = dest.write_atomic(
+            f"masks/{stem}", encode_image(np.repeat((w.mask * 255).astype(np.uint8)[..., None], 3, -1), "png",
+                                          gray=True))
+    if config.write_edges and w.edges is not None:
+        e = edges_to_image(w.edges)
+        row["edges_output_uri"] = dest.write_atomic(
+            f"edges/{stem}", encode_image(np.repeat(e[..., None], 3, -1), "png", gray=True))
+    timer.add("write", t)
+    if row["status"] is None:
+        row["status"] = "ok"
+
+
+def _score_reference(w: Work, restored: np.ndarray, source: Location) -> None:
+    if not w.item.reference_uri:
+        return
+    try:
+        ref = decode_image(_read_uri(w.item.reference_uri, source)).rgb
+    except InpaintError as exc:
+        w.row["error"] = f"reference not scored: {exc}"
+        return
+    if ref.shape != restored.shape:
+        w.row["error"] = f"reference not scored: its size {ref.shape[1]}x{ref.shape[0]} differs"
+        return
+    s = score_reference(restored, ref)
+    w.row.update(ref_psnr=s["psnr"], ref_ssim=s["ssim"], ref_l1=s["l1"])
+
+
+def restore_shard(items: list[SourceItem], config: RestoreConfig, source: Location, dest: Location,
+                  run_id: str, shard: int, worker: str) -> dict[str, Any]:
+    """All three steps in one process, then the manifest part. Returns the shard's summary."""
+    works = prepare_shard(items, config, source, dest, run_id, shard)
+    works = inpaint_shard(works, config, worker)
+    rows = finish_shard(works, config, source, dest, worker)
+    return write_shard_manifest(rows, works, dest, run_id, shard)
+
+
+def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Location, run_id: str,
+                         shard: int) -> dict[str, Any]:
+    """Write the shard's manifest part (after its outputs) and summarise it."""
+    part = manifest.write_part(dest, run_id, shard, rows) if rows else None
+    counts = {s: 0 for s in manifest.STATUSES}
+    for r in rows:
+        counts[r["status"]] += 1
+    stage_ms = {s: sum(r.get(f"ms_{s}") or 0.0 for r in rows) for s in manifest.STAGES}
+    return {"shard": shard, "images": len(works), "up_to_date": sum(w.up_to_date for w in works),
+            **counts, "part": part, "stage_ms": stage_ms,
+            "failures": [(r["image_id"], r["error"]) for r in rows if r["status"] == "failed"][:20]}

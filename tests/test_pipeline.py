@@ -1,0 +1,151 @@
+"""The pipeline without an orchestrator: statuses, exactness outside holes, re-runs, untouched inputs."""
+
+import hashlib
+import os
+
+import numpy as np
+import pytest
+
+from inpaint_core import manifest
+from inpaint_core.discover import discover
+from inpaint_core.imageio import decode_image
+from inpaint_core.pipeline import RestoreConfig, restore_shard
+from inpaint_core.storage import Location, read_uri
+
+from .collections import bad_collection, good_collection
+
+
+def tree_digest(root) -> dict[str, str]:
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            out[os.path.relpath(p, root)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
+    return out
+
+
+def run(src, dest, run_id="r1", **cfg):
+    source, target = Location(str(src)), Location(str(dest))
+    items = list(discover(source, exclude=(target,)))
+    return restore_shard(items, RestoreConfig(**cfg), source, target, run_id, 0, "test-worker")
+
+
+@pytest.fixture(scope="module")
+def bad_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    expected = bad_collection(str(root / "src"))
+    before = tree_digest(root / "src")
+    summary = run(root / "src", root / "dest")
+    table = manifest.read_manifest(Location(str(root / "dest"))).to_pylist()
+    return root, expected, before, summary, {r["image_id"]: r for r in table}
+
+
+def test_each_bad_input_gets_its_own_row(bad_run):
+    _, expected, _, summary, rows = bad_run
+    assert {k: rows[k]["status"] for k in expected} == expected
+    assert summary["ok"] == sum(v == "ok" for v in expected.values())
+
+
+@pytest.mark.parametrize("key, words", [
+    ("zero-byte.png", "empty"), ("truncated.jpg", "truncated"), ("text.png", "not a decodable image"),
+    ("sixteen-bit.png", "16-bit"), ("wrong-size-mask.png", "mask is 10x10"), ("bomb.png", "20000x20000"),
+])
+def test_failure_reasons_are_readable(bad_run, key, words):
+    assert words in bad_run[4][key]["error"]
+
+
+def test_inputs_are_never_modified(bad_run):
+    root, _, before, _, _ = bad_run
+    assert tree_digest(root / "src") == before
+
+
+def test_unusual_modes_restore_and_keep_known_pixels(bad_run):
+    root, _, _, _, rows = bad_run
+    for key in ("cmyk.jpg", "gray.png", "palette.png", "palette-native.png", "rgba-alpha-hole.png", "exif-rotated.jpg"):
+        row = rows[key]
+        src = decode_image(open(root / "src" / key, "rb").read())
+        out = decode_image(read_uri(row["output_uri"]))
+        assert out.size == src.size, key
+        assert out.gray == src.gray, key
+        hole = row["hole_fraction"]
+        assert 0 < hole < 1
+        known = np.ones(src.rgb.shape[:2], bool)
+        if row["mask_source"] == "alpha":
+            known = src.alpha == 255
+        else:
+            from inpaint_core.imageio import decode_mask
+            known = ~decode_mask(open(root / "src" / key.rsplit(".", 1)[0].__add__("_mask.png"), "rb").read())
+        assert np.array_equal(out.rgb[known], src.rgb[known]), key
+    assert rows["rgba-alpha-hole.png"]["mask_source"] == "alpha"
+    assert rows["exif-rotated.jpg"]["width"] == 96 and rows["exif-rotated.jpg"]["height"] == 80
+
+
+def test_outputs_stay_under_destination(bad_run):
+    root, _, _, _, rows = bad_run
+    dest = (root / "dest").as_uri()
+    for r in rows.values():
+        if r["output_uri"]:
+            assert r["output_uri"].startswith(dest + "/images/")
+
+
+def test_known_pixels_are_bit_exact_and_holes_filled(tmp_path):
+    masks = good_collection(str(tmp_path / "src"))
+    summary = run(tmp_path / "src", tmp_path / "dest", blend="off")
+    assert summary["ok"] == len(masks)
+    rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()}
+    for key, mask in masks.items():
+        src = decode_image(open(tmp_path / "src" / key, "rb").read()).rgb
+        out = decode_image(read_uri(rows[key]["output_uri"])).rgb
+        assert np.array_equal(out[~mask], src[~mask])
+        assert rows[key]["hole_fraction"] == pytest.approx(mask.mean())
+        assert rows[key]["method"] == "telea" and rows[key]["worker"] == "test-worker"
+        assert rows[key]["q_seam"] is not None and rows[key]["ms_inpaint"] > 0
+
+
+def test_blend_changes_only_the_documented_margin(tmp_path):
+    import cv2
+
+    masks = good_collection(str(tmp_path / "src"), n=2)
+    run(tmp_path / "src", tmp_path / "dest", blend="on", blend_margin=6)
+    rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()}
+    for key, mask in masks.items():
+        grown = cv2.dilate(mask.astype(np.uint8), np.ones((13, 13), np.uint8)).astype(bool)
+        src = decode_image(open(tmp_path / "src" / key, "rb").read()).rgb
+        out = decode_image(read_uri(rows[key]["output_uri"])).rgb
+        assert rows[key]["blend"] is True
+        assert np.array_equal(out[~grown], src[~grown])
+
+
+def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
+    good_collection(str(tmp_path / "src"), n=4)
+    first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")
+    assert first["ok"] == 4
+    second = run(tmp_path / "src", tmp_path / "dest", run_id="r2")
+    assert second["ok"] == 0 and second["up_to_date"] == 4
+    # A changed source is redone; the rest stays up to date.
+    (tmp_path / "src" / "set0" / "img000.png").write_bytes(
+        (tmp_path / "src" / "set1" / "img001.png").read_bytes())
+    third = run(tmp_path / "src", tmp_path / "dest", run_id="r3")
+    assert third["ok"] == 1 and third["up_to_date"] == 3
+    # A deleted output is redone.
+    os.unlink(tmp_path / "dest" / "images" / "set1" / "img003.png")
+    fourth = run(tmp_path / "src", tmp_path / "dest", run_id="r4")
+    assert fourth["ok"] == 1
+    forced = run(tmp_path / "src", tmp_path / "dest", run_id="r5", force=True)
+    assert forced["ok"] == 4
+    # Other settings are other work.
+    assert run(tmp_path / "src", tmp_path / "dest", run_id="r6", method="ns")["ok"] == 4
+
+
+def test_detection_is_named_in_the_manifest(tmp_path):
+    from skimage import data as skdata
+
+    from .collections import png_bytes, write
+
+    img = skdata.coffee()[:128, :128].copy()
+    img[20:50, 30:70] = 255
+    write(tmp_path / "src", "white-hole.png", png_bytes(img))
+    run(tmp_path / "src", tmp_path / "dest")
+    (row,) = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    assert row["status"] == "ok" and row["mask_source"].startswith("detect:") and "solid" in row["mask_source"]
+    assert row["hole_fraction"] == pytest.approx(30 * 40 / 128 ** 2, rel=0.2)
