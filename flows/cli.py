@@ -44,7 +44,9 @@ def _add_restore_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--masks-root", help="root of a parallel masks tree (default: SRC/masks)")
     p.add_argument("--mask-list", help="Parquet or CSV file with columns image,mask")
     p.add_argument("--reference", help="root of clean references (same keys) to score PSNR/SSIM/L1")
-    p.add_argument("--detectors", default="solid,scratches", help="detectors for images without a mask")
+    p.add_argument("--detectors", default=None,
+                   help="comma-separated detectors for images without a mask: solid, scratches "
+                        "(default: solid; the demo adds scratches)")
     p.add_argument("--blend", choices=["auto", "on", "off"], default="auto",
                    help="GLCIC FMM+Poisson post-process; auto = on for learned methods only")
     p.add_argument("--blend-margin", type=int, default=8, help="pixels around a hole that blending may change")
@@ -61,7 +63,7 @@ def _add_restore_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
 
 
-def _run(args, source: str, dest: str, reference: str | None = None) -> dict:
+def _run(args, source: str, dest: str, reference: str | None = None, default_detectors: str = "solid") -> dict:
     _quiet_prefect()
     from flows.restore import PROGRESS_HOOKS, run_restore
 
@@ -77,7 +79,7 @@ def _run(args, source: str, dest: str, reference: str | None = None) -> dict:
             source, dest, dask_address=args.dask_address, n_workers=args.workers, method=args.method,
             method_options=_parse_kv(args.method_option), checkpoint=args.checkpoint, masks=args.masks,
             masks_root=args.masks_root, mask_list=args.mask_list, reference=reference or args.reference,
-            detectors=[d for d in args.detectors.split(",") if d], blend=args.blend,
+            detectors=[d for d in (args.detectors or default_detectors).split(",") if d], blend=args.blend,
             blend_margin=args.blend_margin, output_format=args.output_format, write_masks=args.write_masks,
             write_edges=args.write_edges, shard_size=args.shard_size, force=args.force,
             storage_options=_storage_options(args))
@@ -113,7 +115,8 @@ def cmd_demo(args) -> int:
     root = os.path.abspath(args.out)
     paths = build_demo_collection(root)
     print(f"demo collection: {paths['input']} (clean references: {paths['reference']})")
-    s = _run(args, paths["input"], os.path.join(root, "restored"), reference=paths["reference"])
+    s = _run(args, paths["input"], os.path.join(root, "restored"), reference=paths["reference"],
+             default_detectors="solid,scratches")
     _print_summary(s, args.json)
     return 0
 

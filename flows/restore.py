@@ -74,7 +74,7 @@ def restore(
     if dst.contains(src) or src.root == dst.root:
         raise InpaintError(f"destination {dest} contains the source: outputs are never written over inputs")
     config = RestoreConfig(method=method, method_options=method_options or {}, checkpoint=checkpoint,
-                           masks=masks, detectors=tuple(detectors or ("solid", "scratches")), blend=blend,
+                           masks=masks, detectors=tuple(detectors or ("solid",)), blend=blend,
                            blend_margin=blend_margin, output_format=output_format, write_masks=write_masks,
                            write_edges=write_edges, force=force)
     run_id = new_run_id()

@@ -48,7 +48,7 @@ class RestoreConfig:
     checkpoint: str | None = None
     device: str = "auto"
     masks: str = "auto"  # auto: load, else alpha, else detect | load: never detect | detect: ignore files
-    detectors: tuple[str, ...] = ("solid", "scratches")
+    detectors: tuple[str, ...] = ("solid",)  # scratches: opt-in, see docs/detectors.md
     detector_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     alpha_threshold: int = 255
     mask_mismatch: str = "fail"  # fail | resize
