@@ -103,6 +103,7 @@ class Work:
     crop_edges: list[np.ndarray] | None = None
     filled: list[np.ndarray] | None = None
     up_to_date: bool = False
+    copy_through: bool = False  # empty mask: the image is written unchanged, status skipped
 
     @property
     def pending(self) -> bool:
@@ -119,7 +120,7 @@ class Work:
     def without_frames(self) -> "Work":
         """A copy that leaves the full frame behind (it travels to another worker)."""
         return Work(self.item, dict(self.row), None, None, None, self.windows, self.crops,
-                    self.crop_masks, self.crop_edges)
+                    self.crop_masks, self.crop_edges, copy_through=self.copy_through)
 
 
 class _Timer:
@@ -197,6 +198,7 @@ def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Locat
     kind = classify_mask(mask)
     if kind == "empty":
         w.skip("empty mask: image copied through unchanged")
+        w.copy_through = True
         return
     if kind == "full":
         raise MaskError("mask covers the whole image: there is nothing known to restore from")
@@ -289,7 +291,7 @@ def finish_shard(works: list[Work], config: RestoreConfig, source: Location, des
         if w.up_to_date:
             continue
         try:
-            if w.row["status"] is None or (w.row["status"] == "skipped" and w.mask is not None):
+            if w.row["status"] is None or w.copy_through:
                 _finish_image(w, config, source, dest, blend)
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
             w.fail(exc)
@@ -310,6 +312,10 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
         w.image = decode_image(data, max_pixels=config.max_pixels)
         t = timer.add("decode", t)
     image = w.image
+    if w.mask is None:  # holes lie inside the windows, so the windows give the whole mask back
+        w.mask = np.zeros(image.rgb.shape[:2], bool)
+        for win, cmask in zip(w.windows, w.crop_masks):
+            w.mask[win.slices] = cmask
     restored = image.rgb
     if w.row["status"] is None:  # a real hole: paste the filled windows back (hole pixels only)
         restored = image.rgb.copy()
@@ -341,6 +347,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
         row["mask_output_uri"] = dest.write_atomic(
             f"masks/{stem}", encode_image(np.repeat((w.mask * 255).astype(np.uint8)[..., None], 3, -1), "png",
                                           gray=True))
+    if config.write_edges and w.edges is None and w.mask is not None:  # prepared on another worker
+        w.edges = canny_edges(image.rgb, w.mask)
     if config.write_edges and w.edges is not None:
         e = edges_to_image(w.edges)
         row["edges_output_uri"] = dest.write_atomic(

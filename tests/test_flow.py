@@ -38,7 +38,7 @@ def test_restore_folder_end_to_end(prefect_server, tmp_path):
     import duckdb
 
     n_ok = duckdb.sql(f"select count(*) from read_parquet('{tmp_path}/dest/manifest/*/*.parquet', "
-                      "hive_partitioning=true) where status = 'ok'").fetchone()[0]
+                      "hive_partitioning=true) where status = 'ok'").fetchall()[0][0]
     assert n_ok == s["ok"]
 
     again = run_restore(str(tmp_path / "src"), str(tmp_path / "dest"), n_workers=2, shard_size=5)
@@ -68,7 +68,7 @@ def test_restore_s3_end_to_end(prefect_server, s3_server, tmp_path):
     con = duckdb.connect()
     con.register_filesystem(s3fs.S3FileSystem(endpoint_url=s3_server))
     got = con.sql("select count(*) from read_parquet('s3://photos/restored/manifest/*/*.parquet') "
-                  "where status = 'ok'").fetchone()[0]
+                  "where status = 'ok'").fetchall()[0][0]
     assert got == len(masks)
 
     again = run_restore("s3://photos/incoming", "s3://photos/restored", n_workers=1, shard_size=2,

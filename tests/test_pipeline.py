@@ -149,3 +149,24 @@ def test_detection_is_named_in_the_manifest(tmp_path):
     (row,) = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
     assert row["status"] == "ok" and row["mask_source"] == "detect:solid"
     assert row["hole_fraction"] == pytest.approx(30 * 40 / 128 ** 2, rel=0.2)
+
+
+def test_split_steps_match_the_fused_shard(tmp_path):
+    """prepare -> (only windows travel) -> inpaint -> finish gives the same bytes as one process."""
+    from inpaint_core.pipeline import finish_shard, inpaint_shard, prepare_shard
+
+    good_collection(str(tmp_path / "src"), n=3)
+    (tmp_path / "src" / "set0" / "img002_mask.png").write_bytes(
+        __import__("tests.collections", fromlist=["png_bytes"]).png_bytes(np.zeros((96, 96), np.uint8)))
+    fused = run(tmp_path / "src", tmp_path / "fused", write_edges=True)
+    source, dest = Location(str(tmp_path / "src")), Location(str(tmp_path / "split"))
+    cfg = RestoreConfig(write_edges=True)
+    works = [w.without_frames() for w in prepare_shard(list(discover(source)), cfg, source, dest, "r", 0)]
+    rows = finish_shard(inpaint_shard(works, cfg, "gpu-worker"), cfg, source, dest)
+    assert fused["ok"] == 2 and fused["skipped"] == 1
+    for row in rows:
+        key = row["output_uri"].split("/split/", 1)[1]
+        assert (tmp_path / "split" / key).read_bytes() == (tmp_path / "fused" / key).read_bytes()
+        assert row["status"] == ("skipped" if "img002" in key else "ok")
+        if row["status"] == "ok":
+            assert row["edges_output_uri"] and row["worker"] == "gpu-worker"
