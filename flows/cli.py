@@ -67,13 +67,10 @@ def _run(args, source: str, dest: str, reference: str | None = None, default_det
     _quiet_prefect()
     from flows.restore import PROGRESS_HOOKS, run_restore
 
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
+    from flows.progress import ShardProgress
 
-        bar = tqdm(unit="img", desc="restore", dynamic_ncols=True)
-        PROGRESS_HOOKS.append(lambda s: (bar.update(s["images"]),
-                                         bar.set_postfix(ok=s["ok"], failed=s["failed"])))
+    bar = ShardProgress(enabled=not args.no_progress)
+    PROGRESS_HOOKS.append(bar)
     try:
         return run_restore(
             source, dest, dask_address=args.dask_address, n_workers=args.workers, method=args.method,
@@ -84,9 +81,8 @@ def _run(args, source: str, dest: str, reference: str | None = None, default_det
             write_edges=args.write_edges, shard_size=args.shard_size, force=args.force,
             storage_options=_storage_options(args))
     finally:
-        if bar is not None:
-            bar.close()
-            PROGRESS_HOOKS.clear()
+        bar.close()
+        PROGRESS_HOOKS.remove(bar)
 
 
 def _print_summary(s: dict, as_json: bool) -> None:

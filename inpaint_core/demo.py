@@ -86,9 +86,11 @@ def build_demo_collection(root: str, seed: int = 0) -> dict[str, str]:
 
     # 2. masks/ tree, boxes, a JPEG
     img = skdata.coffee()
-    m = box_mask(*img.shape[:2], rng)
+    damage = box_mask(*img.shape[:2], rng)
     dmg = img.copy()
-    dmg[m] = (255, 0, 255)
+    dmg[damage] = (255, 0, 255)
+    # JPEG smears the damage a few pixels out: the mask covers it with a margin, as a user's would.
+    m = cv2.dilate(damage.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     put("still-life/coffee.jpg", img, dmg, "jpeg")
     _write(os.path.join(inp, "masks/still-life/coffee.png"), encode_image(_rgb(m.astype(np.uint8) * 255), "png", gray=True))
 
@@ -96,7 +98,9 @@ def build_demo_collection(root: str, seed: int = 0) -> dict[str, str]:
     img = skdata.chelsea()
     m = free_form_mask(*img.shape[:2], rng, strokes=3)
     alpha = np.where(m, 0, 255).astype(np.uint8)
-    put("animals/chelsea.png", img, img, alpha=alpha)
+    dmg = img.copy()
+    dmg[m] = 0  # what is under transparent pixels is usually junk
+    put("animals/chelsea.png", img, dmg, alpha=alpha)
 
     # 4. solid white blotches, no mask: the solid-fill detector finds them
     img = skdata.rocket()
