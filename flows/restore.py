@@ -20,7 +20,7 @@ from inpaint_core.report import write_contact_sheet
 from inpaint_core.storage import Location
 from tasks import finish_shard_task, inpaint_shard_task, prepare_shard_task, restore_shard_task
 
-from .runners import cluster_has_gpu, make_task_runner
+from .runners import api_for_workers, cluster_has_gpu, make_task_runner
 
 #: Callables ``f(summary_of_one_shard)`` run in the flow process as shards finish (the CLI's progress bar).
 PROGRESS_HOOKS: list[Callable[[dict], None]] = []
@@ -136,4 +136,5 @@ def run_restore(source: str, dest: str, *, dask_address: str | None = None, n_wo
                 **kwargs: Any) -> dict[str, Any]:
     """Run :func:`restore` on a chosen Dask cluster (the CLI's and the tests' entry point)."""
     runner = make_task_runner(dask_address, n_workers)
-    return restore.with_options(task_runner=runner)(source, dest, **kwargs)
+    with api_for_workers():
+        return restore.with_options(task_runner=runner)(source, dest, **kwargs)

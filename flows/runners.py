@@ -6,6 +6,7 @@ Configuration, in order: the function's arguments, then the environment
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from prefect_dask import DaskTaskRunner
@@ -18,8 +19,9 @@ def make_task_runner(address: str | None = None, n_workers: int | None = None) -
     n = n_workers or int(os.environ.get("INPAINT_DASK_WORKERS", "0")) or (os.cpu_count() or 1)
     # One thread per worker process: OpenCV, NumPy and the encoders hold the GIL between calls,
     # so processes scale and threads do not.
+    # Workers import the pipeline while they start, not inside the first shard.
     return DaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": None})
+                                          "dashboard_address": None, "preload": ["flows.worker_setup"]})
 
 
 def cluster_has_gpu(task_runner) -> bool:
@@ -29,3 +31,34 @@ def cluster_has_gpu(task_runner) -> bool:
         return False
     workers = client.scheduler_info(n_workers=-1).get("workers", {})
     return any(w.get("resources", {}).get("GPU", 0) > 0 for w in workers.values())
+
+
+@contextlib.contextmanager
+def api_for_workers():
+    """Make sure Dask worker processes report to the same Prefect API as this process.
+
+    Workers are separate processes that inherit only the environment. Without ``PREFECT_API_URL``
+    each would start a temporary server of its own (seconds of CPU each, and its task runs would
+    not show in the UI). With no API configured, start the local temporary server here and hand
+    its URL to the workers.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    url = PREFECT_API_URL.value()
+    server = None
+    if not url:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start()
+        url = server.api_url
+    old = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield url
+    finally:
+        if old is None:
+            os.environ.pop("PREFECT_API_URL", None)
+        else:
+            os.environ["PREFECT_API_URL"] = old
