@@ -12,15 +12,34 @@ import os
 from prefect_dask import DaskTaskRunner
 
 
+class WorkerAwareDaskTaskRunner(DaskTaskRunner):
+    """A DaskTaskRunner whose LocalCluster workers report to the same Prefect API as the flow.
+
+    Worker processes inherit only the environment; when the flow runs against a temporary local
+    server (no ``PREFECT_API_URL`` set), its URL is put into the environment before the workers
+    are spawned, so their task runs reach the flow's server instead of a server of their own.
+    """
+
+    def __enter__(self):
+        if not os.environ.get("PREFECT_API_URL"):
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                url = str(client.api_url)
+            if url.startswith("http") and "ephemeral-prefect" not in url:
+                os.environ["PREFECT_API_URL"] = url.rstrip("/")
+        return super().__enter__()
+
+
 def make_task_runner(address: str | None = None, n_workers: int | None = None) -> DaskTaskRunner:
     address = address or os.environ.get("INPAINT_DASK_ADDRESS") or None
     if address:
-        return DaskTaskRunner(address=address)
+        return WorkerAwareDaskTaskRunner(address=address)
     n = n_workers or int(os.environ.get("INPAINT_DASK_WORKERS", "0")) or (os.cpu_count() or 1)
     # One thread per worker process: OpenCV, NumPy and the encoders hold the GIL between calls,
     # so processes scale and threads do not.
     # Workers import the pipeline while they start, not inside the first shard.
-    return DaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True,
+    return WorkerAwareDaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True,
                                           "dashboard_address": None, "preload": ["flows.worker_setup"]})
 
 
