@@ -132,3 +132,97 @@ def test_infinite_psnr_survives_parquet(tmp_path):
     table = pa.Table.from_pylist([score_reference(image, image)])
     pq.write_table(table, tmp_path / "scores.parquet")
     assert pq.read_table(tmp_path / "scores.parquet").to_pylist()[0]["psnr"] == math.inf
+
+
+def _reference_score_fill(image, restored, mask, ring=8):
+    """The straightforward per-window definition of score_fill (distance transform, float64 sums)."""
+    from skimage.color import rgb2lab
+
+    from inpaint_core import quality as q
+    from inpaint_core.windows import hole_windows
+
+    hole = mask != 0
+    if not hole.any() or hole.all():
+        return dict(NEUTRAL_SCORES)
+    seam_t, ring_t, fill_l, ring_l = [0.0, 0], [0.0, 0], [], []
+    delta_w, n_total, bad = 0.0, 0, False
+
+    def steps(img, a, b):
+        out = []
+        for p, r in (((slice(None), slice(None, -1)), (slice(None), slice(1, None))),
+                     ((slice(None, -1), slice(None)), (slice(1, None), slice(None)))):
+            pairs = (a[p] & b[r]) | (b[p] & a[r])
+            out.append(np.abs(img[p][pairs] - img[r][pairs]).mean(axis=-1))
+        return np.concatenate(out)
+
+    def lap(rgb):
+        return cv2.Laplacian(cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2GRAY), cv2.CV_32F, ksize=1)
+
+    for w in hole_windows(hole, margin=ring + 2):
+        img, res, h = image[w.slices].astype(np.float64), restored[w.slices].astype(np.float64), hole[w.slices]
+        dist = cv2.distanceTransform((~h).view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        known = (dist > 0) & (dist <= ring)
+        if not known.any():
+            continue
+        s, r = steps(res, h, ~h), steps(img, known, known)
+        inner = cv2.erode(h.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))).astype(bool)
+        fill_l.append(lap(restored[w.slices])[inner if inner.any() else h])
+        ring_l.append(lap(image[w.slices])[known & (dist > 1)])
+        lab = rgb2lab(np.stack([res[h].mean(axis=0), img[known].mean(axis=0)])[None] / 255.0)[0]
+        n = int(h.sum())
+        seam_t[0] += s.sum(); seam_t[1] += s.size
+        ring_t[0] += r.sum(); ring_t[1] += r.size
+        delta_w += float(np.linalg.norm(lab[0] - lab[1])) * n
+        n_total += n
+        if n >= q.MIN_FLAG_PIXELS:
+            seam = (s.mean() + 1) / ((r.mean() if r.size else 0.0) + 1)
+            flat = (res[h].std(axis=0) < q.FLAT_STD).all() and (img[known].std(axis=0) >= q.FLAT_STD).any()
+            bad |= bool(seam > q.SEAM_MAX or flat)
+    std = lambda v: float(np.concatenate(v).astype(np.float64).std()) if sum(map(len, v)) else 0.0  # noqa: E731
+    mean = lambda t: t[0] / t[1] if t[1] else 0.0  # noqa: E731
+    seam = (mean(seam_t) + 1) / (mean(ring_t) + 1)
+    texture = (std(fill_l) + 1) / (std(ring_l) + 1)
+    delta = delta_w / n_total
+    bad = bad or seam > q.SEAM_MAX or delta > q.COLOR_DELTA_MAX or texture < q.TEXTURE_MIN
+    return {"seam": seam, "color_delta": delta, "texture_ratio": texture, "likely_bad": bool(bad)}
+
+
+def _random_masks(shape, seed):
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(shape, np.uint8)
+    for _ in range(int(rng.integers(1, 30))):
+        y, x = (int(v) for v in rng.integers(0, shape))
+        cv2.circle(mask, (x, y), int(rng.integers(0, 14)), 1, -1)
+    for _ in range(int(rng.integers(0, 8))):  # thin scratches: no inner pixels; some reach the border
+        y, x = (int(v) for v in rng.integers(0, shape))
+        dy, dx = (int(v) for v in rng.integers(-120, 120, 2))
+        cv2.line(mask, (x, y), (x + dx, y + dy), 1, int(rng.integers(1, 3)))
+    return mask
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("ring", [2, 5, 8])
+def test_score_fill_matches_per_window_definition(seed, ring):
+    image = [data.astronaut(), data.chelsea(), data.coffee()][seed % 3]
+    mask = _random_masks(image.shape[:2], seed)
+    grey = _grey_fill(image, mask)
+    for restored in (cv2.inpaint(image, mask, 3, cv2.INPAINT_TELEA), grey, image):
+        for m in (mask, mask > 0, mask * np.uint8(200)):
+            got, want = score_fill(image, restored, m, ring=ring), _reference_score_fill(image, restored, m, ring)
+            assert got["likely_bad"] == want["likely_bad"]
+            for key in ("seam", "color_delta", "texture_ratio"):
+                assert got[key] == pytest.approx(want[key], rel=1e-6, abs=1e-9), key
+
+
+def test_score_fill_on_holes_at_the_image_border():
+    image = data.chelsea()[:40, :50].copy()
+    mask = np.zeros(image.shape[:2], bool)
+    mask[:5] = True
+    mask[30:, 45:] = True
+    restored = cv2.inpaint(image, mask.view(np.uint8), 3, cv2.INPAINT_TELEA)
+    got, want = score_fill(image, restored, mask), _reference_score_fill(image, restored, mask)
+    assert got == pytest.approx(want, rel=1e-6)
+    nearly_full = np.ones(image.shape[:2], bool)
+    nearly_full[20, 20] = False
+    got, want = score_fill(image, image, nearly_full), _reference_score_fill(image, image, nearly_full)
+    assert got == pytest.approx(want, rel=1e-6)
