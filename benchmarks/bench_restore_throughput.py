@@ -48,11 +48,12 @@ def run_pool(pairs, out_dir: str, workers: int) -> float:
     return time.perf_counter() - t
 
 
-def run_flow(src: str, dest: str, workers: int, shard_size: int) -> tuple[float, float, dict]:
+def run_flow(src: str, dest: str, workers: int, shard_size: int, score: bool = True) -> tuple[float, float, dict]:
     from flows.restore import run_restore
 
     t = time.perf_counter()
-    s = run_restore(src, dest, n_workers=workers, shard_size=shard_size, method="telea", contact_sheet=False)
+    s = run_restore(src, dest, n_workers=workers, shard_size=shard_size, method="telea", contact_sheet=False,
+                    score=score)
     return time.perf_counter() - t, s["seconds"], s
 
 
@@ -73,6 +74,8 @@ def main() -> None:
         run_pool(pairs[:8], os.path.join(work, "warm"), args.workers)
         pool_s = run_pool(pairs, os.path.join(work, "pool"), args.workers)
         flow_total, flow_inner, s = run_flow(src, os.path.join(work, "flow"), args.workers, args.shard_size)
+        ns_total, ns_inner, _ = run_flow(src, os.path.join(work, "flow-noscore"), args.workers, args.shard_size,
+                                         score=False)
         pool_s2 = run_pool(pairs, os.path.join(work, "pool2"), args.workers)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -84,8 +87,9 @@ def main() -> None:
     print(f"restore flow, end to end : {flow_total:7.2f} s  -> {n / flow_total:6.1f} img/s "
           f"(includes Prefect server, Dask cluster start)")
     print(f"restore flow, shards only: {flow_inner:7.2f} s  -> {n / flow_inner:6.1f} img/s")
-    print(f"ratio end to end   : {pool_best / flow_total:.2f}")
-    print(f"ratio shards only  : {pool_best / flow_inner:.2f}")
+    print(f"restore --no-score       : {ns_total:7.2f} s end to end, {ns_inner:.2f} s shards only")
+    print(f"ratio end to end   : {pool_best / flow_total:.2f}  (--no-score {pool_best / ns_total:.2f})")
+    print(f"ratio shards only  : {pool_best / flow_inner:.2f}  (--no-score {pool_best / ns_inner:.2f})")
     stage = {k: v / n for k, v in s["stage_ms"].items()}
     print("per-image stage ms (restore): " + ", ".join(f"{k} {v:.1f}" for k, v in stage.items()))
 

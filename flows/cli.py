@@ -53,6 +53,7 @@ def _add_restore_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-format", default="png", choices=["png", "same", "jpeg", "webp", "tiff", "bmp"])
     p.add_argument("--write-masks", action="store_true", help="also write the masks used under DEST/masks/")
     p.add_argument("--write-edges", action="store_true", help="also write Canny edge maps under DEST/edges/")
+    p.add_argument("--no-score", action="store_true", help="skip the quality scores (seam, colour, texture)")
     p.add_argument("--shard-size", type=int, default=64, help="images per task run (default 64)")
     p.add_argument("--force", action="store_true", help="redo images already restored with the same settings")
     p.add_argument("--dask-address", help="scheduler of an existing Dask cluster (default: a LocalCluster)")
@@ -78,7 +79,7 @@ def _run(args, source: str, dest: str, reference: str | None = None, default_det
             masks_root=args.masks_root, mask_list=args.mask_list, reference=reference or args.reference,
             detectors=[d for d in (args.detectors or default_detectors).split(",") if d], blend=args.blend,
             blend_margin=args.blend_margin, output_format=args.output_format, write_masks=args.write_masks,
-            write_edges=args.write_edges, shard_size=args.shard_size, force=args.force,
+            write_edges=args.write_edges, shard_size=args.shard_size, score=not args.no_score, force=args.force,
             storage_options=_storage_options(args))
     finally:
         bar.close()

@@ -59,6 +59,7 @@ def restore(
     write_masks: bool = False,
     write_edges: bool = False,
     shard_size: int = 64,
+    score: bool = True,
     force: bool = False,
     storage_options: dict[str, Any] | None = None,
     contact_sheet: bool = True,
@@ -76,7 +77,7 @@ def restore(
     config = RestoreConfig(method=method, method_options=method_options or {}, checkpoint=checkpoint,
                            masks=masks, detectors=tuple(detectors or ("solid",)), blend=blend,
                            blend_margin=blend_margin, output_format=output_format, write_masks=write_masks,
-                           write_edges=write_edges, force=force)
+                           write_edges=write_edges, score=score, force=force)
     run_id = new_run_id()
     runner = FlowRunContext.get().task_runner
     split = cluster_has_gpu(runner)
