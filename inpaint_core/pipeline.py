@@ -320,8 +320,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     if w.row["status"] is None:  # a real hole: paste the filled windows back (hole pixels only)
         restored = image.rgb.copy()
         for win, crop, cmask in zip(w.windows, w.filled or [], w.crop_masks):
-            region = restored[win.slices]
-            region[cmask] = crop[cmask]
+            np.copyto(restored[win.slices], crop, where=cmask[..., None])
+        t = timer.add("inpaint", t)  # pasting back is part of inpainting
         if blend:
             restored = glcic_blend(image.rgb, restored, w.mask, margin=config.blend_margin)
             row["blend"] = True
