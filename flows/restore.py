@@ -14,10 +14,9 @@ from prefect import flow, get_run_logger
 from prefect.context import FlowRunContext
 
 from inpaint_core.discover import discover, read_mask_list
-from inpaint_core.errors import InpaintError
 from inpaint_core.pipeline import RestoreConfig
 from inpaint_core.report import write_contact_sheet
-from inpaint_core.storage import Location
+from inpaint_core.storage import Location, check_source_and_dest
 from tasks import finish_shard_task, inpaint_shard_task, prepare_shard_task, restore_shard_task
 
 from .runners import api_for_workers, cluster_has_gpu, make_task_runner
@@ -72,8 +71,7 @@ def restore(
     logger = get_run_logger()
     opts = storage_options or {}
     src, dst = Location(source, opts), Location(dest, opts)
-    if dst.contains(src) or src.root == dst.root:
-        raise InpaintError(f"destination {dest} contains the source: outputs are never written over inputs")
+    check_source_and_dest(src, dst)
     config = RestoreConfig(method=method, method_options=method_options or {}, checkpoint=checkpoint,
                            masks=masks, detectors=tuple(detectors or ("solid",)), blend=blend,
                            blend_margin=blend_margin, output_format=output_format, write_masks=write_masks,

@@ -20,7 +20,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from .errors import UnsafeKeyError
 
-__all__ = ["Location", "safe_key", "sha256_hex", "storage_options_from_env"]
+__all__ = ["Location", "check_source_and_dest", "read_uri", "safe_key", "sha256_hex", "storage_options_from_env"]
 
 
 def sha256_hex(data: bytes) -> str:
@@ -72,7 +72,8 @@ class Location:
         opts = {**storage_options_from_env(protocol), **(self.storage_options or {})}
         self.fs, self.root = fsspec.core.url_to_fs(self.url, **opts)
         self.root = self.root.rstrip("/")
-        self._opts = opts
+        if self.is_local:  # "a/b/.." and "a" are one folder: compare and join normalised paths
+            self.root = posixpath.normpath(self.root)
 
     # --- paths ---------------------------------------------------------------------------
     @property
@@ -146,3 +147,14 @@ def read_uri(uri: str, storage_options: dict[str, Any] | None = None) -> bytes:
     """Read a whole object given by its full URI (or plain path)."""
     parent, _, name = uri.rstrip("/").rpartition("/")
     return Location(parent or "/", storage_options or {}).read(name)
+
+
+def check_source_and_dest(source: Location, dest: Location) -> None:
+    """Refuse a destination that is the source or contains it.
+
+    The destination may live under the source (it is then left out of discovery), but never the
+    reverse: outputs would land among the inputs.
+    """
+    if dest.contains(source):
+        raise UnsafeKeyError(f"destination {dest.uri()} contains the source {source.uri()}: "
+                             "outputs are never written among inputs")

@@ -78,3 +78,28 @@ def test_mask_list_entries_cannot_escape(tmp_path):
 def test_output_key_replaces_extension():
     assert output_key("a/b.photo.JPG", "png") == "a/b.photo.png"
     assert output_key("x.tif", "jpeg") == "x.jpg"
+
+
+@pytest.mark.parametrize("dest", ["src", ".", "src/.."])
+def test_destination_may_not_contain_the_source(tmp_path, dest):
+    from inpaint_core.storage import check_source_and_dest
+
+    with pytest.raises(UnsafeKeyError, match="contains the source"):
+        check_source_and_dest(Location(str(tmp_path / "src")), Location(str(tmp_path / dest)))
+    check_source_and_dest(Location(str(tmp_path / "src")), Location(str(tmp_path / "src" / "out")))
+
+
+def test_file_urls_and_plain_paths_list_the_same(tmp_path):
+    write(tmp_path, "a/b.png", IMG)
+    plain = [i.image_id for i in discover(Location(str(tmp_path)))]
+    url = [i.image_id for i in discover(Location(tmp_path.as_uri()))]
+    assert plain == url == ["a/b.png"]
+
+
+def test_readme_documents_the_current_manifest_schema():
+    import pathlib
+
+    from inpaint_core.manifest import schema_markdown
+
+    readme = (pathlib.Path(__file__).parents[1] / "README.md").read_text()
+    assert schema_markdown() in readme, "README's manifest table is stale: paste `inpaint schema` into it"
