@@ -206,7 +206,8 @@ def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Locat
     if inpainter.needs_edges or config.write_edges:
         w.edges = canny_edges(image.rgb, mask)
         t = timer.add("edges", t)
-    w.windows = hole_windows(mask, margin=inpainter.window_margin)
+    w.windows = hole_windows(mask, margin=inpainter.window_margin, min_side=inpainter.window_min_side,
+                             multiple=inpainter.window_multiple)
     w.crops = [image.rgb[win.slices] for win in w.windows]
     w.crop_masks = [mask[win.slices] for win in w.windows]
     if inpainter.needs_edges:
