@@ -8,10 +8,12 @@ import os
 import sys
 
 
-def _quiet_prefect() -> None:
+def _quiet_prefect(verbose: bool = False) -> None:
     # No network here and none needed: keep the local Prefect server from phoning home.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    if not verbose:  # the cluster's start/stop chatter; workers inherit it through the environment
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
 def _parse_kv(values) -> dict:
@@ -62,10 +64,11 @@ def _add_restore_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help="extra fsspec option")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    p.add_argument("--verbose", action="store_true", help="also show the Dask cluster's own log lines")
 
 
 def _run(args, source: str, dest: str, reference: str | None = None, default_detectors: str = "solid") -> dict:
-    _quiet_prefect()
+    _quiet_prefect(args.verbose)
     from flows.restore import PROGRESS_HOOKS, run_restore
 
     from flows.progress import ShardProgress

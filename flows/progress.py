@@ -11,13 +11,13 @@ class ShardProgress:
     """
 
     def __init__(self, enabled: bool = True):
-        self.bar = None
-        if enabled:
+        self.enabled, self.bar = enabled, None
+
+    def __call__(self, summary: dict) -> None:
+        if self.enabled and self.bar is None:  # first shard: after the server's and cluster's start-up lines
             from tqdm import tqdm
 
             self.bar = tqdm(unit="img", desc="restore", dynamic_ncols=True)
-
-    def __call__(self, summary: dict) -> None:
         if self.bar is not None:
             self.bar.update(summary["images"])
             self.bar.set_postfix(ok=summary["ok"], failed=summary["failed"], up_to_date=summary["up_to_date"])

@@ -40,7 +40,7 @@ def make_task_runner(address: str | None = None, n_workers: int | None = None) -
     # so processes scale and threads do not.
     # Workers import the pipeline while they start, not inside the first shard.
     return WorkerAwareDaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": None, "preload": ["flows.worker_setup"]})
+                                                     "preload": ["flows.worker_setup"]})
 
 
 def cluster_has_gpu(task_runner) -> bool:
