@@ -121,6 +121,19 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_evaluate(args) -> int:
+    _quiet_prefect(args.verbose)
+    from flows.evaluate import run_evaluate
+
+    checkpoints = _parse_kv(args.checkpoint)
+    s = run_evaluate([m for m in args.methods.split(",") if m], args.images, args.masks, args.out,
+                     dask_address=args.dask_address, n_workers=args.workers, size=args.size, limit=args.limit,
+                     checkpoints=checkpoints, storage_options=_storage_options(args))
+    print(s["markdown"])
+    print(f"results: {s['location']}/")
+    return 0
+
+
 def cmd_methods(args) -> int:
     from inpaint_core import inpainter_info, list_inpainters
 
@@ -150,6 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo-output", help="folder for the demo (default ./demo-output)")
     _add_restore_options(p)
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("evaluate", help="score methods with the evaluation protocol, per hole-ratio bin")
+    p.add_argument("--methods", default="", help="comma-separated methods (Telea and NS always run too)")
+    p.add_argument("--images", required=True, help="folder or URL of evaluation images (e.g. bsds500/val)")
+    p.add_argument("--masks", required=True, help="index.csv of the masks (file, hole_ratio_bin, kind, ...)")
+    p.add_argument("--out", required=True, help="folder or URL for results.parquet and summary.md")
+    p.add_argument("--size", type=int, default=256, help="centre-crop side (default 256)")
+    p.add_argument("--limit", type=int, help="only the first N images (quick looks)")
+    p.add_argument("--checkpoint", action="append", metavar="METHOD=URL", help="weights of a learned method")
+    p.add_argument("--dask-address")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--s3-endpoint-url")
+    p.add_argument("--storage-option", action="append", metavar="KEY=VALUE")
+    p.add_argument("--verbose", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("methods", help="list the inpainting methods")
     p.set_defaults(func=cmd_methods)
     p = sub.add_parser("schema", help="print the manifest schema")

@@ -1,0 +1,120 @@
+"""The evaluation protocol every quality figure of the project uses (see the data README).
+
+- images: a folder (e.g. ``bsds500/val``), sorted by file name, centre-cropped to ``size`` (no resize);
+- masks: an ``index.csv`` (``file, hole_ratio_bin, kind, hole_fraction``) beside the mask files; for
+  each bin, image ``i`` gets the bin's masks in index order, alternating the two kinds (the kind
+  listed first takes the even images: image ``2j`` gets that kind's ``j``-th mask, image ``2j+1``
+  the other kind's), resized to ``size`` with nearest neighbour;
+- the method's output is composited (known pixels kept) before scoring;
+- PSNR and SSIM (scikit-image, ``data_range=255``, ``channel_axis=-1``, default window) and L1 (mean
+  absolute error, % of 255) on the composited RGB image against the original;
+- one row per bin and method; the classical baselines run in the same evaluation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import cv2
+import numpy as np
+
+from .imageio import IMAGE_EXTENSIONS, decode_image, decode_mask
+from .quality import score_reference
+from .storage import Location
+
+BASELINES = ("telea", "ns")
+
+
+@dataclass
+class EvalCase:
+    bin: str
+    image_id: str
+    mask_file: str
+    kind: str
+    image: np.ndarray  # size x size x 3 uint8
+    mask: np.ndarray  # size x size bool
+
+
+def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+    """The central ``size`` x ``size`` crop (no resize). Images smaller than that are refused."""
+    h, w = rgb.shape[:2]
+    if h < size or w < size:
+        raise ValueError(f"image {w}x{h} is smaller than the {size}x{size} crop")
+    y, x = (h - size) // 2, (w - size) // 2
+    return np.ascontiguousarray(rgb[y:y + size, x:x + size])
+
+
+def read_mask_index(index_url: str, storage_options: dict | None = None) -> dict[str, dict[str, list[str]]]:
+    """``{bin: {kind: [mask file, ...]}}`` in index order (kinds in order of first appearance)."""
+    parent, _, name = index_url.rpartition("/")
+    rows = csv.DictReader(io.StringIO(Location(parent or ".", storage_options or {}).read(name).decode()))
+    out: dict[str, dict[str, list[str]]] = {}
+    for r in rows:
+        out.setdefault(r["hole_ratio_bin"], {}).setdefault(r["kind"], []).append(r["file"])
+    return out
+
+
+def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bins: Sequence[str] | None = None,
+                   limit: int | None = None, storage_options: dict | None = None) -> Iterator[EvalCase]:
+    """Every (image, mask) case of the protocol, bin by bin."""
+    opts = storage_options or {}
+    images = Location(images_url, opts)
+    keys = sorted(images.key_of(p) for p in images.fs.find(images.root)
+                  if any(p.lower().endswith(e) for e in IMAGE_EXTENSIONS))[:limit]
+    if not keys:
+        raise FileNotFoundError(f"no images under {images_url}")
+    crops = {k: center_crop(decode_image(images.read(k)).rgb, size) for k in keys}
+    index = read_mask_index(masks_index_url, opts)
+    masks_loc = Location(masks_index_url.rpartition("/")[0] or ".", opts)
+    for b in bins or sorted(index, key=lambda s: float(s.split("-")[0])):
+        kinds = list(index[b])
+        for i, key in enumerate(keys):
+            kind = kinds[i % len(kinds)]
+            files = index[b][kind]
+            f = files[(i // len(kinds)) % len(files)]
+            m = decode_mask(masks_loc.read(f)).astype(np.uint8)
+            m = cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
+            yield EvalCase(b, key, f, kind, crops[key], m)
+
+
+def evaluate_cases(inpainter, cases: Sequence[EvalCase], batch: int = 16) -> list[dict]:
+    """Run one inpainter over the cases; one result row per case (metrics on the composited output)."""
+    rows = []
+    for start in range(0, len(cases), batch):
+        chunk = cases[start:start + batch]
+        damaged = [np.where(c.mask[..., None], 0, c.image).astype(np.uint8) for c in chunk]
+        t = time.perf_counter()
+        outs = inpainter(damaged, [c.mask for c in chunk])
+        ms = (time.perf_counter() - t) * 1000 / len(chunk)
+        for c, out in zip(chunk, outs):
+            comp = np.where(c.mask[..., None], out, c.image)
+            s = score_reference(comp, c.image)
+            rows.append({"method": inpainter.name, "bin": c.bin, "image_id": c.image_id, "mask_file": c.mask_file,
+                         "kind": c.kind, "hole_fraction": float(c.mask.mean()), "psnr": s["psnr"],
+                         "ssim": s["ssim"], "l1": s["l1"], "ms": ms})
+    return rows
+
+
+def summarize(rows: Sequence[dict]) -> list[dict]:
+    """Mean PSNR/SSIM/L1 per (bin, method), bins in ratio order."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["bin"], r["method"]), []).append(r)
+    out = []
+    for (b, m), rs in sorted(groups.items(), key=lambda kv: (float(kv[0][0].split("-")[0]), kv[0][1])):
+        finite = [r["psnr"] for r in rs if np.isfinite(r["psnr"])]
+        out.append({"bin": b, "method": m, "n": len(rs), "psnr": float(np.mean(finite)) if finite else float("inf"),
+                    "ssim": float(np.mean([r["ssim"] for r in rs])), "l1": float(np.mean([r["l1"] for r in rs])),
+                    "ms_per_image": float(np.mean([r["ms"] for r in rs]))})
+    return out
+
+
+def markdown_table(summary: Sequence[dict], notes: Sequence[str] = ()) -> str:
+    lines = ["| hole ratio | method | n | PSNR (dB) | SSIM | L1 (%) | ms/image |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {s['bin']} | {s['method']} | {s['n']} | {s['psnr']:.2f} | {s['ssim']:.3f} | {s['l1']:.2f} | "
+              f"{s['ms_per_image']:.1f} |" for s in summary]
+    return "\n".join(lines + [""] + [f"- {n}" for n in notes])

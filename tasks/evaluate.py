@@ -1,0 +1,19 @@
+"""Evaluation as Prefect tasks: one task run per method (cases are read on the worker)."""
+
+from __future__ import annotations
+
+from prefect import task
+
+from inpaint_core.evaluation import evaluate_cases, protocol_cases
+
+
+@task(name="evaluate-method", task_run_name="evaluate {method}")
+def evaluate_method_task(method: str, images: str, masks_index: str, size: int, limit: int | None,
+                         bins: list[str] | None, checkpoint: str | None, options: dict,
+                         storage_options: dict) -> list[dict]:
+    from inpaint_core.pipeline import RestoreConfig, get_inpainter
+
+    inpainter = get_inpainter(RestoreConfig(method=method, checkpoint=checkpoint, method_options=options))
+    cases = list(protocol_cases(images, masks_index, size=size, bins=bins, limit=limit,
+                                storage_options=storage_options))
+    return evaluate_cases(inpainter, cases)

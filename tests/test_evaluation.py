@@ -1,0 +1,81 @@
+"""The evaluation protocol: which mask each image gets, composited metrics, the summary table."""
+
+import os
+
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from inpaint_core import create_inpainter
+from inpaint_core.evaluation import center_crop, evaluate_cases, markdown_table, protocol_cases, summarize
+
+from .collections import png_bytes, write
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture
+def tiny_protocol(tmp_path):
+    photos = [skdata.astronaut(), skdata.coffee(), skdata.chelsea()]
+    for i, p in enumerate(photos):
+        write(tmp_path, f"images/{i}.png", png_bytes(p))
+    rows = ["file,hole_ratio_bin,kind,hole_fraction"]
+    n = 0
+    for b, side in (("0.01-0.1", 12), ("0.1-0.2", 30)):
+        for kind in ("no_border_holes", "border_holes"):
+            for j in range(2):
+                m = np.zeros((128, 128), np.uint8)
+                y = 0 if kind == "border_holes" else 40 + j
+                m[y:y + side, 40:40 + side] = 255
+                write(tmp_path, f"masks/{n:05d}.png", png_bytes(m))
+                rows.append(f"{n:05d}.png,{b},{kind},0")
+                n += 1
+    (tmp_path / "masks" / "index.csv").write_text("\n".join(rows) + "\n")
+    return str(tmp_path / "images"), str(tmp_path / "masks" / "index.csv")
+
+
+def test_masks_alternate_kinds_in_index_order(tiny_protocol):
+    cases = list(protocol_cases(*tiny_protocol, size=64))
+    assert [c.bin for c in cases] == ["0.01-0.1"] * 3 + ["0.1-0.2"] * 3
+    assert [(c.image_id, c.kind, c.mask_file) for c in cases[:3]] == [
+        ("0.png", "no_border_holes", "00000.png"), ("1.png", "border_holes", "00002.png"),
+        ("2.png", "no_border_holes", "00001.png")]
+    assert all(c.image.shape == (64, 64, 3) and c.mask.shape == (64, 64) for c in cases)
+
+
+def test_center_crop_does_not_resize():
+    img = np.arange(10 * 12 * 3, dtype=np.uint8).reshape(10, 12, 3)
+    assert np.array_equal(center_crop(img, 4), img[3:7, 4:8])
+    with pytest.raises(ValueError):
+        center_crop(img, 11)
+
+
+def test_metrics_are_on_the_composited_output(tiny_protocol):
+    cases = list(protocol_cases(*tiny_protocol, size=64))
+
+    class Garbage:  # writes junk everywhere: compositing must keep the known pixels
+        name = "garbage"
+
+        def __call__(self, images, masks):
+            return [np.full_like(i, 255) for i in images]
+
+    rows = evaluate_cases(Garbage(), cases)
+    for r, c in zip(rows, cases):
+        expected_l1 = np.abs(255 - c.image[c.mask].astype(float)).sum() / c.image.size / 255 * 100
+        assert r["l1"] == pytest.approx(expected_l1)
+    summary = summarize(rows + evaluate_cases(create_inpainter("telea"), cases))
+    assert [(s["bin"], s["method"]) for s in summary] == [
+        ("0.01-0.1", "garbage"), ("0.01-0.1", "telea"), ("0.1-0.2", "garbage"), ("0.1-0.2", "telea")]
+    by = {(s["bin"], s["method"]): s for s in summary}
+    assert by[("0.1-0.2", "telea")]["psnr"] > by[("0.1-0.2", "garbage")]["psnr"]
+    assert "| 0.1-0.2 | telea | 3 |" in markdown_table(summary)
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "bsds500", "val")), reason="shared evaluation data absent")
+def test_telea_reproduces_the_reference_figures_on_the_dev_split():
+    """Issue 4 quotes Telea at about 22.7 dB / 0.790 SSIM in the 0.3-0.4 bin of this protocol."""
+    cases = list(protocol_cases(os.path.join(SHARED, "bsds500", "val"),
+                                os.path.join(SHARED, "masks", "nvidia_irregular", "index.csv"), bins=["0.3-0.4"]))
+    (s,) = summarize(evaluate_cases(create_inpainter("telea", radius=3), cases))
+    assert s["n"] == 100
+    assert s["psnr"] == pytest.approx(22.7, abs=0.3) and s["ssim"] == pytest.approx(0.790, abs=0.01)
