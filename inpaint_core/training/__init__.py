@@ -1,0 +1,1 @@
+"""Training components: losses, data, the trainer. Never imported by inference code."""
