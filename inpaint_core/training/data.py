@@ -1,0 +1,103 @@
+"""Training data: random crops of images under any folder or bucket URL, with generated masks."""
+
+from __future__ import annotations
+
+import random
+from typing import Mapping
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..edges import canny_edges
+from ..errors import InpaintError
+from ..imageio import IMAGE_EXTENSIONS, decode_image
+from ..masks.generators import MaskMixer
+from ..storage import Location
+
+DEFAULT_MASKS = {"free_form": 0.4, "thin": 0.15, "medium": 0.15, "thick": 0.15, "boxes": 0.15}
+
+
+def list_images(url: str, storage_options: dict | None = None, exclude_mask_files: bool = True) -> list[str]:
+    """Sorted image keys under ``url`` (recursively); ``*_mask.*`` files are left out."""
+    loc = Location(url, storage_options or {})
+    keys = []
+    for p in loc.fs.find(loc.root):
+        key = loc.key_of(p)
+        stem, _, ext = key.rpartition(".")
+        if f".{ext.lower()}" in IMAGE_EXTENSIONS and not (exclude_mask_files and stem.endswith("_mask")):
+            keys.append(key)
+    return sorted(keys)
+
+
+class InpaintingDataset(Dataset):
+    """Random ``size`` crops (scaled up first when an image is smaller), flips, and a generated mask.
+
+    Each item is a dict (LaMa style): ``image`` 3×S×S in [-1, 1], ``mask`` 1×S×S (1 = hole), and
+    ``edges`` 1×S×S (Canny of the full crop, sigma 2) when ``with_edges``.
+
+    Args:
+        sources: folder/bucket URLs; their images are pooled.
+        size: crop side.
+        masks: ``{generator: weight}`` for :class:`~inpaint_core.masks.generators.MaskMixer`.
+        seed: base seed; item ``i`` of epoch ``e`` is reproducible from ``(seed, e, i)``.
+        scale: random rescale range applied before cropping (1, 1) = none.
+    """
+
+    def __init__(self, sources: list[str], size: int = 128, masks: Mapping[str, float] | None = None,
+                 seed: int = 0, with_edges: bool = False, scale: tuple[float, float] = (1.0, 1.0),
+                 storage_options: dict | None = None):
+        self.locs = [Location(s, storage_options or {}) for s in sources]
+        self.items = [(i, k) for i, loc in enumerate(self.locs) for k in list_images(loc.url, storage_options)]
+        if not self.items:
+            raise FileNotFoundError(f"no images under {sources}")
+        self.size, self.seed, self.with_edges, self.scale = size, seed, with_edges, scale
+        self.mask_weights = dict(masks or DEFAULT_MASKS)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        for attempt in range(5):
+            src, key = self.items[(index + attempt * 7919) % len(self.items)]
+            try:
+                rgb = decode_image(self.locs[src].read(key)).rgb
+                break
+            except InpaintError:
+                continue  # a corrupt training image: take another one
+        else:
+            raise InpaintError(f"could not decode training images near index {index}")
+        crop = self._crop(rgb, rng)
+        mixer = MaskMixer(self.mask_weights, seed=int(rng.integers(2**31)))
+        mask = mixer(self.size, self.size)
+        out = {"image": torch.from_numpy(crop).permute(2, 0, 1).float().div(127.5).sub(1.0),
+               "mask": torch.from_numpy(mask[None].astype(np.float32))}
+        if self.with_edges:
+            out["edges"] = torch.from_numpy(canny_edges(crop)[None].astype(np.float32))
+        return out
+
+    def _crop(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        s = self.size
+        h, w = rgb.shape[:2]
+        f = max(rng.uniform(*self.scale), s / min(h, w))
+        if f != 1.0:
+            rgb = cv2.resize(rgb, (max(s, round(w * f)), max(s, round(h * f))),
+                             interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+            h, w = rgb.shape[:2]
+        y, x = int(rng.integers(0, h - s + 1)), int(rng.integers(0, w - s + 1))
+        crop = rgb[y:y + s, x:x + s]
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        return np.ascontiguousarray(crop)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

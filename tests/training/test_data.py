@@ -1,0 +1,40 @@
+"""Training data: crops, flips, masks and edges, reproducible from the seed, from any folder."""
+
+import numpy as np
+import torch
+from skimage import data as skdata
+
+from inpaint_core.training.data import InpaintingDataset, list_images
+
+from ..collections import png_bytes, write
+
+
+def _folder(tmp_path):
+    write(tmp_path, "a/one.png", png_bytes(skdata.astronaut()))
+    write(tmp_path, "a/one_mask.png", png_bytes(np.zeros((8, 8), np.uint8)))
+    write(tmp_path, "b/two.png", png_bytes(skdata.coffee()[:100, :90]))  # smaller than the crop
+    write(tmp_path, "b/broken.png", b"not an image")
+    write(tmp_path, "notes.txt", b"x")
+    return str(tmp_path)
+
+
+def test_list_images_skips_masks_and_non_images(tmp_path):
+    assert list_images(_folder(tmp_path)) == ["a/one.png", "b/broken.png", "b/two.png"]
+
+
+def test_items_are_crops_with_masks_and_edges(tmp_path):
+    ds = InpaintingDataset([_folder(tmp_path)], size=128, seed=1, with_edges=True)
+    for i in range(len(ds)):
+        item = ds[i]
+        assert item["image"].shape == (3, 128, 128) and item["mask"].shape == (1, 128, 128)
+        assert item["image"].min() >= -1 and item["image"].max() <= 1
+        assert 0 < item["mask"].mean() < 1 and set(item["mask"].unique().tolist()) <= {0.0, 1.0}
+        assert item["edges"].shape == (1, 128, 128)
+
+
+def test_reproducible_per_seed_and_epoch(tmp_path):
+    folder = _folder(tmp_path)
+    a, b = InpaintingDataset([folder], seed=3), InpaintingDataset([folder], seed=3)
+    assert torch.equal(a[0]["image"], b[0]["image"]) and torch.equal(a[0]["mask"], b[0]["mask"])
+    b.set_epoch(1)
+    assert not torch.equal(a[0]["mask"], b[0]["mask"])
