@@ -35,3 +35,7 @@ class UnknownMethodError(InpaintError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+class CheckpointError(InpaintError):
+    """Weights that cannot be used: missing, pickled (refused unread), corrupt, or not matching the model."""
