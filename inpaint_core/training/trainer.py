@@ -1,0 +1,257 @@
+"""The training loop shared by every model: data, steps, logs, samples, resumable checkpoints.
+
+Everything goes under one destination URL (local folder or bucket)::
+
+    <dest>/checkpoints/step-000500.safetensors (+ .json card)   generator weights, model card
+    <dest>/<model>.safetensors (+ .json)                         the latest checkpoint, same format
+    <dest>/state/step-000500/{discriminators.safetensors, optim.pt}  what resuming needs
+    <dest>/state/latest.json                                     written last: which step to resume
+    <dest>/log/part-000500.parquet                               losses, images seen, seconds
+    <dest>/samples/step-000500.png                               masked input | output | target
+
+A run killed at any point resumes from ``state/latest.json`` (the last complete checkpoint).
+Optimiser states are read with ``torch.load(weights_only=True)``, which refuses pickled code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch.utils.data import DataLoader, Sampler
+
+from ..imageio import encode_image
+from ..models import get_model_spec
+from ..models.checkpoint import load_checkpoint, load_state_into, save_checkpoint
+from ..models.wrapper import resolve_device
+from ..storage import Location
+from .data import InpaintingDataset, seed_everything
+from .recipe import get_recipe
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run; saved in each model card."""
+
+    model: str
+    data: list[str]
+    dest: str
+    steps: int = 1000
+    batch_size: int = 8
+    crop: int = 128
+    lr: float = 2e-4
+    lr_d: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    model_config: dict[str, Any] = field(default_factory=dict)
+    recipe_options: dict[str, Any] = field(default_factory=dict)
+    masks: dict[str, float] | None = None
+    checkpoint_every: int = 500
+    log_every: int = 25
+    num_workers: int = 2
+    fp16_weights: bool = False
+    max_minutes: float | None = None
+    storage_options: dict[str, Any] = field(default_factory=dict)
+
+
+class _EpochSampler(Sampler):
+    """Endless shuffled indices; item ``k`` is ``epoch * N + i`` so the dataset can seed per epoch."""
+
+    def __init__(self, n: int, seed: int, start_epoch: int = 0):
+        self.n, self.seed, self.epoch = n, seed, start_epoch
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+            for i in torch.randperm(self.n, generator=g).tolist():
+                yield self.epoch * self.n + i
+            self.epoch += 1
+
+
+class _EpochDataset(torch.utils.data.Dataset):
+    def __init__(self, base: InpaintingDataset):
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, k: int):
+        epoch, i = divmod(k, len(self.base))
+        self.base.epoch = epoch
+        return self.base[i]
+
+
+def hardware() -> str:
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} (CUDA)"
+    return f"{platform.processor() or platform.machine()} CPU x{os.cpu_count()}"
+
+
+class Trainer:
+    """Builds the generator, its recipe and optimisers; resumes from ``dest`` when it can."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        seed_everything(cfg.seed)
+        self.device = resolve_device(cfg.device)
+        self.spec = get_model_spec(cfg.model)
+        self.config = {**self.spec.default_config, **cfg.model_config}
+        unknown = set(cfg.model_config) - set(self.spec.default_config)
+        if unknown:
+            raise TypeError(f"{cfg.model}: unknown model config keys {sorted(unknown)}")
+        self.crop = int(self.config["resolution"]) if self.spec.fixed_size else cfg.crop
+        self.generator = self.spec.build(dict(self.config)).to(self.device).train()
+        self.recipe = get_recipe(cfg.model)(self.generator, cfg.recipe_options, resolution=self.crop)
+        for d in self.recipe.discriminators.values():
+            d.to(self.device).train()
+        betas = (0.5, 0.999)
+        self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
+        d_params = [p for d in self.recipe.discriminators.values() for p in d.parameters()]
+        self.d_opt = torch.optim.Adam(d_params, lr=cfg.lr_d or cfg.lr, betas=betas) if d_params else None
+        self.dest = Location(cfg.dest, cfg.storage_options)
+        self.step, self.images_seen, self.wall_seconds = 0, 0, 0.0
+        self._log: list[dict[str, Any]] = []
+        self._resume()
+
+    # ---------------------------------------------------------------- resume / checkpoints
+    def _resume(self) -> None:
+        if not self.dest.exists("state/latest.json"):
+            return
+        latest = json.loads(self.dest.read("state/latest.json"))
+        if latest["model"] != self.cfg.model:
+            raise ValueError(f"{self.dest.uri()} holds a {latest['model']} run, not {self.cfg.model}")
+        state, _ = load_checkpoint(self.dest.uri(latest["checkpoint"]), self.cfg.storage_options)
+        load_state_into(self.generator, state, latest["checkpoint"])
+        base = f"state/step-{latest['step']:06d}"
+        d_state = st_load(self.dest.read(f"{base}/discriminators.safetensors"))
+        for name, d in self.recipe.discriminators.items():
+            d.load_state_dict({k.split(".", 1)[1]: v for k, v in d_state.items() if k.split(".", 1)[0] == name})
+        optim = torch.load(io.BytesIO(self.dest.read(f"{base}/optim.pt")), map_location=self.device,
+                           weights_only=True)
+        self.g_opt.load_state_dict(optim["g"])
+        if self.d_opt is not None and optim.get("d") is not None:
+            self.d_opt.load_state_dict(optim["d"])
+        self.step, self.images_seen, self.wall_seconds = latest["step"], latest["images_seen"], latest["wall_seconds"]
+
+    def card(self) -> dict[str, Any]:
+        recipe = self.recipe
+        return {"resolution": self.crop, "training_data": list(self.cfg.data), "steps": self.step,
+                "images_seen": self.images_seen, "wall_seconds": round(self.wall_seconds, 1),
+                "hardware": hardware(), "train_config": asdict(self.cfg) | {"storage_options": "<redacted>"},
+                "recipe": {"name": recipe.name, "options": recipe.opt, "adversarial": recipe.adversarial,
+                           "notes": recipe.notes}}
+
+    def save(self) -> str:
+        """Write a complete checkpoint for the current step; ``state/latest.json`` last."""
+        ck = f"checkpoints/step-{self.step:06d}.safetensors"
+        save_checkpoint(self.generator, self.cfg.model, self.config, self.dest.uri(ck), self.card(),
+                        fp16=self.cfg.fp16_weights, storage_options=self.cfg.storage_options)
+        save_checkpoint(self.generator, self.cfg.model, self.config, self.dest.uri(f"{self.cfg.model}.safetensors"),
+                        self.card(), fp16=self.cfg.fp16_weights, storage_options=self.cfg.storage_options)
+        base = f"state/step-{self.step:06d}"
+        d_state = {f"{n}.{k}": v.detach().cpu().contiguous().clone()
+                   for n, d in self.recipe.discriminators.items() for k, v in d.state_dict().items()}
+        self.dest.write_atomic(f"{base}/discriminators.safetensors", st_save(d_state))
+        buf = io.BytesIO()
+        torch.save({"g": self.g_opt.state_dict(), "d": self.d_opt.state_dict() if self.d_opt else None}, buf)
+        self.dest.write_atomic(f"{base}/optim.pt", buf.getvalue())
+        if self._log:
+            out = io.BytesIO()
+            pq.write_table(pa.Table.from_pylist(self._log), out)
+            self.dest.write_atomic(f"log/part-{self.step:06d}.parquet", out.getvalue())
+            self._log = []
+        latest = {"model": self.cfg.model, "step": self.step, "checkpoint": ck, "images_seen": self.images_seen,
+                  "wall_seconds": self.wall_seconds}
+        self.dest.write_atomic("state/latest.json", json.dumps(latest).encode())
+        return self.dest.uri(ck)
+
+    # ---------------------------------------------------------------- the loop
+    def _loader(self) -> DataLoader:
+        ds = InpaintingDataset(self.cfg.data, size=self.crop, masks=self.cfg.masks, seed=self.cfg.seed,
+                               with_edges=self.spec.needs_edges, storage_options=self.cfg.storage_options)
+        epoch = self.images_seen // max(1, len(ds))
+        return DataLoader(_EpochDataset(ds), batch_size=self.cfg.batch_size,
+                          sampler=_EpochSampler(len(ds), self.cfg.seed, epoch), num_workers=self.cfg.num_workers,
+                          drop_last=True, persistent_workers=self.cfg.num_workers > 0)
+
+    def _autocast(self):
+        if self.device.startswith("cuda"):
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cpu", enabled=False)
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        for d in self.recipe.discriminators.values():
+            d.requires_grad_(False)
+        self.g_opt.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss, logs, out = self.recipe.generator_step(batch)
+        loss.backward()
+        self.g_opt.step()
+        logs = {"g_loss": float(loss.item()), **logs}
+        if self.d_opt is not None:
+            for d in self.recipe.discriminators.values():
+                d.requires_grad_(True)
+            self.d_opt.zero_grad(set_to_none=True)
+            with self._autocast():
+                res = self.recipe.discriminator_step(batch, out)
+            if res is not None:
+                d_loss, d_logs = res
+                d_loss.backward()
+                self.d_opt.step()
+                logs |= {"d_loss": float(d_loss.item()), **d_logs}
+        if not all(math.isfinite(v) for v in logs.values()):
+            raise FloatingPointError(f"non-finite loss at step {self.step + 1}: {logs}")
+        return logs, {"batch": batch, **out}
+
+    def run(self, on_log: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Train until ``steps`` (or ``max_minutes``); checkpoint at intervals and at the end."""
+        cfg = self.cfg
+        deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else None
+        last_saved = self.step
+        if self.step >= cfg.steps:
+            return {"step": self.step, "checkpoint": None, "resumed": True}
+        t_last = time.perf_counter()
+        for raw in self._loader():
+            logs, out = self.train_step(raw)
+            self.step += 1
+            self.images_seen += cfg.batch_size
+            now = time.perf_counter()
+            self.wall_seconds += now - t_last
+            t_last = now
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                row = {"step": self.step, "images_seen": self.images_seen, "wall_seconds": self.wall_seconds, **logs}
+                self._log.append(row)
+                if on_log:
+                    on_log(row)
+            done = self.step >= cfg.steps or (deadline is not None and time.monotonic() > deadline)
+            if self.step % cfg.checkpoint_every == 0 or done:
+                self._write_samples(out)
+                self.save()
+                last_saved = self.step
+            if done:
+                break
+        return {"step": self.step, "checkpoint": self.dest.uri(f"checkpoints/step-{last_saved:06d}.safetensors"),
+                "images_seen": self.images_seen, "wall_seconds": self.wall_seconds}
+
+    def _write_samples(self, out: dict[str, torch.Tensor], n: int = 4) -> None:
+        b = out["batch"]
+        image, mask = b["image"][:n].float(), b["mask"][:n].float()
+        pred = out["output"][:n].detach().float()
+        comp = pred * mask + image * (1 - mask)
+        masked = image * (1 - mask) + mask  # holes shown white
+        rows = [torch.cat([masked[i], comp[i], image[i]], dim=2) for i in range(image.shape[0])]
+        grid = torch.cat(rows, dim=1).clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        self.dest.write_atomic(f"samples/step-{self.step:06d}.png", encode_image(np.ascontiguousarray(grid), "png"))
