@@ -14,6 +14,14 @@ from inpaint_core.models.checkpoint import checkpoint_sha256, load_checkpoint, s
 # Imported for their registrations (explicit, one line per model).
 from inpaint_core.models import context_encoder  # noqa: E402,F401  isort: skip
 from inpaint_core.models import glcic  # noqa: E402,F401  isort: skip
+from inpaint_core.models import msnps  # noqa: E402,F401  isort: skip
+from inpaint_core.models import pggan  # noqa: E402,F401  isort: skip
+from inpaint_core.models import shiftnet  # noqa: E402,F401  isort: skip
+from inpaint_core.models import deepfill_v1  # noqa: E402,F401  isort: skip
+from inpaint_core.models import deepfill_v2  # noqa: E402,F401  isort: skip
+from inpaint_core.models import pconv  # noqa: E402,F401  isort: skip
+from inpaint_core.models import ctsdg  # noqa: E402,F401  isort: skip
+from inpaint_core.models import edgeconnect  # noqa: E402,F401  isort: skip
 
 __all__ = ["ModelSpec", "register_model", "get_model_spec", "list_models",
            "save_checkpoint", "load_checkpoint", "checkpoint_sha256"]

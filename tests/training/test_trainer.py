@@ -13,8 +13,18 @@ from inpaint_core.training.trainer import TrainConfig, Trainer
 
 from ..collections import png_bytes, write
 
-SMALL = {"context_encoder": {"resolution": 32, "width": 8, "max_channels": 16},
-         "glcic": {"width": 8}}
+from inpaint_core.models import get_model_spec
+from inpaint_core.training.recipe import get_recipe
+
+
+def small(model):
+    """Narrow widths (the ``width``/``d_width`` convention of every model and recipe) for fast tests."""
+    spec = get_model_spec(model)
+    config = {k: v for k, v in {"width": 8, "max_channels": 16}.items() if k in spec.default_config}
+    if spec.fixed_size:
+        config["resolution"] = 32
+    options = {"d_width": 8} if "d_width" in get_recipe(model).default_options else {}
+    return config, options
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +37,9 @@ def photos(tmp_path_factory):
 
 @pytest.mark.parametrize("model", list_recipes())
 def test_a_few_steps_write_a_usable_checkpoint_and_resume(model, photos, tmp_path):
+    config, options = small(model)
     cfg = TrainConfig(model=model, data=[photos], dest=str(tmp_path / "run"), steps=2, batch_size=2, crop=64,
-                      model_config=SMALL.get(model, {}), recipe_options={"d_width": 8}, checkpoint_every=2,
+                      model_config=config, recipe_options=options, checkpoint_every=2,
                       log_every=1, num_workers=0)
     result = Trainer(cfg).run()
     assert result["step"] == 2

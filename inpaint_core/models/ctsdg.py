@@ -1,0 +1,1 @@
+"""Placeholder: the ctsdg model lands here (issue 3)."""

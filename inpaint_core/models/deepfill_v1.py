@@ -1,0 +1,1 @@
+"""Placeholder: the deepfill_v1 model lands here (issue 3)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the edgeconnect model lands here (issue 3)."""

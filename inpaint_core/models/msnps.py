@@ -1,0 +1,1 @@
+"""Placeholder: the msnps model lands here (issue 3)."""

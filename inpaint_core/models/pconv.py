@@ -1,0 +1,1 @@
+"""Placeholder: the pconv model lands here (issue 3)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the pggan model lands here (issue 3)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the shiftnet model lands here (issue 3)."""

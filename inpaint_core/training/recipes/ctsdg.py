@@ -1,0 +1,1 @@
+"""Placeholder: the ctsdg training recipe lands here (issue 4)."""

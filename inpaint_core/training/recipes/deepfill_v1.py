@@ -1,0 +1,1 @@
+"""Placeholder: the deepfill_v1 training recipe lands here (issue 4)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the edgeconnect training recipe lands here (issue 4)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the msnps training recipe lands here (issue 4)."""

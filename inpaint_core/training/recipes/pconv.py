@@ -1,0 +1,1 @@
+"""Placeholder: the pconv training recipe lands here (issue 4)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the pggan training recipe lands here (issue 4)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the shiftnet training recipe lands here (issue 4)."""
