@@ -134,6 +134,21 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    _quiet_prefect(True)
+    from flows.train import train
+
+    masks = {k: float(v) for k, v in _parse_kv(args.masks.split(",")).items()} if args.masks else None
+    r = train(model=args.model, data=args.data, dest=args.out, steps=args.steps, batch_size=args.batch_size,
+              crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
+              model_options=_parse_kv(args.model_option), recipe_options=_parse_kv(args.recipe_option), masks=masks,
+              checkpoint_every=args.checkpoint_every, log_every=args.log_every, num_workers=args.loader_workers,
+              fp16_weights=args.fp16_weights, max_minutes=args.max_minutes, storage_options=_storage_options(args))
+    print(f"{args.model}: step {r['step']}, {r['card']['images_seen']} images seen, "
+          f"{r['card']['wall_seconds']:.0f} s; checkpoint {r['checkpoint']}")
+    return 0
+
+
 def cmd_methods(args) -> int:
     from inpaint_core import inpainter_info, list_inpainters
 
@@ -177,6 +192,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--storage-option", action="append", metavar="KEY=VALUE")
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("train", help="train a learned model on a folder or bucket (resumes from OUT)")
+    p.add_argument("--model", required=True, help="a learned method (see `inpaint methods`)")
+    p.add_argument("--data", action="append", required=True, help="folder or URL of training images (repeatable)")
+    p.add_argument("--out", required=True, help="folder or URL for checkpoints, cards, log and samples")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--crop", type=int, default=128, help="training crop side (default 128)")
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
+    p.add_argument("--model-option", action="append", metavar="KEY=VALUE", help="architecture config, e.g. width=24")
+    p.add_argument("--recipe-option", action="append", metavar="KEY=VALUE", help="loss weights and the like")
+    p.add_argument("--masks", help="mask mix, e.g. free_form=0.4,thick=0.3,boxes=0.3 (or folder:URL=0.5)")
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--loader-workers", type=int, default=2, help="data-loading processes")
+    p.add_argument("--fp16-weights", action="store_true", help="store checkpoint weights as float16")
+    p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this long; rerun to resume")
+    p.add_argument("--s3-endpoint-url")
+    p.add_argument("--storage-option", action="append", metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_train)
     p = sub.add_parser("methods", help="list the inpainting methods")
     p.set_defaults(func=cmd_methods)
     p = sub.add_parser("schema", help="print the manifest schema")

@@ -122,7 +122,8 @@ class Trainer:
         self.d_opt = torch.optim.Adam(d_params, lr=cfg.lr_d or cfg.lr, betas=betas) if d_params else None
         self.dest = Location(cfg.dest, cfg.storage_options)
         self.step, self.images_seen, self.wall_seconds = 0, 0, 0.0
-        self._log: list[dict[str, Any]] = []
+        self._log: list[dict[str, Any]] = []  # rows not yet written to the Parquet log
+        self.recent_log: list[dict[str, Any]] = []  # the last rows, for progress displays
         self._resume()
 
     # ---------------------------------------------------------------- resume / checkpoints
@@ -234,6 +235,7 @@ class Trainer:
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                 row = {"step": self.step, "images_seen": self.images_seen, "wall_seconds": self.wall_seconds, **logs}
                 self._log.append(row)
+                self.recent_log = (self.recent_log + [row])[-50:]
                 if on_log:
                     on_log(row)
             done = self.step >= cfg.steps or (deadline is not None and time.monotonic() > deadline)

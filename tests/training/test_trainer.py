@@ -61,3 +61,24 @@ def test_a_few_steps_write_a_usable_checkpoint_and_resume(model, photos, tmp_pat
     assert again.step == 2 and again.images_seen == 4
     assert again.run()["step"] == 3
     assert json.loads((tmp_path / "run" / "state" / "latest.json").read_text())["step"] == 3
+
+
+def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from flows.train import train
+
+    r = train(model="glcic", data=[photos], dest=str(tmp_path / "run"), steps=2, batch_size=2, crop=64,
+              model_options={"width": 4}, recipe_options={"d_width": 4}, checkpoint_every=2, log_every=1,
+              num_workers=0)
+    assert r["step"] == 2 and r["card"]["steps"] == 2
+
+    import asyncio
+
+    async def artifacts():
+        async with get_client() as client:
+            return await client.read_artifacts()
+
+    by_key = {a.key: a for a in asyncio.run(artifacts()) if a.key}
+    assert float(by_key["train-glcic-progress"].data) == 100.0
+    assert "step 2 of 2" in by_key["train-glcic-summary"].data
