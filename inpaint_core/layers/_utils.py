@@ -6,7 +6,7 @@ so a wrong shape fails with a readable ``ValueError`` before any convolution run
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple, Type, Union
+from typing import Callable, Optional, Type, Union
 
 import torch
 from torch import nn
@@ -79,9 +79,3 @@ def maybe_spectral_norm(module: nn.Module, enabled: bool) -> nn.Module:
     """Wrap ``module.weight`` in spectral normalisation (parametrization API) when ``enabled``."""
     return nn.utils.parametrizations.spectral_norm(module) if enabled else module
 
-
-def pair_size(size: Union[int, Tuple[int, int]]) -> Tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    h, w = size
-    return int(h), int(w)

@@ -4,8 +4,9 @@ DeepFill v1; https://github.com/JiahuiYu/generative_inpainting).
 Background patches of the known region become convolution kernels; each foreground location scores them
 by cosine similarity, the scores are fused along diagonals (neighbouring foreground locations prefer
 neighbouring background patches), a scaled softmax turns them into attention, and a transposed
-convolution with the raw (full-resolution) patches pastes the attended content back. Matching runs on
-features downsampled by ``rate`` for speed; reconstruction uses the full-resolution patches.
+convolution with the raw (full-resolution) patches pastes the attended content back (computed here as
+the equivalent matmul + ``fold``). Matching runs on features downsampled by ``rate`` for speed;
+reconstruction uses the full-resolution patches.
 
 Differences from the reference code, on purpose:
     * every sample uses its own mask (the reference uses the first sample's for the whole batch);
@@ -36,14 +37,19 @@ from ._utils import check_bchw, check_mask
 __all__ = ["contextual_attention", "ContextualAttention"]
 
 
+def _diagonal_sum(s: torch.Tensor, k: int) -> torch.Tensor:
+    """``out[..., i, j] = Σ_d s[..., i + d, j + d]`` for ``|d| <= k // 2``, zero outside."""
+    r = k // 2
+    padded = F.pad(s, (r, r, r, r))
+    n, m = s.shape[-2:]
+    return sum(padded[..., r + d:r + d + n, r + d:r + d + m] for d in range(-r, r + 1))
+
+
 def _fuse(scores: torch.Tensor, hb: int, wb: int, fuse_k: int) -> torch.Tensor:
     """Sum scores along diagonals: ``s'(f, b) = Σ_d s(f + d, b + d)``, first along x, then along y."""
     B, _, h, w = scores.shape
-    eye = torch.eye(fuse_k, dtype=scores.dtype, device=scores.device).view(1, 1, fuse_k, fuse_k)
-    s = scores.view(B, hb, wb, h, w).permute(0, 1, 3, 2, 4).reshape(B * hb * h, 1, wb, w)
-    s = F.conv2d(s, eye, padding=fuse_k // 2).view(B, hb, h, wb, w)
-    s = s.permute(0, 3, 4, 1, 2).reshape(B * wb * w, 1, hb, h)
-    s = F.conv2d(s, eye, padding=fuse_k // 2).view(B, wb, w, hb, h)
+    s = _diagonal_sum(scores.view(B, hb, wb, h, w).transpose(2, 3), fuse_k)  # B×hb×h×wb×w
+    s = _diagonal_sum(s.permute(0, 3, 4, 1, 2), fuse_k)  # B×wb×w×hb×h
     return s.permute(0, 3, 1, 4, 2).reshape(B, hb * wb, h, w)
 
 
@@ -100,24 +106,26 @@ def contextual_attention(foreground: torch.Tensor, background: torch.Tensor,
 
     keys = F.unfold(b, ksize, padding=pad, stride=stride)  # B×(C·k·k)×L
     keys = keys / (keys.pow(2).sum(1, keepdim=True) + eps).sqrt()
-    keys = keys.transpose(1, 2).reshape(B * L, C, ksize, ksize)
-    scores = F.conv2d(f.reshape(1, B * C, h, w), keys, padding=pad, groups=B).view(B, L, h, w)
-    ones = f.new_ones(1, 1, ksize, ksize)
-    scores = scores / (F.conv2d(f.pow(2).sum(1, keepdim=True), ones, padding=pad) + eps).sqrt()
+    queries = F.unfold(f, ksize, padding=pad)  # B×(C·k·k)×(h·w)
+    queries = queries / (queries.pow(2).sum(1, keepdim=True) + eps).sqrt()
+    scores = torch.bmm(keys.transpose(1, 2), queries).view(B, L, h, w)  # cosine similarities
     if fuse:
         scores = _fuse(scores, hb, wb, fuse_k)
 
     known = F.unfold(m, ksize, padding=pad, stride=stride).sum(1) == 0  # B×L
     known = known | ~known.any(dim=1, keepdim=True)
     scores = (scores * softmax_scale).masked_fill(~known.view(B, L, 1, 1), float("-inf"))
-    attention = torch.softmax(scores, dim=1)  # B×L×h×w
+    # weights below e^-30 of the best change nothing visible, but the subnormal numbers they lead to
+    # (forward and backward) slow CPU matmuls 10-50×: drop them before the softmax
+    negligible = scores < scores.detach().amax(dim=1, keepdim=True) - 30.0
+    attention = torch.softmax(scores.masked_fill(negligible, float("-inf")), dim=1)  # B×L×h×w
 
     kr = ksize * rate
     values = F.unfold(background, kr, padding=rate * pad, stride=rate * stride)  # B×(C·kr·kr)×L
-    values = values.transpose(1, 2).reshape(B * L, C, kr, kr)
-    out = F.conv_transpose2d(attention.reshape(1, B * L, h, w), values, stride=rate, padding=rate * pad, groups=B)
-    count = F.conv_transpose2d(f.new_ones(1, 1, h, w), f.new_ones(1, 1, kr, kr), stride=rate, padding=rate * pad)
-    out = out.view(B, C, H, W) / count
+    pasted = torch.bmm(values, attention.view(B, L, h * w))  # B×(C·kr·kr)×(h·w)
+    fold = {"output_size": (H, W), "kernel_size": kr, "padding": rate * pad, "stride": rate}
+    count = F.fold(f.new_ones(1, kr * kr, h * w), **fold)  # how many pasted patches cover each pixel
+    out = F.fold(pasted, **fold) / count
     if not return_flow:
         return out
     best = attention.argmax(dim=1)  # B×h×w

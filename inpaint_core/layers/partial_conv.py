@@ -51,8 +51,8 @@ def partial_conv2d(x: torch.Tensor, valid: torch.Tensor, weight: torch.Tensor,
     """
     check_bchw(x, "x")
     check_bchw(valid, "valid")
-    if valid.shape[0] != x.shape[0] or valid.shape[-2:] != x.shape[-2:] or valid.shape[1] not in (1, x.shape[1]):
-        raise ValueError(f"valid must be B×1×H×W or B×C×H×W matching x {tuple(x.shape)}, got {tuple(valid.shape)}")
+    if valid.shape[0] != x.shape[0] or valid.shape[2:] != x.shape[2:] or valid.shape[1] not in (1, x.shape[1]):
+        raise ValueError(f"valid must be B×1×H×W or B×C×H×W like x {tuple(x.shape)}, got {tuple(valid.shape)}")
     if weight.ndim != 4 or weight.shape[1] != x.shape[1]:
         raise ValueError(f"weight must be C_out×{x.shape[1]}×k×k, got {tuple(weight.shape)}")
     channels = valid.shape[1]

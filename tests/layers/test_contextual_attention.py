@@ -62,6 +62,16 @@ def test_module_equals_function_and_grad():
     assert torch.isfinite(f.grad).all() and torch.isfinite(b.grad).all()
 
 
+def test_background_stride_2():
+    image, background, mask = tiled_scene(1)
+    out, flow = contextual_attention(image, background, mask, stride=2, rate=2, softmax_scale=100.0,
+                                     fuse=False, return_flow=True)
+    assert out.shape == image.shape and flow.shape == (1, 2, 12, 12) and torch.isfinite(out).all()
+    grid = torch.arange(12) * 2
+    assert torch.all((grid.view(12, 1) + flow[:, 0]) % 4 == 0)  # sources lie on the stride-2 (low-res) grid
+    assert torch.all((grid.view(1, 12) + flow[:, 1]) % 4 == 0)
+
+
 def test_no_mask_and_all_hole_stay_finite():
     x = torch.randn(1, 2, 8, 8)
     assert contextual_attention(x, x, None, rate=1).shape == x.shape
@@ -80,3 +90,13 @@ def test_bad_input():
         contextual_attention(x, x, ksize=2)
     with pytest.raises(ValueError):
         contextual_attention(x[0], x[0])
+
+
+def test_gradcheck_double():
+    torch.manual_seed(0)
+    f = torch.randn(2, 1, 4, 4, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, 1, 4, 4, dtype=torch.float64, requires_grad=True)
+    mask = torch.zeros(2, 1, 4, 4, dtype=torch.float64)
+    mask[0, :, :2, :2] = 1
+    assert torch.autograd.gradcheck(lambda f, b: contextual_attention(f, b, mask, rate=2, softmax_scale=2.0),
+                                    (f, b))

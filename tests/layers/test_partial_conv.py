@@ -74,3 +74,11 @@ def test_bad_input():
         layer(torch.randn(1, 2, 8, 8), torch.ones(1, 1, 8, 8))
     with pytest.raises(ValueError):
         partial_conv2d(torch.randn(1, 3, 8, 8), torch.ones(2, 1, 8, 8), torch.randn(4, 3, 3, 3))
+
+
+def test_gradcheck_double():
+    x = torch.randn(1, 2, 5, 5, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    valid = (torch.rand(1, 1, 5, 5) > 0.5).double()
+    assert torch.autograd.gradcheck(lambda x, w, b: partial_conv2d(x, valid, w, b, padding=1)[0], (x, w, b))
