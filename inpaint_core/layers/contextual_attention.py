@@ -8,14 +8,12 @@ convolution with the raw (full-resolution) patches pastes the attended content b
 the equivalent matmul + ``fold``). Matching runs on features downsampled by ``rate`` for speed;
 reconstruction uses the full-resolution patches.
 
-Differences from the reference code, on purpose:
-    * every sample uses its own mask (the reference uses the first sample's for the whole batch);
-    * the similarity is a true cosine: foreground patches are normalised too, so ``softmax_scale``
-      means the same whatever the feature magnitude;
-    * masked patches get ``-inf`` before the softmax (attention sums to 1 over known patches);
-    * fusion is 2-D (no wrap-around from the end of one row to the start of the next);
-    * overlapping pasted patches are averaged by their true overlap count, not a constant 4;
-    * a sample whose every patch touches the hole falls back to all patches (instead of a zero output).
+Differences from the reference code, on purpose: each sample uses its own mask (the reference uses the
+first sample's); the similarity is a true cosine (foreground patches normalised too, so ``softmax_scale``
+does not depend on feature magnitude); masked patches get ``-inf`` before the softmax, and so do weights
+below ``e^-30`` of the best (no visible change; avoids subnormals that slow CPU matmuls); fusion is 2-D
+(no wrap-around between rows); overlapping pasted patches are averaged by their true overlap count, not
+a constant 4; a sample whose every patch touches the hole falls back to all patches (not a zero output).
 
 Example:
     >>> import torch
@@ -115,8 +113,7 @@ def contextual_attention(foreground: torch.Tensor, background: torch.Tensor,
     known = F.unfold(m, ksize, padding=pad, stride=stride).sum(1) == 0  # B×L
     known = known | ~known.any(dim=1, keepdim=True)
     scores = (scores * softmax_scale).masked_fill(~known.view(B, L, 1, 1), float("-inf"))
-    # weights below e^-30 of the best change nothing visible, but the subnormal numbers they lead to
-    # (forward and backward) slow CPU matmuls 10-50×: drop them before the softmax
+    # weights below e^-30 of the best change nothing visible, but their subnormals slow CPU matmuls 10-50×
     negligible = scores < scores.detach().amax(dim=1, keepdim=True) - 30.0
     attention = torch.softmax(scores.masked_fill(negligible, float("-inf")), dim=1)  # B×L×h×w
 
