@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from .storage import Location
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "1.1"
 STATUSES = ("ok", "skipped", "failed")
 STAGES = ("read", "decode", "mask", "edges", "inpaint", "blend", "score", "write")
 
@@ -43,6 +43,7 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("hole_components", pa.int32(), "connected components of the hole (8-connectivity)"),
     ("method", pa.string(), "inpainting method (registry name)"),
     ("method_params", pa.string(), "JSON of the method's resolved parameters"),
+    ("method_choice", pa.string(), "with --method auto: the method used per window, and why"),
     ("checkpoint_sha256", pa.string(), "sha256 of the model weights (learned methods)"),
     ("settings_hash", pa.string(), "hash of every setting that changes the output"),
     ("blend", pa.bool_(), "the GLCIC FMM + Poisson post-process ran"),

@@ -269,10 +269,13 @@ def inpaint_shard(works: list[Work], config: RestoreConfig, worker: str) -> list
         return works
     elapsed = (time.perf_counter() - t0) * 1000.0
     area = sum(int(m.size) for m in masks) or 1
+    choices = getattr(inpainter, "last_choices", None)  # auto: one "method (why)" per window
     i = 0
     for w in todo:
         n = len(w.crops)
         w.filled = filled[i:i + n]
+        if choices and len(choices) == len(crops):
+            w.row["method_choice"] = "; ".join(choices[i:i + n])
         i += n
         w.row["ms_inpaint"] = elapsed * sum(int(m.size) for m in w.crop_masks) / area
         w.row["worker"], w.row["device"] = worker, inpainter.device

@@ -19,5 +19,6 @@ from inpaint_core.inpainters.registry import (
 # Imported for their registrations (explicit, not `import *`).
 from inpaint_core.inpainters import classical  # noqa: E402,F401  isort: skip
 import inpaint_core.models  # noqa: E402,F401  isort: skip  (learned models register themselves)
+from inpaint_core.inpainters import auto  # noqa: E402,F401  isort: skip  (routes between the two kinds)
 
 __all__ = ["Inpainter", "create_inpainter", "inpainter_info", "list_inpainters", "register_inpainter"]

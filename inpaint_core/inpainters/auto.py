@@ -1,0 +1,91 @@
+"""``auto``: a fast classical fill for small or thin defects, the best learned model for large holes.
+
+Each window (one or more nearby hole components with context) is routed on its own:
+
+- *thin*: the widest point of the hole is at most ``2 * thin_radius`` pixels across (scratches,
+  hairlines, dust) -> the classical method;
+- *small*: at most ``small_area`` hole pixels -> the classical method;
+- otherwise the learned model, when one is available (``learned=`` name with ``checkpoint=``, else
+  the first model of :data:`PREFERENCE` that has shipped weights); without one, the classical
+  method, and the reason says so.
+
+After each call ``last_choices`` holds one ``"method (reason)"`` string per window, which the
+pipeline writes to the manifest's ``method_choice`` column.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ..errors import CheckpointError
+from .base import Inpainter
+from .registry import create_inpainter, list_inpainters, register_inpainter
+
+#: Learned models in the order ``auto`` prefers them when they have shipped weights.
+PREFERENCE = ("deepfill_v2", "ctsdg", "edgeconnect", "deepfill_v1", "pconv", "glcic", "pggan", "shiftnet",
+              "msnps", "context_encoder")
+
+
+def _first_shipped(device: str) -> Inpainter | None:
+    for name in PREFERENCE:
+        if name in list_inpainters("learned"):
+            try:
+                return create_inpainter(name, device=device)
+            except CheckpointError:
+                continue  # no shipped weights for this one
+    return None
+
+
+@register_inpainter("auto", kind="classical", description="classical fill for small/thin defects, "
+                    "the best available learned model for large holes (per window)")
+class AutoInpainter(Inpainter):
+    def __init__(self, checkpoint: str | None = None, device: str = "auto", classical: str = "telea",
+                 learned: str | None = None, thin_radius: float = 4.0, small_area: int = 1024) -> None:
+        super().__init__()
+        if checkpoint is not None and learned is None:
+            raise ValueError("auto: with checkpoint=, also say which learned method it is (learned=NAME)")
+        self.classical = create_inpainter(classical)
+        if learned is not None:
+            self.learned = create_inpainter(learned, checkpoint=checkpoint, device=device)
+        else:
+            self.learned = _first_shipped(device)
+        self.thin_radius, self.small_area = float(thin_radius), int(small_area)
+        ref = self.learned or self.classical
+        self.device = ref.device
+        self.needs_edges = bool(self.learned and self.learned.needs_edges)
+        self.window_margin = max(ref.window_margin, self.classical.window_margin)
+        self.window_min_side, self.window_multiple = ref.window_min_side, ref.window_multiple
+        self.last_choices: list[str] = []
+        self.params = {"classical": classical, "learned": self.learned.name if self.learned else None,
+                       "learned_params": self.learned.params if self.learned else None,
+                       "thin_radius": self.thin_radius, "small_area": self.small_area}
+
+    def _route(self, mask: np.ndarray) -> tuple[bool, str]:
+        """(use the learned model, reason) for one window's hole mask."""
+        area = int(mask.sum())
+        half_width = float(cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
+        if half_width <= self.thin_radius:
+            return False, f"thin: {2 * half_width:.0f} px wide"
+        if area <= self.small_area:
+            return False, f"small: {area} px"
+        if self.learned is None:
+            return False, f"large ({area} px) but no learned weights available"
+        return True, f"large: {area} px, {2 * half_width:.0f} px wide"
+
+    def inpaint_windows(self, crops, crop_masks, crop_edges=None):
+        self.last_choices = []
+        return super().inpaint_windows(crops, crop_masks, crop_edges)
+
+    def _inpaint_batch(self, crops, crop_masks, crop_edges):
+        routes = [self._route(m) for m in crop_masks]
+        out: list[np.ndarray | None] = [None] * len(crops)
+        for use_learned, model in ((False, self.classical), (True, self.learned)):
+            idx = [i for i, (u, _) in enumerate(routes) if u == use_learned]
+            if not idx:
+                continue
+            edges = [crop_edges[i] for i in idx] if (use_learned and model.needs_edges) else None
+            for i, r in zip(idx, model.inpaint_windows([crops[i] for i in idx], [crop_masks[i] for i in idx], edges)):
+                out[i] = r
+        self.last_choices += [f"{(self.learned if u else self.classical).name} ({why})" for u, why in routes]
+        return out

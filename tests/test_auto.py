@@ -1,0 +1,62 @@
+"""``--method auto``: thin and small defects go to the classical fill, large holes to the learned model."""
+
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from inpaint_core import create_inpainter
+from inpaint_core.models import get_model_spec, save_checkpoint
+
+
+def _photo_with_holes():
+    img = skdata.astronaut()[:256, :256].copy()
+    mask = np.zeros(img.shape[:2], bool)
+    mask[30:32, 10:200] = True  # a 2-px scratch
+    mask[150:200, 140:210] = True  # a large hole
+    return img, mask
+
+
+@pytest.fixture(scope="module")
+def glcic_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    spec = get_model_spec("glcic")
+    config = {**spec.default_config, "width": 4}
+    path = tmp_path_factory.mktemp("ck") / "glcic.safetensors"
+    save_checkpoint(spec.build(config), "glcic", config, str(path), {"resolution": 64})
+    return str(path)
+
+
+def test_routes_by_hole_shape(glcic_checkpoint):
+    auto = create_inpainter("auto", learned="glcic", checkpoint=glcic_checkpoint)
+    img, mask = _photo_with_holes()
+    (out,) = auto([img], [mask])
+    assert np.array_equal(out[~mask], img[~mask])
+    assert sorted(c.split(" ")[0] for c in auto.last_choices) == ["glcic", "telea"]
+    assert any(c.startswith("telea (thin") for c in auto.last_choices)
+    assert auto.params["learned"] == "glcic"
+
+
+def test_without_learned_weights_everything_is_classical_and_says_why():
+    auto = create_inpainter("auto")
+    img, mask = _photo_with_holes()
+    (out,) = auto([img], [mask])
+    assert all(c.startswith("telea") for c in auto.last_choices)
+    assert any("no learned weights available" in c for c in auto.last_choices)
+
+
+def test_manifest_records_the_choice(tmp_path):
+    from inpaint_core import manifest
+    from inpaint_core.discover import discover
+    from inpaint_core.pipeline import RestoreConfig, restore_shard
+    from inpaint_core.storage import Location
+
+    from .collections import png_bytes, write
+
+    img, mask = _photo_with_holes()
+    write(tmp_path / "src", "a.png", png_bytes(img))
+    write(tmp_path / "src", "a_mask.png", png_bytes(mask.astype(np.uint8) * 255))
+    src, dst = Location(str(tmp_path / "src")), Location(str(tmp_path / "dst"))
+    restore_shard(list(discover(src)), RestoreConfig(method="auto"), src, dst, "r", 0, "w")
+    (row,) = manifest.read_manifest(dst).to_pylist()
+    assert row["status"] == "ok" and row["method"] == "auto" and "telea (thin" in row["method_choice"]
