@@ -1,1 +1,49 @@
-"""Placeholder: the pconv training recipe lands here (issue 4)."""
+"""Partial Convolutions (Liu et al. 2018), Eq. 7: L_valid + 6 L_hole + 0.05 L_perceptual
++ 120 (L_style_out + L_style_comp) + 0.1 L_tv. No discriminator (the paper has none)."""
+
+from __future__ import annotations
+
+import torch
+
+from ...models.pconv_train import RandomFeatureNet
+from .. import losses as L
+from ..recipe import Recipe, register_recipe
+
+
+def perceptual_style_terms(features: RandomFeatureNet, out: torch.Tensor, comp: torch.Tensor,
+                           target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """PConv's L_perceptual (out and comp vs target) and L_style_out + L_style_comp on ``features``."""
+    features.to(target.device)
+    f_gt, f_out, f_comp = features(target), features(out), features(comp)
+    perc = L.perceptual(f_gt, f_out) + L.perceptual(f_gt, f_comp)
+    sty = L.style(f_gt, f_out) + L.style(f_gt, f_comp)
+    return perc, sty
+
+
+@register_recipe("pconv")
+class PConvRecipe(Recipe):
+    default_options = {"valid_weight": 1.0, "hole_weight": 6.0, "perceptual_weight": 0.05,
+                       "style_weight": 120.0, "tv_weight": 0.1, "feature_width": 32}
+    notes = ("Loss of the paper (valid 1, hole 6, perceptual 0.05, style 120 on output and composite, "
+             "TV 0.1 on the hole's 1-px dilation); perceptual/style on a fixed seeded random-init "
+             "VGG-shaped encoder (3 conv-conv-pool stages), not ImageNet VGG-16 (no download offline). "
+             "No discriminator.")
+
+    def __init__(self, generator, options=None, resolution: int = 128):
+        super().__init__(generator, options, resolution)
+        self.features = RandomFeatureNet(self.opt["feature_width"])
+
+    def generator_step(self, batch):
+        out = self.forward_generator(batch)
+        pred, image, mask = out["output"], batch["image"], batch["mask"]
+        comp = self.composite(pred, batch)
+        valid = L.masked_reconstruction(pred, image, mask, hole_weight=0.0, valid_weight=1.0)
+        hole = L.masked_reconstruction(pred, image, mask, hole_weight=1.0, valid_weight=0.0)
+        perc, sty = perceptual_style_terms(self.features, pred, comp, image)
+        tv = L.total_variation(comp, mask)
+        o = self.opt
+        loss = (o["valid_weight"] * valid + o["hole_weight"] * hole + o["perceptual_weight"] * perc
+                + o["style_weight"] * sty + o["tv_weight"] * tv)
+        logs = {"valid": valid.item(), "hole": hole.item(), "perceptual": perc.item(), "style": sty.item(),
+                "tv": tv.item()}
+        return loss, logs, out
