@@ -64,7 +64,13 @@ def card_uri_for(weights_uri: str) -> str:
 
 
 def _check_magic(head: bytes, total: int, uri: str) -> None:
-    """Refuse anything but a safetensors file from its first bytes, before parsing it."""
+    """Refuse anything but a safetensors file from its first bytes, before parsing it.
+
+    A safetensors file opens with its header length (8 little-endian bytes) and then ``{``; its
+    first byte may be 0x80 like a pickle's, so the safetensors shape is recognised first.
+    """
+    if len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] <= min(_MAX_HEADER, total - 8):
+        return
     if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
         kind = "zip (torch.save)" if head[:2] == b"PK" else "pickle"
         raise CheckpointError(f"{uri}: this is a {kind} file, not safetensors; refusing to unpickle it "

@@ -149,3 +149,15 @@ def test_reserved_card_keys_and_typed_error(tmp_path):
         save_checkpoint(tiny(), "tiny", {}, str(tmp_path / "t.safetensors"), {"sha256": "x"})
     assert issubclass(CheckpointError, InpaintError)
     assert card_uri_for("s3://b/k/m.safetensors") == "s3://b/k/m.json"
+
+
+def test_a_safetensors_header_length_starting_with_0x80_is_not_a_pickle(tmp_path):
+    """The header length's first byte can be 0x80 (a pickle's first byte): still safetensors."""
+    import struct
+
+    from inpaint_core.models.checkpoint import _check_magic
+
+    head = struct.pack("<Q", 0x1280) + b'{"'
+    _check_magic(head + b"x" * 6, 0x1280 + 8 + 100, "x.safetensors")  # accepted
+    with pytest.raises(CheckpointError, match="pickle"):
+        _check_magic(b"\x80\x04\x95" + b"\x00" * 13, 1000, "x.safetensors")
