@@ -53,10 +53,11 @@ def train(
                       log_every=log_every, num_workers=num_workers, fp16_weights=fp16_weights,
                       max_minutes=max_minutes, storage_options=storage_options or {})
     trainer = Trainer(cfg)
+    slug = model.replace("_", "-")  # artifact keys: lowercase letters, digits and dashes
     start_step, t0 = trainer.step, time.perf_counter()
     logger.info("training %s on %s -> %s: step %d of %d on %s (%d generator parameters)", model, data, dest,
                 trainer.step, steps, trainer.device, sum(p.numel() for p in trainer.generator.parameters()))
-    progress = create_progress_artifact(100.0 * trainer.step / steps, key=f"train-{model}-progress",
+    progress = create_progress_artifact(100.0 * trainer.step / steps, key=f"train-{slug}-progress",
                                         description=f"training {model}")
 
     def on_log(row: dict[str, Any]) -> None:
@@ -71,11 +72,11 @@ def train(
     update_progress_artifact(progress, 100.0 * trainer.step / steps)
     card = trainer.card()
     create_table_artifact([{k: v for k, v in r.items()} for r in trainer.recent_log[-10:]] or [{"step": trainer.step}],
-                          key=f"train-{model}-losses", description="latest losses")
+                          key=f"train-{slug}-losses", description="latest losses")
     create_markdown_artifact(
         f"# {model}: step {trainer.step} of {steps}\n\n"
         f"- checkpoint: `{result['checkpoint']}`\n- samples: `{trainer.dest.uri('samples')}/`\n"
         f"- images seen: {card['images_seen']}, wall time {card['wall_seconds']:.0f} s on {card['hardware']}\n"
         f"- recipe: {card['recipe']['name']} ({card['recipe']['notes']})\n",
-        key=f"train-{model}-summary", description="training summary")
+        key=f"train-{slug}-summary", description="training summary")
     return {**result, "card": card}
