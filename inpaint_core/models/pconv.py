@@ -20,7 +20,8 @@ Deviations:
       [-1, 1]; the gradient is the paper's linear one);
     * any input size works: upsampling goes to the skip's size (odd sides are rounded up by the stride-2
       layers); ``multiple`` 128 keeps the paper's exact 2x alignment at the default depth;
-    * the paper's fine-tuning stage (encoder BN frozen, lr 5e-5) is a training schedule, not built here.
+    * the paper's fine-tuning stage (encoder BN frozen, lr 5e-5) is the recipe option ``freeze_encoder_bn``
+      plus the trainer's learning rate; the schedule between the two stages is the user's.
 """
 
 from __future__ import annotations

@@ -47,3 +47,13 @@ def test_recipe_has_no_discriminator_and_fixed_features():
     assert all(not p.requires_grad for p in recipe.features.parameters())
     a, b = RandomFeatureNet(seed=0), RandomFeatureNet(seed=0)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_fine_tuning_freezes_encoder_batch_norm_only():
+    model = PConvUNet(width=4, depth=4).train()
+    recipe = get_recipe("pconv")(model, {"freeze_encoder_bn": True}, resolution=32)
+    image, mask = _inputs()
+    before = model.enc[1].bn.running_mean.clone()
+    recipe.generator_step({"image": image[..., :32, :32], "mask": mask[..., :32, :32]})
+    assert torch.equal(model.enc[1].bn.running_mean, before) and not model.enc[1].bn.training
+    assert model.dec[0].bn.training

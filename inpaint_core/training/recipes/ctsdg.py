@@ -12,7 +12,7 @@ from ...models.ctsdg_train import CTSDGDiscriminator
 from ...models.pconv_train import RandomFeatureNet
 from .. import losses as L
 from ..recipe import Recipe, register_recipe
-from .pconv import perceptual_style_terms
+from .pconv import freeze_encoder_bn, perceptual_style_terms
 
 
 def bce(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -25,7 +25,7 @@ def bce(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class CTSDGRecipe(Recipe):
     default_options = {"valid_weight": 1.0, "hole_weight": 6.0, "perceptual_weight": 0.05, "style_weight": 250.0,
                        "intermediate_weight": 1.0, "adv_weight": 0.1, "detector_weight": 1.0,
-                       "d_width": 32, "feature_width": 32}
+                       "d_width": 32, "feature_width": 32, "freeze_encoder_bn": False}
     adversarial = "vanilla"
     notes = ("CTSDG loss: L1 valid 1 / hole 6, perceptual 0.05 and style 250 (output and composite), "
              "intermediate 1 (L1 of the projected image + BCE of the projected edge map vs Canny edges of the "
@@ -42,6 +42,8 @@ class CTSDGRecipe(Recipe):
         return {"d": CTSDGDiscriminator(width=self.opt["d_width"])}
 
     def generator_step(self, batch):
+        if self.opt["freeze_encoder_bn"]:  # the repository's fine-tuning stage (freeze_ec_bn)
+            freeze_encoder_bn(self.generator)
         out = self.forward_generator(batch)
         pred, image, mask, edges = out["output"], batch["image"], batch["mask"], batch["edges"]
         comp = self.composite(pred, batch)

@@ -1,9 +1,13 @@
 """Partial Convolutions (Liu et al. 2018), Eq. 7: L_valid + 6 L_hole + 0.05 L_perceptual
-+ 120 (L_style_out + L_style_comp) + 0.1 L_tv. No discriminator (the paper has none)."""
++ 120 (L_style_out + L_style_comp) + 0.1 L_tv. No discriminator (the paper has none).
+
+``freeze_encoder_bn`` is the paper's fine-tuning stage (Sec. 4.1: encoder batch norm frozen, lr 5e-5 set
+in the trainer) so BN statistics are not polluted by hole pixels' zeros."""
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from ...models.pconv_train import RandomFeatureNet
 from .. import losses as L
@@ -20,10 +24,19 @@ def perceptual_style_terms(features: RandomFeatureNet, out: torch.Tensor, comp: 
     return perc, sty
 
 
+def freeze_encoder_bn(generator: nn.Module) -> None:
+    """Put the encoder's batch norms (modules under an ``enc`` list) in eval mode: running statistics used
+    and kept, affine parameters still trained (PConv's and CTSDG's fine-tuning stage)."""
+    for name, module in generator.named_modules():
+        if isinstance(module, nn.BatchNorm2d) and (name.startswith("enc.") or ".enc." in name):
+            module.eval()
+
+
 @register_recipe("pconv")
 class PConvRecipe(Recipe):
     default_options = {"valid_weight": 1.0, "hole_weight": 6.0, "perceptual_weight": 0.05,
-                       "style_weight": 120.0, "tv_weight": 0.1, "feature_width": 32}
+                       "style_weight": 120.0, "tv_weight": 0.1, "feature_width": 32,
+                       "freeze_encoder_bn": False}
     notes = ("Loss of the paper (valid 1, hole 6, perceptual 0.05, style 120 on output and composite, "
              "TV 0.1 on the hole's 1-px dilation); perceptual/style on a fixed seeded random-init "
              "VGG-shaped encoder (3 conv-conv-pool stages), not ImageNet VGG-16 (no download offline). "
@@ -34,6 +47,8 @@ class PConvRecipe(Recipe):
         self.features = RandomFeatureNet(self.opt["feature_width"])
 
     def generator_step(self, batch):
+        if self.opt["freeze_encoder_bn"]:
+            freeze_encoder_bn(self.generator)
         out = self.forward_generator(batch)
         pred, image, mask = out["output"], batch["image"], batch["mask"]
         comp = self.composite(pred, batch)
