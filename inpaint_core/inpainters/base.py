@@ -90,7 +90,7 @@ class Inpainter:
             ValueError: on mismatched lengths, shapes or dtypes (the message names the index).
         """
         _validate_batch(images, masks, edges, "image")
-        self._check_edges(edges)
+        edges = self._edges_or_canny(images, masks, edges)
         outputs = [np.array(image, copy=True) for image in images]
         crops, crop_masks, crop_edges, places = [], [], [], []
         for i, (image, mask) in enumerate(zip(images, masks)):
@@ -128,7 +128,7 @@ class Inpainter:
             ValueError: on mismatched lengths, shapes or dtypes, or a hook returning bad arrays.
         """
         _validate_batch(crops, crop_masks, crop_edges, "crop")
-        self._check_edges(crop_edges)
+        crop_edges = self._edges_or_canny(crops, crop_masks, crop_edges)
         outputs = [np.array(crop, copy=True) for crop in crops]
         todo = [i for i, m in enumerate(crop_masks) if m.any()]
         if not todo:
@@ -150,9 +150,15 @@ class Inpainter:
             outputs[i][hole] = result[hole]
         return outputs
 
-    def _check_edges(self, edges: Sequence | None) -> None:
-        if self.needs_edges and edges is None:
-            raise ValueError(f"inpainter {self.name!r} needs edge maps; pass edges=")
+    def _edges_or_canny(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+                        edges: Sequence[np.ndarray] | None) -> Sequence[np.ndarray] | None:
+        """The caller's edge maps, or, for a method that needs them, Canny of the known region
+        (sigma 2, the EdgeConnect convention; the pipeline passes its edge stage's maps instead)."""
+        if not self.needs_edges or edges is not None:
+            return edges
+        from ..edges import canny_edges
+
+        return [canny_edges(img, np.asarray(m) != 0) for img, m in zip(images, masks)]
 
     def _inpaint_batch(self, crops: list[np.ndarray], crop_masks: list[np.ndarray],
                        crop_edges: list[np.ndarray] | None) -> list[np.ndarray]:
