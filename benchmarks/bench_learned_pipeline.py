@@ -129,6 +129,9 @@ def main() -> None:
     try:
         ck = make_checkpoint(args.model, os.path.join(work, f"{args.model}.safetensors"),
                              {"width": args.width} if args.width else {})
+        if args.images == 0:  # only the large-image comparison
+            large(args.model, ck)
+            return
         src = make_collection(os.path.join(args.data, f"src-{args.images}-{args.size}"), args.images, args.size)
         pairs = list_pairs(src)
         bare_loop(pairs[:4], ck, args.model, os.path.join(work, "warm"))

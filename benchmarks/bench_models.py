@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 
@@ -36,6 +37,27 @@ def speed(model, side: int, batch: int, seconds: float, needs_edges: bool) -> fl
     return batch / best
 
 
+def _one_model(name: str, sizes, batches, seconds: float) -> str:
+    spec = get_model_spec(name)
+    torch.manual_seed(0)
+    model = spec.build(dict(spec.default_config)).eval()
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    cells = []
+    for s in sizes:
+        for b in batches:
+            if spec.fixed_size and s != sizes[0]:
+                cells.append("(fixed size)")
+                continue
+            side = int(spec.default_config["resolution"]) if spec.fixed_size else s
+            try:
+                cells.append(f"{speed(model, side, b, seconds, spec.needs_edges):.2f}")
+            except (MemoryError, RuntimeError) as exc:
+                if "memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
+                    raise
+                cells.append("out of memory")
+    return f"| {name} | {params:.2f} | " + " | ".join(cells) + " |"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
@@ -48,20 +70,16 @@ def main() -> None:
     print(f"| model | params (M) | {head} |")
     print("|---|---|" + "---|" * (len(args.sizes) * len(args.batches)))
     for name in args.models.split(","):
-        spec = get_model_spec(name)
-        torch.manual_seed(0)
-        model = spec.build(dict(spec.default_config)).eval()
-        params = sum(p.numel() for p in model.parameters()) / 1e6
-        cells = []
-        for s in args.sizes:
-            for b in args.batches:
-                side = int(spec.default_config["resolution"]) if spec.fixed_size else s
-                if spec.fixed_size and s != args.sizes[0]:
-                    cells.append("(fixed size)")
-                    continue
-                cells.append(f"{speed(model, side, b, args.seconds, spec.needs_edges):.2f}")
-        print(f"| {name} | {params:.2f} | " + " | ".join(cells) + " |", flush=True)
-
+        # Each model in its own process under a 16 GiB address-space cap: one that does not fit
+        # reports "out of memory" instead of taking the machine down.
+        code = (f"import resource, sys; resource.setrlimit(resource.RLIMIT_AS, ({16 << 30}, {16 << 30})); "
+                f"sys.path.insert(0, {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))!r}); "
+                f"from benchmarks.bench_models import _one_model; "
+                f"print(_one_model({name!r}, {args.sizes}, {args.batches}, {args.seconds}))")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        line = r.stdout.strip().splitlines()[-1] if r.returncode == 0 and r.stdout.strip() else \
+            f"| {name} | failed: {(r.stderr.strip().splitlines() or ['killed'])[-1][:80]} |"
+        print(line, flush=True)
 
 if __name__ == "__main__":
     main()
