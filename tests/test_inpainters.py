@@ -180,7 +180,10 @@ def test_hook_gets_one_batch_and_only_holes_are_pasted(images):
     assert np.array_equal(out_b, img)
 
 
-def test_edges_required_when_needed(images):
+def test_edges_given_or_computed_when_needed(images):
+    """Edge-guided methods get the caller's edge maps, or Canny of the known region without them."""
+    from inpaint_core.edges import canny_edges
+
     seen = []
 
     class EdgePainter(Inpainter):
@@ -188,16 +191,17 @@ def test_edges_required_when_needed(images):
         window_margin = 2
 
         def _inpaint_batch(self, crops, crop_masks, crop_edges):
-            seen.extend(e.dtype for e in crop_edges)
+            seen.extend(crop_edges)
             return crops
 
     img = images[0]
     mask = np.zeros(img.shape[:2], bool)
-    mask[5:9, 5:9] = True
-    with pytest.raises(ValueError, match="edge"):
-        EdgePainter()([img], [mask])
+    mask[40:60, 50:80] = True
     EdgePainter()([img], [mask], edges=[np.zeros_like(mask)])
-    assert seen == [np.bool_]
+    assert seen[-1].dtype == np.bool_ and not seen[-1].any()
+    EdgePainter()([img], [mask])
+    (win,) = __import__("inpaint_core.windows", fromlist=["hole_windows"]).hole_windows(mask, margin=2)
+    assert np.array_equal(seen[-1], canny_edges(img, mask)[win.slices]) and seen[-1].any()
 
 
 def test_factory_function_registration(monkeypatch):
