@@ -133,3 +133,24 @@ def test_cli_help_is_fast():
                          check=True)
     assert time.perf_counter() - t < 3.0
     assert "--shard-size" in out.stdout and "--dask-address" in out.stdout
+
+
+def test_restore_with_a_learned_model_on_dask_workers(prefect_server, tmp_path):
+    """--method NAME --checkpoint URL: the model runs on the workers, once loaded per worker; blended."""
+    import torch
+
+    from flows.restore import run_restore
+    from inpaint_core.models import checkpoint_sha256, get_model_spec, save_checkpoint
+
+    torch.manual_seed(0)
+    spec = get_model_spec("glcic")
+    config = {**spec.default_config, "width": 4}
+    ck = str(tmp_path / "glcic.safetensors")
+    save_checkpoint(spec.build(config), "glcic", config, ck, {"resolution": 64})
+    masks = good_collection(str(tmp_path / "src"), n=6)
+    s = run_restore(str(tmp_path / "src"), str(tmp_path / "dest"), n_workers=2, shard_size=3, method="glcic",
+                    checkpoint=ck)
+    assert s["ok"] == len(masks) and s["failed"] == 0
+    df = _rows(tmp_path / "dest")
+    assert (df["method"] == "glcic").all() and df["blend"].all()
+    assert df["method_params"].str.contains(checkpoint_sha256(ck)).all()
