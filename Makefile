@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	inpaint demo --out demo-output
+	$(PYTHON) -m flows.cli demo --out demo-output
 
 test: $(STAMP)
 	$(PYTHON) -m pytest -q tests
