@@ -68,8 +68,47 @@ def _decoder(c_in: int, w: int) -> nn.Sequential:
                          _Up(2 * w, w), _Conv(w, w // 2), _Conv(w // 2, 3, act=None))
 
 
-class DeepFillV1Generator(nn.Module):
+class CoarseToFine(nn.Module):
+    """The two-stage data flow both DeepFill versions share; subclasses build the stages.
+
+    Subclasses set ``coarse``, ``hallucinate``, ``attend_in``, ``attention`` (returning the flow too),
+    ``attend_out`` and ``refine`` modules, ``name`` and ``_finish`` (what bounds an output to [-1, 1]).
+    """
+
+    name = ""
+
+    @staticmethod
+    def _finish(x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    @staticmethod
+    def _input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.cat([image, torch.ones_like(mask), mask], dim=1)
+
+    def forward_train(self, image: torch.Tensor, mask: torch.Tensor,
+                      edges: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if image.shape[-1] % 8 or image.shape[-2] % 8:
+            raise ValueError(f"{self.name}: input sides must be multiples of 8, got {tuple(image.shape[-2:])}")
+        image = image * (1 - mask)
+        coarse = self._finish(self.coarse(self._input(image, mask)))
+        x = self._input(coarse * mask + image * (1 - mask), mask)
+        feats = self.attend_in(x)
+        attended, flow = self.attention(feats, feats, mask)
+        x = torch.cat([self.hallucinate(x), self.attend_out(attended)], dim=1)
+        return {"coarse": coarse, "output": self._finish(self.refine(x)), "flow": flow}
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_train(image, mask)["output"]
+
+
+class DeepFillV1Generator(CoarseToFine):
     """``forward(image, mask, edges=None) -> B x 3 x H x W`` in [-1, 1]; H and W multiples of 8."""
+
+    name = "deepfill_v1"
+
+    @staticmethod
+    def _finish(x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(-1, 1)  # linear outputs, clipped as in the reference
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
@@ -83,25 +122,6 @@ class DeepFillV1Generator(nn.Module):
                                              return_flow=True)
         self.attend_out = nn.Sequential(_Conv(4 * w, 4 * w), _Conv(4 * w, 4 * w))
         self.refine = _decoder(8 * w, w)
-
-    @staticmethod
-    def _input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return torch.cat([image, torch.ones_like(mask), mask], dim=1)
-
-    def forward_train(self, image: torch.Tensor, mask: torch.Tensor,
-                      edges: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        if image.shape[-1] % 8 or image.shape[-2] % 8:
-            raise ValueError(f"deepfill_v1: input sides must be multiples of 8, got {tuple(image.shape[-2:])}")
-        image = image * (1 - mask)
-        coarse = self.coarse(self._input(image, mask)).clamp(-1, 1)
-        x = self._input(coarse * mask + image * (1 - mask), mask)
-        feats = self.attend_in(x)
-        attended, flow = self.attention(feats, feats, mask)
-        x = torch.cat([self.hallucinate(x), self.attend_out(attended)], dim=1)
-        return {"coarse": coarse, "output": self.refine(x).clamp(-1, 1), "flow": flow}
-
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
-        return self.forward_train(image, mask)["output"]
 
 
 SPEC = register_model(ModelSpec(

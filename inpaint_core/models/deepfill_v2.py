@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from inpaint_core.layers import ContextualAttention, GatedConv2d, GatedDeconv2d
+from inpaint_core.models.deepfill_v1 import CoarseToFine
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["DeepFillV2Generator"]
@@ -55,8 +56,10 @@ def _decoder(c_in: int, w: int) -> nn.Sequential:
                          nn.Conv2d(max(w // 2, 1), 3, 3, 1, 1), nn.Tanh())
 
 
-class DeepFillV2Generator(nn.Module):
-    """``forward(image, mask, edges=None) -> B x 3 x H x W`` in [-1, 1]; H and W multiples of 8."""
+class DeepFillV2Generator(CoarseToFine):
+    """``forward(image, mask, edges=None) -> B x 3 x H x W`` in [-1, 1] (tanh); H and W multiples of 8."""
+
+    name = "deepfill_v2"
 
     def __init__(self, width: int = 24) -> None:
         super().__init__()
@@ -70,25 +73,6 @@ class DeepFillV2Generator(nn.Module):
                                              return_flow=True)
         self.attend_out = nn.Sequential(GatedConv2d(4 * w, 4 * w, 3), GatedConv2d(4 * w, 4 * w, 3))
         self.refine = _decoder(8 * w, w)
-
-    @staticmethod
-    def _input(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return torch.cat([image, torch.ones_like(mask), mask], dim=1)
-
-    def forward_train(self, image: torch.Tensor, mask: torch.Tensor,
-                      edges: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        if image.shape[-1] % 8 or image.shape[-2] % 8:
-            raise ValueError(f"deepfill_v2: input sides must be multiples of 8, got {tuple(image.shape[-2:])}")
-        image = image * (1 - mask)
-        coarse = self.coarse(self._input(image, mask))
-        x = self._input(coarse * mask + image * (1 - mask), mask)
-        feats = self.attend_in(x)
-        attended, flow = self.attention(feats, feats, mask)
-        x = torch.cat([self.hallucinate(x), self.attend_out(attended)], dim=1)
-        return {"coarse": coarse, "output": self.refine(x), "flow": flow}
-
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
-        return self.forward_train(image, mask)["output"]
 
 
 SPEC = register_model(ModelSpec(
