@@ -37,7 +37,39 @@ def test_routes_by_hole_shape(glcic_checkpoint):
     assert auto.params["learned"] == "glcic"
 
 
-def test_without_learned_weights_everything_is_classical_and_says_why():
+@pytest.fixture
+def weights_dir(tmp_path, monkeypatch):
+    """An empty shipped-weights folder in place of the package's own."""
+    from inpaint_core.models import wrapper
+
+    monkeypatch.setattr(wrapper, "WEIGHTS_DIR", tmp_path)
+    return tmp_path
+
+
+def _ship(weights_dir, name, gains):
+    spec = get_model_spec(name)
+    config = {**spec.default_config, "width": 4}
+    card = {"resolution": 64}
+    if gains is not None:
+        card["dev_evaluation"] = {"vs_telea": {b: {"psnr_gain": g, "ssim_gain": 0.01} for b, g in gains.items()}}
+    save_checkpoint(spec.build(config), name, config, str(weights_dir / f"{name}.safetensors"), card)
+
+
+def test_auto_picks_the_shipped_model_with_the_best_recorded_gain(weights_dir):
+    from inpaint_core.inpainters.auto import shipped_ranking
+
+    _ship(weights_dir, "glcic", {"0.3-0.4": 0.9, "0.4-0.5": 0.8, "0.5-0.6": 0.7})
+    _ship(weights_dir, "pconv", {"0.3-0.4": 0.2, "0.4-0.5": 0.1, "0.5-0.6": 0.0})
+    _ship(weights_dir, "shiftnet", None)  # no figures: after those with figures
+    assert shipped_ranking() == ["glcic", "pconv", "shiftnet"]
+    auto = create_inpainter("auto", device="cpu")
+    assert auto.params["learned"] == "glcic"
+    img, mask = _photo_with_holes()
+    auto([img], [mask])
+    assert any(c.startswith("glcic (large") for c in auto.last_choices)
+
+
+def test_without_learned_weights_everything_is_classical_and_says_why(weights_dir):
     auto = create_inpainter("auto")
     img, mask = _photo_with_holes()
     (out,) = auto([img], [mask])
@@ -45,7 +77,7 @@ def test_without_learned_weights_everything_is_classical_and_says_why():
     assert any("no learned weights available" in c for c in auto.last_choices)
 
 
-def test_manifest_records_the_choice(tmp_path):
+def test_manifest_records_the_choice(tmp_path, weights_dir):
     from inpaint_core import manifest
     from inpaint_core.discover import discover
     from inpaint_core.pipeline import RestoreConfig, restore_shard

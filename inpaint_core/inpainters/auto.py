@@ -6,8 +6,9 @@ Each window (one or more nearby hole components with context) is routed on its o
   hairlines, dust) -> the classical method;
 - *small*: at most ``small_area`` hole pixels -> the classical method;
 - otherwise the learned model, when one is available (``learned=`` name with ``checkpoint=``, else
-  the first model of :data:`PREFERENCE` that has shipped weights); without one, the classical
-  method, and the reason says so.
+  the shipped model whose card records the largest development-evaluation gain over Telea in the
+  0.3-0.6 hole-ratio bins, ties and cards without figures in :data:`PREFERENCE` order); without
+  one, the classical method, and the reason says so.
 
 After each call ``last_choices`` holds one ``"method (reason)"`` string per window, which the
 pipeline writes to the manifest's ``method_choice`` column.
@@ -27,13 +28,38 @@ PREFERENCE = ("deepfill_v2", "ctsdg", "edgeconnect", "deepfill_v1", "pconv", "gl
               "msnps", "context_encoder")
 
 
+def shipped_ranking() -> list[str]:
+    """Learned models with shipped weights, best first.
+
+    Best = the largest mean composited-PSNR gain over Telea in the target bins, as recorded in the
+    card's ``dev_evaluation.vs_telea`` when the weights were exported
+    (:mod:`inpaint_core.training.export`); models without figures follow in :data:`PREFERENCE` order.
+    """
+    import json
+
+    from ..models import wrapper
+
+    learned = set(list_inpainters("learned"))
+    scored = []
+    for rank, name in enumerate(PREFERENCE + tuple(sorted(learned - set(PREFERENCE)))):
+        if name not in learned or not (wrapper.WEIGHTS_DIR / f"{name}.safetensors").exists():
+            continue
+        try:
+            card = json.loads((wrapper.WEIGHTS_DIR / f"{name}.json").read_text())
+            gains = [v["psnr_gain"] for v in card["dev_evaluation"]["vs_telea"].values()]
+            gain = sum(gains) / len(gains)
+        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+            gain = float("-inf")
+        scored.append((-gain, rank, name))
+    return [name for _, _, name in sorted(scored)]
+
+
 def _first_shipped(device: str) -> Inpainter | None:
-    for name in PREFERENCE:
-        if name in list_inpainters("learned"):
-            try:
-                return create_inpainter(name, device=device)
-            except CheckpointError:
-                continue  # no shipped weights for this one
+    for name in shipped_ranking():
+        try:
+            return create_inpainter(name, device=device)
+        except CheckpointError:
+            continue  # unreadable shipped weights: try the next one
     return None
 
 

@@ -1,0 +1,132 @@
+"""Turn a training checkpoint into shippable weights: evaluated, fp16 where lossless enough, with a card.
+
+``export_weights`` runs the project's evaluation protocol (:mod:`inpaint_core.evaluation`) on the
+checkpoint, with Telea and Navier-Stokes in the same run, then writes ``<dest>/<model>.safetensors``
+and its JSON card. The card keeps what the training run recorded (data, steps, images seen, wall
+time, hardware, recipe) and adds the development-evaluation table, the comparison with Telea per bin
+and the storage precision. Float16 storage is used only when its evaluation differs from float32's
+by at most ``fp16_tolerance_db`` PSNR in every bin (it is then "lossless enough"); otherwise float32.
+
+    >>> summary = export_weights("runs/glcic/glcic.safetensors", "inpaint_core/weights",
+    ...                          images="data/bsds500/val", masks_index="data/masks/index.csv")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..evaluation import BASELINES, evaluate_cases, protocol_cases, summarize
+from ..inpainters import create_inpainter
+from ..models.checkpoint import load_checkpoint, load_state_into, save_checkpoint
+from ..models.spec import get_model_spec
+
+#: The bins every shipped model must win against Telea (issue 4's target bins).
+TARGET_BINS = ("0.3-0.4", "0.4-0.5", "0.5-0.6")
+
+#: Card fields copied from the training checkpoint's card.
+_TRAINING_FIELDS = ("resolution", "training_data", "steps", "images_seen", "wall_seconds", "hardware",
+                    "train_config", "recipe")
+
+LICENCE_NOTE = ("Trained on Imagenette (a subset of ImageNet; ImageNet's terms: non-commercial research) and "
+                "BSDS500 train (research use). The weights inherit those terms.")
+
+
+def _by_bin(summary: Sequence[dict], method: str) -> dict[str, dict]:
+    return {s["bin"]: s for s in summary if s["method"] == method}
+
+
+def compare_to_baseline(summary: Sequence[dict], method: str, baseline: str = "telea",
+                        bins: Sequence[str] = TARGET_BINS) -> dict[str, dict[str, float]]:
+    """``{bin: {"psnr_gain": dB, "ssim_gain": ...}}`` of ``method`` over ``baseline`` (same run)."""
+    m, b = _by_bin(summary, method), _by_bin(summary, baseline)
+    return {k: {"psnr_gain": round(m[k]["psnr"] - b[k]["psnr"], 3), "ssim_gain": round(m[k]["ssim"] - b[k]["ssim"], 4)}
+            for k in bins if k in m and k in b}
+
+
+def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_index: str, size: int = 256,
+                   limit: int | None = None, fp16: bool = True, fp16_tolerance_db: float = 0.02,
+                   storage_options: dict | None = None, log=print) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` and write it as ``<dest>/<architecture>.safetensors`` + card.
+
+    Args:
+        checkpoint: a training checkpoint (``.safetensors`` with its ``.json`` card), any fsspec URL.
+        dest: folder for the shipped weights (``inpaint_core/weights`` for the package's own).
+        images, masks_index: the evaluation images and mask index (the development split).
+        size, limit: protocol crop side; optional cap on images (smoke runs only: the card says so).
+        fp16: try float16 storage, kept only when within ``fp16_tolerance_db`` of float32 in every bin.
+
+    Returns:
+        ``{"weights", "card", "summary", "vs_telea", "storage_dtype"}``.
+    """
+    state, card = load_checkpoint(checkpoint, storage_options)
+    name = card["architecture"]
+    spec = get_model_spec(name)
+    model = spec.build(card["config"])
+    load_state_into(model, state, checkpoint)
+    model.eval()
+    cases = list(protocol_cases(images, masks_index, size=size, limit=limit, storage_options=storage_options))
+    log(f"{name}: {len(cases)} evaluation cases from {images}")
+    rows = []
+    for base in BASELINES:
+        rows += evaluate_cases(create_inpainter(base, radius=3), cases)
+    rows += evaluate_cases(create_inpainter(name, checkpoint=checkpoint, device="cpu"), cases)
+    extra = {k: card[k] for k in _TRAINING_FIELDS if k in card}
+    storage_dtype = "native"
+    with tempfile.TemporaryDirectory() as tmp:
+        if fp16:
+            half = f"{tmp}/{name}.safetensors"
+            save_checkpoint(model, name, card["config"], half, extra, fp16=True)
+            half_rows = evaluate_cases(create_inpainter(name, checkpoint=half, device="cpu"), cases)
+            full, halved = _by_bin(summarize(rows), name), _by_bin(summarize(half_rows), name)
+            drift = max(abs(full[b]["psnr"] - halved[b]["psnr"]) for b in full)
+            log(f"{name}: float16 storage changes per-bin PSNR by at most {drift:.4f} dB")
+            if drift <= fp16_tolerance_db:
+                storage_dtype = "float16"
+    summary = summarize(rows)
+    vs = compare_to_baseline(summary, name)
+    extra |= {
+        "dev_evaluation": {
+            "protocol": "shared data README: bsds500/val 256x256 centre crops, nvidia_irregular masks per bin, "
+                        "composited output; PSNR/SSIM (scikit-image) and L1 (% of 255)",
+            "images": images, "masks_index": masks_index, "size": size, "limit": limit,
+            "evaluated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "summary": summary, "vs_telea": vs,
+            "beats_telea_in_target_bins": bool(vs) and all(v["psnr_gain"] > 0 and v["ssim_gain"] > 0
+                                                           for v in vs.values()),
+        },
+        "source_checkpoint": checkpoint,
+        "licence": LICENCE_NOTE,
+    }
+    Path(dest).mkdir(parents=True, exist_ok=True) if "://" not in str(dest) else None
+    weights, card_uri = save_checkpoint(model, name, card["config"], f"{str(dest).rstrip('/')}/{name}.safetensors",
+                                        extra, fp16=storage_dtype == "float16", storage_options=storage_options)
+    for b, v in vs.items():
+        log(f"{name} vs telea, {b}: {v['psnr_gain']:+.2f} dB, SSIM {v['ssim_gain']:+.3f}")
+    return {"weights": weights, "card": card_uri, "summary": summary, "vs_telea": vs, "storage_dtype": storage_dtype}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    from ..evaluation import markdown_table
+
+    p = argparse.ArgumentParser(prog="python -m inpaint_core.training.export", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint", help="training checkpoint (.safetensors with its .json card)")
+    p.add_argument("--dest", default=str(Path(__file__).resolve().parent.parent / "weights"),
+                   help="folder for the shipped weights (default: the package's weights/)")
+    p.add_argument("--images", required=True)
+    p.add_argument("--masks", required=True, help="mask index.csv")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--no-fp16", action="store_true")
+    a = p.parse_args(argv)
+    out = export_weights(a.checkpoint, a.dest, images=a.images, masks_index=a.masks, limit=a.limit, fp16=not a.no_fp16)
+    print(markdown_table(out["summary"]))
+    print(f"wrote {out['weights']} ({out['storage_dtype']}) and {out['card']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Exporting a training checkpoint as shipped weights: evaluated against Telea, fp16 only when lossless."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from inpaint_core import create_inpainter
+from inpaint_core.models import get_model_spec, save_checkpoint
+from inpaint_core.training.export import compare_to_baseline, export_weights
+
+from ..collections import png_bytes, write
+
+
+@pytest.fixture
+def protocol(tmp_path):
+    for i, p in enumerate([skdata.astronaut(), skdata.coffee(), skdata.chelsea()]):
+        write(tmp_path, f"images/{i}.png", png_bytes(p))
+    rows, n = ["file,hole_ratio_bin,kind,hole_fraction"], 0
+    for b, side in (("0.3-0.4", 40), ("0.4-0.5", 46)):
+        for kind in ("no_border_holes", "border_holes"):
+            m = np.zeros((128, 128), np.uint8)
+            y = 0 if kind == "border_holes" else 30
+            m[y:y + side * 2, 20:20 + side] = 255
+            write(tmp_path, f"masks/{n:05d}.png", png_bytes(m))
+            rows.append(f"{n:05d}.png,{b},{kind},0")
+            n += 1
+    (tmp_path / "masks" / "index.csv").write_text("\n".join(rows) + "\n")
+    return str(tmp_path / "images"), str(tmp_path / "masks" / "index.csv")
+
+
+@pytest.fixture
+def training_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    spec = get_model_spec("glcic")
+    config = {**spec.default_config, "width": 4}
+    path = tmp_path / "run" / "glcic.safetensors"
+    path.parent.mkdir()
+    save_checkpoint(spec.build(config), "glcic", config, str(path),
+                    {"resolution": 64, "steps": 12, "images_seen": 96, "wall_seconds": 3.5,
+                     "hardware": "test cpu", "training_data": ["somewhere/train"]})
+    return str(path)
+
+
+def test_export_writes_weights_with_the_dev_evaluation_in_the_card(protocol, training_checkpoint, tmp_path):
+    images, index = protocol
+    out = export_weights(training_checkpoint, tmp_path / "shipped", images=images, masks_index=index, size=64,
+                         log=lambda *_: None)
+    card = json.loads((tmp_path / "shipped" / "glcic.json").read_text())
+    # what the training run recorded is kept
+    assert (card["steps"], card["images_seen"], card["wall_seconds"], card["hardware"]) == (12, 96, 3.5, "test cpu")
+    ev = card["dev_evaluation"]
+    assert {(s["bin"], s["method"]) for s in ev["summary"]} == {
+        (b, m) for b in ("0.3-0.4", "0.4-0.5") for m in ("telea", "ns", "glcic")}
+    assert set(ev["vs_telea"]) == {"0.3-0.4", "0.4-0.5"} and "ImageNet" in card["licence"]
+    assert card["storage_dtype"] == ("float16" if out["storage_dtype"] == "float16" else "native")
+    # the shipped file is a working checkpoint
+    model = create_inpainter("glcic", checkpoint=out["weights"], device="cpu")
+    img = skdata.astronaut()[:64, :64].copy()
+    mask = np.zeros((64, 64), bool)
+    mask[20:40, 20:40] = True
+    (res,) = model([img], [mask])
+    assert res.shape == img.shape and np.array_equal(res[~mask], img[~mask])
+
+
+def test_fp16_is_refused_when_it_changes_the_figures(protocol, training_checkpoint, tmp_path):
+    images, index = protocol
+    out = export_weights(training_checkpoint, tmp_path / "shipped", images=images, masks_index=index, size=64,
+                         fp16_tolerance_db=-1.0, log=lambda *_: None)  # any drift is too much
+    assert out["storage_dtype"] == "native"
+    blob = (tmp_path / "shipped" / "glcic.safetensors").read_bytes()
+    assert b'"F32"' in blob[:4096] and b'"F16"' not in blob[:4096]
+
+
+def test_compare_to_baseline_reports_gains_per_bin():
+    summary = [{"bin": "0.3-0.4", "method": "telea", "psnr": 22.0, "ssim": 0.79},
+               {"bin": "0.3-0.4", "method": "m", "psnr": 23.5, "ssim": 0.84}]
+    assert compare_to_baseline(summary, "m") == {"0.3-0.4": {"psnr_gain": 1.5, "ssim_gain": 0.05}}
