@@ -62,10 +62,12 @@ def restore(
     force: bool = False,
     storage_options: dict[str, Any] | None = None,
     contact_sheet: bool = True,
+    keys: list[str] | None = None,
 ) -> dict[str, Any]:
     """Restore every image under ``source`` into ``dest`` and record each in the manifest.
 
     Re-running with the same arguments redoes nothing that is already ``ok`` (``force`` redoes it).
+    ``keys`` restricts the run to these relative keys under ``source`` (the bucket trigger's pending objects).
     Returns the run summary (also written to ``<dest>/runs/<run_id>.json``).
     """
     logger = get_run_logger()
@@ -85,7 +87,8 @@ def restore(
 
     items = discover(src, masks=Location(masks_root, opts) if masks_root else None,
                      mask_list=read_mask_list(mask_list, opts) if mask_list else None,
-                     reference=Location(reference, opts) if reference else None, exclude=(dst,))
+                     reference=Location(reference, opts) if reference else None, exclude=(dst,),
+                     keys=keys)
     started = time.perf_counter()
     totals: dict[str, Any] = {"images": 0, "up_to_date": 0, "ok": 0, "skipped": 0, "failed": 0}
     stage_ms: dict[str, float] = {}

@@ -18,7 +18,7 @@ import csv
 import io
 import posixpath
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pyarrow.parquet as pq
 
@@ -113,6 +113,7 @@ def discover(
     mask_list: dict[str, str] | None = None,
     reference: Location | None = None,
     exclude: tuple[Location, ...] = (),
+    keys: Iterable[str] | None = None,
 ) -> Iterator[SourceItem]:
     """Yield every object under ``source`` in a stable order (sorted folder by folder).
 
@@ -122,7 +123,19 @@ def discover(
         mask_list: ``{image key or URI: mask URI}`` from :func:`read_mask_list`.
         reference: root of a parallel tree of clean references (same relative keys), for scoring.
         exclude: locations under ``source`` that are not inputs (the destination, for one).
+        keys: only these relative keys (e.g. the objects that just landed); folders holding none
+            of them are not listed. Masks and name clashes are decided as in a full listing.
     """
+    if keys is None:
+        yield from _walk(source, masks, mask_list, reference, exclude, None)
+        return
+    wanted = set(keys)
+    dirs = {"/".join(k.split("/")[:i]) for k in wanted for i in range(1, k.count("/") + 1)}
+    yield from (item for item in _walk(source, masks, mask_list, reference, exclude, dirs)
+                if item.image_id in wanted)
+
+
+def _walk(source, masks, mask_list, reference, exclude, only_dirs: set[str] | None) -> Iterator[SourceItem]:
     if masks is None and _is_dir(source, "masks"):
         masks = source.child("masks")
     skip_roots = [loc.root for loc in (*exclude, masks, reference) if loc is not None and source.contains(loc)]
@@ -133,7 +146,8 @@ def discover(
         dirpath = dirpath.rstrip("/")
         for name in sorted(dirs):  # prune excluded subtrees and keep a stable order
             full = f"{dirpath}/{name}"
-            if full in skip_roots or name.startswith("."):
+            rel = source.key_of(full) if dirpath != source.root else name
+            if full in skip_roots or name.startswith(".") or (only_dirs is not None and rel not in only_dirs):
                 del dirs[name]
         rel_dir = "" if dirpath == source.root else source.key_of(dirpath)
         names = set(files)
