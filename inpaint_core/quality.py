@@ -82,6 +82,12 @@ def _within(h8: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
+def _pairs(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``op(a, b)``, or an empty mask: OpenCV returns None for an empty array (a 1-pixel-high or
+    -wide image has no down or right pairs)."""
+    return op(a, b) if a.size else np.zeros(a.shape, np.uint8)
+
+
 def _step_sum(img: np.ndarray, pairs: tuple[np.ndarray, np.ndarray], ys: slice, xs: slice) -> tuple[float, int]:
     """Sum of the mean-over-channels |img[p] - img[q]| over the selected right and down 4-neighbour
     pairs ``pairs`` (masks of their left/top pixel) inside rows ``ys`` x cols ``xs``, and their count."""
@@ -180,9 +186,9 @@ def score_fill(image: np.ndarray, restored: np.ndarray, mask: np.ndarray, *, rin
     inner = cv2.erode(h8, _CROSS)
     # Masks of the left/top pixel of the right/down 4-neighbour pairs: across the hole's boundary
     # (seam), and both in the ring.
-    seam_pairs = (cv2.bitwise_xor(h8[:, :-1], h8[:, 1:]), cv2.bitwise_xor(h8[:-1], h8[1:]))
-    ring_pairs = (cv2.bitwise_and(known_ring[:, :-1], known_ring[:, 1:]),
-                  cv2.bitwise_and(known_ring[:-1], known_ring[1:]))
+    seam_pairs = (_pairs(cv2.bitwise_xor, h8[:, :-1], h8[:, 1:]), _pairs(cv2.bitwise_xor, h8[:-1], h8[1:]))
+    ring_pairs = (_pairs(cv2.bitwise_and, known_ring[:, :-1], known_ring[:, 1:]),
+                  _pairs(cv2.bitwise_and, known_ring[:-1], known_ring[1:]))
     # One Laplacian serves fill and ring: the fill samples' stencils lie in the hole, the ring
     # samples' outside it, so a copy of the image with the restored hole pasted in gives both.
     composite = np.array(img)
