@@ -34,6 +34,11 @@ _EXIF_ORIENTATION_TAG = 0x0112
 _TIFF_BITS_PER_SAMPLE = 258
 _TIFF_SAMPLE_FORMAT = 339
 _TIFF_FLOAT = 3
+_TIFF_WIDTH, _TIFF_LENGTH = 256, 257
+# Formats whose extra frames are an animation: restoring one frame would silently drop the rest.
+# (MPO photos and multi-page TIFF keep their first frame, which is the primary image by convention.)
+_ANIMATION_FORMATS = ("GIF", "PNG", "WEBP")
+_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 
 @dataclass
@@ -113,16 +118,19 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
     Args:
         data: The encoded file. It is not modified.
         max_pixels: Refuse images with more pixels than this, judged from the header before any
-            pixel is decoded. Pillow's own bomb guard (``2 × Image.MAX_IMAGE_PIXELS``) still applies.
+            pixel is decoded (our own parse for PNG, JPEG, TIFF, WebP, GIF and BMP, so the refusal
+            costs microseconds). Pillow's own bomb guard (``2 × Image.MAX_IMAGE_PIXELS``) still applies.
 
     Returns:
-        A :class:`DecodedImage`; for multi-frame files, the first frame.
+        A :class:`DecodedImage`. Of an MPO photo or a multi-page TIFF, the first frame (the primary
+        image by the formats' convention).
 
     Raises:
         DecodeError: Empty, not an image, truncated or corrupt.
         ImageTooLargeError: More pixels than ``max_pixels``.
         UnsupportedImageError: 16-bit or float samples (writing them back as 8-bit would lose
-            precision) or a mode that cannot be converted to RGB.
+            precision), a mode that cannot be converted to RGB, or an animation (GIF, APNG,
+            WebP with more than one frame: restoring one frame would silently drop the others).
     """
     with _open(data, max_pixels) as im:
         _refuse_high_depth(im, data)
@@ -235,13 +243,15 @@ def _open(data: bytes, max_pixels: int) -> _Opened:
     """Open ``data``, refuse it if too large, then load the first frame's pixels."""
     if len(data) == 0:
         raise DecodeError("empty file (0 bytes)")
-    ihdr = _png_ihdr(data)
-    if ihdr is not None:  # PNG: refuse from our own header parse, before Pillow touches anything
-        _check_pixels(ihdr[0], ihdr[1], max_pixels)
+    size = _header_size(data)
+    if size is not None:  # refuse from our own header parse, before Pillow touches anything
+        _check_pixels(size[0], size[1], max_pixels)
     try:
         with warnings.catch_warnings():
-            # We enforce max_pixels ourselves; Pillow's warning between its two limits is noise.
+            # We enforce max_pixels ourselves; Pillow's warning between its two limits is noise,
+            # and so are its "Corrupt EXIF data" warnings (the orientation then counts as 1).
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(_bomb_message(exc, max_pixels)) from exc
@@ -249,6 +259,7 @@ def _open(data: bytes, max_pixels: int) -> _Opened:
         raise _open_failure(data, exc) from exc
     try:
         _check_pixels(im.width, im.height, max_pixels)
+        _refuse_animation(im)
         _load(im)
     except BaseException:
         im.close()
@@ -267,6 +278,20 @@ def _load(im: Image.Image) -> None:
         if isinstance(exc, EOFError) or "truncat" in reason.lower():
             raise DecodeError(f"truncated {im.format or 'image'} data: {reason}") from exc
         raise DecodeError(f"corrupt {im.format or 'image'} data: {reason}") from exc
+
+
+def _refuse_animation(im: Image.Image) -> None:
+    if im.format not in _ANIMATION_FORMATS:
+        return
+    try:
+        animated = bool(getattr(im, "is_animated", False))
+        # GIF counts frames by walking the whole file: say "more than one" instead.
+        frames = f"{im.n_frames} frames" if im.format != "GIF" else "more than one frame"
+    except (OSError, SyntaxError, EOFError, ValueError, struct.error) as exc:
+        raise DecodeError(f"corrupt {im.format} data: cannot read its frames: {_reason(exc)}") from exc
+    if animated:
+        raise UnsupportedImageError(f"animated {im.format} ({frames}): only still images are restored; "
+                                    "extract the frame to restore as a still image")
 
 
 def _open_failure(data: bytes, exc: BaseException) -> Exception:
@@ -302,19 +327,98 @@ def _sniff_format(data: bytes) -> str | None:
     return "WEBP" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else None
 
 
-def _tiff_sample_info(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-    """``(bits_per_sample, sample_format)`` of a TIFF's first page, or None if unreadable."""
+def _tiff_ifd(data: bytes) -> TiffImagePlugin.ImageFileDirectory_v2 | None:
+    """The first IFD of a TIFF, or None if not a TIFF or unreadable."""
     if data[:4] not in (b"II*\x00", b"MM\x00*"):
         return None
     try:
-        fp = io.BytesIO(data)
-        ifd = TiffImagePlugin.ImageFileDirectory_v2(fp.read(8))
-        fp.seek(ifd.next)
-        ifd.load(fp)
-        bits, fmt = ifd.get(_TIFF_BITS_PER_SAMPLE, 1), ifd.get(_TIFF_SAMPLE_FORMAT, 1)
-    except (OSError, SyntaxError, EOFError, ValueError, KeyError, struct.error):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Tag data larger than file" and kin
+            fp = io.BytesIO(data)
+            ifd = TiffImagePlugin.ImageFileDirectory_v2(fp.read(8))
+            fp.seek(ifd.next)
+            ifd.load(fp)
+    except (OSError, SyntaxError, EOFError, ValueError, KeyError, TypeError, struct.error):
         return None
-    return _as_ints(bits), _as_ints(fmt)
+    return ifd
+
+
+def _tiff_sample_info(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """``(bits_per_sample, sample_format)`` of a TIFF's first page, or None if unreadable."""
+    ifd = _tiff_ifd(data)
+    if ifd is None:
+        return None
+    try:
+        return _as_ints(ifd.get(_TIFF_BITS_PER_SAMPLE, 1)), _as_ints(ifd.get(_TIFF_SAMPLE_FORMAT, 1))
+    except (TypeError, ValueError):
+        return None
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` read from the file header without Pillow, or None when not known.
+
+    Covers PNG, GIF, BMP, WebP, JPEG and TIFF, so a decompression bomb is refused before any
+    decoder (or Pillow's own bomb check, whose message has no dimensions) sees it.
+    """
+    try:
+        if data.startswith(_PNG_SIGNATURE):
+            ihdr = _png_ihdr(data)
+            return None if ihdr is None else (ihdr[0], ihdr[1])
+        if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+            return struct.unpack("<HH", data[6:10])
+        if data[:2] == b"BM" and len(data) >= 26:
+            if struct.unpack("<I", data[14:18])[0] == 12:  # OS/2 BITMAPCOREHEADER
+                return struct.unpack("<HH", data[18:22])
+            width, height = struct.unpack("<ii", data[18:26])
+            return abs(width), abs(height)
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            return _webp_size(data)
+        if data[:3] == b"\xff\xd8\xff":
+            return _jpeg_size(data)
+        ifd = _tiff_ifd(data)
+        if ifd is not None and _TIFF_WIDTH in ifd and _TIFF_LENGTH in ifd:
+            return _as_ints(ifd[_TIFF_WIDTH])[0], _as_ints(ifd[_TIFF_LENGTH])[0]
+    except (struct.error, TypeError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and data[20:21] == b"\x2f":
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Size from the first SOF marker, walking the segments (each step moves on by >= 2 bytes)."""
+    i = 2
+    while i + 9 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _JPEG_SOF:
+            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            return width, height
+        if marker in (0xD9, 0xDA):  # end of image, start of scan: no frame header before them
+            return None
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", data[i + 2:i + 4])
+        if length < 2:
+            return None
+        i += 2 + length
+    return None
 
 
 def _as_ints(value: object) -> tuple[int, ...]:
@@ -360,9 +464,12 @@ def _refuse_high_depth(im: Image.Image, data: bytes) -> None:
 
 
 def _orientation(im: Image.Image) -> int:
+    """EXIF orientation 1..8; 1 for none, out-of-range values and broken EXIF (never fails the photo)."""
     try:
-        value = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1))
-    except (TypeError, ValueError, SyntaxError, struct.error):  # broken EXIF must not fail the photo
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data", one line per photo
+            value = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1))
+    except (TypeError, ValueError, SyntaxError, OSError, EOFError, KeyError, IndexError, struct.error):
         return 1
     return value if 1 <= value <= 8 else 1
 

@@ -143,10 +143,56 @@ def test_apply_orientation_matches_pillow(orientation):
     assert np.array_equal(decode_image(blob).rgb, expected)
 
 
-def test_animated_gif_first_frame():
+@pytest.mark.parametrize("fmt, count", [("GIF", "more than one frame"), ("PNG", "2 frames"), ("WEBP", "2 frames")])
+def test_animations_are_refused_not_cut_to_one_frame(fmt, count):
     frames = [Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (10, 200)]
-    img = decode_image(save(frames[0], "GIF", save_all=True, append_images=frames[1:]))
-    assert (img.rgb == 10).all()
+    blob = save(frames[0], fmt, save_all=True, append_images=frames[1:])
+    with pytest.raises(UnsupportedImageError, match=rf"animated {fmt} \({count}\): only still images"):
+        decode_image(blob)
+    with pytest.raises(MaskError, match=rf"cannot read mask: animated {fmt}"):
+        decode_mask(blob)
+
+
+def test_single_frame_gif_and_webp_are_stills():
+    still = Image.fromarray(np.full((8, 8, 3), 10, np.uint8))
+    assert (decode_image(save(still, "GIF")).rgb == 10).all()
+    assert decode_image(save(still, "WEBP", lossless=True)).rgb.tolist() == np.asarray(still).tolist()
+
+
+def test_multi_page_tiff_gives_its_first_page():
+    pages = [Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (10, 200)]
+    assert (decode_image(save(pages[0], "TIFF", save_all=True, append_images=pages[1:])).rgb == 10).all()
+
+
+@pytest.mark.parametrize("builder", ["png_claiming", "jpeg_claiming", "tiff_claiming", "gif_claiming",
+                                     "bmp_claiming"])
+def test_every_format_is_size_checked_from_its_header(builder):
+    from tests.faults import hostile_corpus
+
+    blob = getattr(hostile_corpus, builder)(60_000, 50_000)
+    start = time.perf_counter()
+    with pytest.raises(ImageTooLargeError, match=r"60000x50000 = 3,000,000,000 pixels, above the limit of 100,000,000"):
+        decode_image(blob)
+    assert time.perf_counter() - start < 0.1
+
+
+def test_webp_size_checked_from_its_header():
+    from tests.faults.hostile_corpus import webp_claiming
+
+    with pytest.raises(ImageTooLargeError, match=r"16384x12000 = 196,608,000 pixels"):
+        decode_image(webp_claiming(16_384, 12_000))
+    blob = save(Image.fromarray(RGB), "WEBP", quality=80)  # lossy (VP8) header too
+    with pytest.raises(ImageTooLargeError, match=r"128x96 = 12,288 pixels, above the limit of 1,000"):
+        decode_image(blob, max_pixels=1_000)
+
+
+@pytest.mark.parametrize("value", [0, 9, 255, 65535])
+def test_out_of_range_orientation_is_ignored_quietly(value, recwarn):
+    exif = Image.Exif()
+    exif[0x0112] = value
+    img = decode_image(save(Image.fromarray(RGB), "JPEG", exif=exif.tobytes()))
+    assert img.orientation == 1 and img.rgb.shape == RGB.shape
+    assert not [w for w in recwarn if "EXIF" in str(w.message)]
 
 
 def test_input_bytes_untouched():
