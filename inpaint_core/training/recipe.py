@@ -65,6 +65,9 @@ class Recipe:
     #: a short sentence for the model card, e.g. which feature network the perceptual loss uses
     notes = ""
 
+    #: Steps completed before the current one (set by the trainer; schedules read it).
+    step: int = 0
+
     def __init__(self, generator: nn.Module, options: dict[str, Any] | None = None, resolution: int = 128):
         options = dict(options or {})
         unknown = set(options) - set(self.default_options)

@@ -194,6 +194,7 @@ class Trainer:
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        self.recipe.step = self.step  # schedules (e.g. GLCIC's MSE-only phase) read it
         for d in self.recipe.discriminators.values():
             d.requires_grad_(False)
         self.g_opt.zero_grad(set_to_none=True)

@@ -1,5 +1,9 @@
 """GLCIC (Iizuka et al. 2017): MSE on the hole + vanilla GAN (alpha = 0.0004) with global and local
-discriminators; the local one sees a patch of half the side centred on the hole."""
+discriminators; the local one sees a patch of half the side centred on the hole.
+
+Schedule: the paper trains the completion network alone with MSE for T_C iterations (90,000 of
+500,000) before the discriminators join; ``warmup_steps`` is T_C here (0 = adversarial from the start).
+During the warm-up no discriminator runs, so a step costs about half."""
 
 from __future__ import annotations
 
@@ -39,11 +43,15 @@ class GLCICRecipe(Recipe):
     def generator_step(self, batch):
         out = self.forward_generator(batch)
         rec = L.masked_reconstruction(out["output"], batch["image"], batch["mask"], norm="l2")
+        if self.step < self.opt["warmup_steps"]:
+            return rec, {"rec": rec.item()}, out
         adv = self.adv_g(self._d(self.composite(out["output"], batch), batch))
         loss = rec + self.opt["adv_weight"] * adv
         return loss, {"rec": rec.item(), "adv_g": adv.item()}, out
 
     def discriminator_step(self, batch, outputs):
+        if self.step < self.opt["warmup_steps"]:
+            return None
         fake = self.composite(outputs["output"].detach(), batch)
         loss = self.adv_d(self._d(batch["image"], batch), self._d(fake, batch))
         return loss, {"adv_d": loss.item()}
