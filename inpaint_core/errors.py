@@ -39,3 +39,27 @@ class UnknownMethodError(InpaintError, KeyError):
 
 class CheckpointError(InpaintError):
     """Weights that cannot be used: missing, pickled (refused unread), corrupt, or not matching the model."""
+
+
+class StorageError(InpaintError):
+    """Reading or writing an object failed. The message names the URL and never a credential."""
+
+    def __init__(self, message: str, url: str | None = None, transient: bool = False):
+        super().__init__(message)
+        self.url, self.transient = url, transient
+
+
+class StorageUnavailableError(StorageError):
+    """A transient failure (connection refused, timeout, throttling, 5xx) outlasted every retry."""
+
+
+class StoragePermanentError(StorageError):
+    """A failure that retrying cannot fix (missing bucket, access denied, bad request)."""
+
+
+class StorageNotFoundError(StoragePermanentError, FileNotFoundError):
+    """The object or bucket does not exist (still a ``FileNotFoundError`` for callers that catch one)."""
+
+
+class StorageAccessError(StoragePermanentError, PermissionError):
+    """Access denied, or credentials refused (still a ``PermissionError``)."""

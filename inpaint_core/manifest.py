@@ -114,11 +114,28 @@ def _dataset(dest: Location) -> ds.Dataset | None:
 
 
 def read_manifest(dest: Location, columns: list[str] | None = None, filter=None) -> pa.Table:
-    """Every manifest row under ``dest`` (all runs), optionally projected and filtered."""
-    dataset = _dataset(dest)
-    if dataset is None:
-        return SCHEMA.empty_table() if columns is None else SCHEMA.empty_table().select(columns)
-    return dataset.to_table(columns=columns, filter=filter)
+    """Every manifest row under ``dest`` (all runs), optionally projected and filtered.
+
+    Runs under the storage retry policy: a transient failure re-reads the whole listing.
+    """
+    def read() -> pa.Table:
+        dataset = _dataset(dest)
+        if dataset is None:
+            return SCHEMA.empty_table() if columns is None else SCHEMA.empty_table().select(columns)
+        return dataset.to_table(columns=columns, filter=filter)
+
+    return dest.call("read manifest", "manifest", read)
+
+
+def latest_rows(table: pa.Table) -> pa.Table:
+    """One row per image: its latest finished row across all runs (how a reader should see the
+    manifest when runs overlap or a run redid an image). Ties are broken by run id."""
+    if table.num_rows == 0:
+        return table
+    order = table.sort_by([("image_id", "ascending"), ("finished_at", "descending"), ("run_id", "descending")])
+    ids = order.column("image_id").to_pylist()
+    keep = [i for i in range(len(ids)) if i == 0 or ids[i] != ids[i - 1]]
+    return order.take(keep)
 
 
 @dataclass(frozen=True)

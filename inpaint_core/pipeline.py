@@ -28,7 +28,8 @@ from . import manifest
 from .blend import glcic_blend
 from .discover import SourceItem, output_key
 from .edges import canny_edges, edges_to_image
-from .errors import InpaintError, MaskError, SourceChangedError
+from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
+                     UnsafeKeyError)
 from .imageio import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, decode_mask, encode_image
 from .inpainters import Inpainter, create_inpainter
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
@@ -219,10 +220,19 @@ def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Locat
 def _is_up_to_date(prior: manifest.PriorRow, row: dict[str, Any], dest: Location) -> bool:
     if prior.source_sha256 != row["source_sha256"] or prior.mask_sha256 != row["mask_sha256"]:
         return False
-    if prior.status == "skipped":
+    if prior.status == "skipped" and not prior.output_uri:
         return True
-    # An ok row only counts while its output is still there.
-    return bool(prior.output_uri) and dest.fs.exists(prior.output_uri)
+    # A finished row only counts while its output is still there with the bytes it recorded
+    # (a crash, a concurrent run with other settings or a hand edit may have replaced them).
+    if not prior.output_uri or not prior.output_sha256:
+        return False
+    try:
+        key = dest.key_of(prior.output_uri)
+        return sha256_hex(dest.read(key)) == prior.output_sha256
+    except StorageNotFoundError:
+        return False
+    except UnsafeKeyError:  # recorded under another root (the destination moved): redo
+        return False
 
 
 def _read_uri(uri: str, source: Location) -> bytes:
@@ -297,6 +307,10 @@ def finish_shard(works: list[Work], config: RestoreConfig, source: Location, des
         try:
             if w.row["status"] is None or w.copy_through:
                 _finish_image(w, config, source, dest, blend)
+        except StorageError as exc:
+            if _under(exc.url, dest):  # the destination is failing, not the image: fail the shard (it is
+                raise  # retried whole; no row may claim an output that was not written)
+            w.fail(exc)
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
             w.fail(exc)
         w.row["worker"] = w.row["worker"] or worker
@@ -304,6 +318,11 @@ def finish_shard(works: list[Work], config: RestoreConfig, source: Location, des
         w.row["finished_at"] = datetime.now(timezone.utc)
         rows.append(w.row)
     return rows
+
+
+def _under(url: str | None, loc: Location) -> bool:
+    root = loc.uri()
+    return bool(url) and (url == root or url.startswith(root.rstrip("/") + "/"))
 
 
 def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Location, blend: bool) -> None:

@@ -4,23 +4,156 @@ Keys are always POSIX paths relative to a root. They are checked before use so t
 from a listing or a list file can never resolve outside its root (``..``, absolute paths).
 Writes are atomic: a reader never sees a partial object (temp file + rename on local disks;
 S3 PUTs are atomic by themselves).
+
+Failures are classified once, here. Transient ones (connection refused or reset, timeouts,
+throttling, 5xx) are retried with exponential backoff and jitter, on top of the retries of
+botocore and s3fs, which get sane defaults (:data:`S3_DEFAULTS`: connect and read timeouts,
+standard retry mode). Permanent ones (missing bucket or object, access denied) are not retried.
+Whatever is left is raised as a :class:`~inpaint_core.errors.StorageError` whose message names the
+URL and the operation, never a credential.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import hashlib
+import logging
 import os
 import posixpath
+import random
+import re
+import signal
+import socket
+import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from .errors import UnsafeKeyError
+from .errors import (StorageAccessError, StorageError, StorageNotFoundError, StoragePermanentError,
+                     StorageUnavailableError, UnsafeKeyError)
 
-__all__ = ["Location", "check_source_and_dest", "read_uri", "safe_key", "sha256_hex", "storage_options_from_env"]
+__all__ = ["Location", "RetryPolicy", "S3_DEFAULTS", "check_source_and_dest", "is_transient", "read_uri",
+           "redact", "safe_key", "sha256_hex", "storage_options_from_env"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: s3fs/botocore settings applied under the caller's own options (theirs win, key by key).
+#: botocore retries connection errors, timeouts, throttling and 5xx itself (standard mode: exponential
+#: backoff with jitter, 3 attempts); s3fs retries timeouts, truncated bodies and SlowDown once more
+#: (its default of 5 would multiply every other layer); :class:`RetryPolicy` is the outer layer, with
+#: waits long enough to ride out a server restart. Worst case 3 x 2 x 6 requests for one operation.
+S3_DEFAULTS: dict[str, Any] = {
+    "config_kwargs": {"connect_timeout": 5, "read_timeout": 30,
+                      "retries": {"max_attempts": 3, "mode": "standard"}},
+}
+S3FS_RETRIES = 2  # s3fs takes it as an attribute, not an option
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Outer retry loop around every read and write: ``attempts`` tries in all, waits growing from
+    ``base_s`` and doubling up to ``max_s``, each drawn between half and all of that (jitter keeps
+    many workers from retrying in step). Environment: ``INPAINT_STORAGE_ATTEMPTS``,
+    ``INPAINT_STORAGE_BACKOFF_S``, ``INPAINT_STORAGE_BACKOFF_MAX_S`` (workers inherit it).
+    """
+
+    attempts: int = 6
+    base_s: float = 0.25
+    max_s: float = 8.0
+
+    @classmethod
+    def from_env(cls) -> "RetryPolicy":
+        env = os.environ
+        return cls(attempts=max(1, int(env.get("INPAINT_STORAGE_ATTEMPTS", cls.attempts))),
+                   base_s=float(env.get("INPAINT_STORAGE_BACKOFF_S", cls.base_s)),
+                   max_s=float(env.get("INPAINT_STORAGE_BACKOFF_MAX_S", cls.max_s)))
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (0-based)."""
+        cap = min(self.max_s, self.base_s * (2 ** attempt))
+        return cap / 2 + random.uniform(0, cap / 2)
+
+
+_TRANSIENT_ERRNOS = {errno.EBUSY, errno.EAGAIN, errno.ECONNREFUSED, errno.ECONNRESET, errno.ECONNABORTED,
+                     errno.ETIMEDOUT, errno.EPIPE, getattr(errno, "EREMOTEIO", errno.EIO)}
+_TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeoutException",
+                    "InternalError", "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequests"}
+
+
+def _client_error_status(exc: BaseException) -> tuple[int | None, str | None]:
+    """HTTP status and error code of a botocore ``ClientError`` in ``exc`` or its causes."""
+    seen = 0
+    while exc is not None and seen < 8:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict) and "Error" in response:
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return status, response["Error"].get("Code")
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None, None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether retrying ``exc`` can help: connection trouble, timeouts, throttling and 5xx do;
+    a missing bucket or object, access denied or any other 4xx do not."""
+    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
+                        FileExistsError, StoragePermanentError)):
+        return False
+    status, code = _client_error_status(exc)
+    if status is not None or code is not None:
+        return code in _TRANSIENT_CODES or (status is not None and (status >= 500 or status in (408, 429)))
+    if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, asyncio.TimeoutError)):
+        return True
+    names = {c.__name__ for c in type(exc).__mro__}
+    # botocore: EndpointConnectionError, ConnectTimeoutError (ConnectionError), ReadTimeoutError,
+    # ConnectionClosedError (HTTPClientError), truncated bodies; aiohttp: ClientConnectionError & co.
+    if names & {"HTTPClientError", "ConnectionError", "IncompleteRead", "ResponseStreamingError",
+                "ClientConnectionError", "ClientPayloadError", "ServerDisconnectedError", "FSTimeoutError"}:
+        return True
+    return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
+
+
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+_SECRET_OPTION = re.compile(r"(secret|token|password|passwd|key|credential)", re.I)
+
+
+def redact(text: str, storage_options: dict[str, Any] | None = None) -> str:
+    """``text`` without credentials: no ``user:password@`` in URLs, no value of a secret-looking option."""
+    text = _USERINFO.sub(r"\1***@", text)
+    for value in _secret_values(storage_options or {}):
+        text = text.replace(value, "***")
+    return text
+
+
+def _secret_values(options: dict[str, Any]) -> list[str]:
+    out = []
+    for k, v in options.items():
+        if isinstance(v, dict):
+            out += _secret_values(v)
+        elif isinstance(v, str) and len(v) >= 4 and _SECRET_OPTION.search(str(k)):
+            out.append(v)
+    return out
+
+
+def _storage_error(op: str, url: str, exc: BaseException, attempts: int,
+                   storage_options: dict[str, Any]) -> StorageError:
+    status, code = _client_error_status(exc)
+    detail = redact(f"{type(exc).__name__}: {exc}", storage_options)
+    if isinstance(exc, PermissionError) or code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+                                                    "ExpiredToken", "AllAccessDisabled"):
+        cls, what = StorageAccessError, "access denied (check the credentials and the bucket policy)"
+    elif isinstance(exc, FileNotFoundError) or code in ("NoSuchBucket", "NoSuchKey", "404"):
+        cls, what = StorageNotFoundError, "not found (no such bucket, folder or object)"
+    elif is_transient(exc):
+        cls, what = StorageUnavailableError, f"storage unavailable after {attempts} attempt(s)"
+    else:
+        cls, what = StoragePermanentError, "failed"
+    return cls(f"{op} {redact(url, storage_options)}: {what} [{detail}]", url=url,
+               transient=cls is StorageUnavailableError)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -56,6 +189,22 @@ def storage_options_from_env(protocol: str) -> dict[str, Any]:
     return {}
 
 
+def _with_defaults(protocol: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` over :data:`S3_DEFAULTS` (for S3), merged one level into ``config_kwargs``."""
+    if protocol not in ("s3", "s3a"):
+        return options
+    config = {**S3_DEFAULTS["config_kwargs"], **(options.get("config_kwargs") or {})}
+    return {**S3_DEFAULTS, **options, "config_kwargs": config}
+
+
+def _fault_point(name: str) -> None:
+    """Test hook for crash tests: ``INPAINT_FAULT_AT=<substring>`` kills this process group with
+    SIGKILL when a point whose name contains it is reached (a power cut at a precise place)."""
+    want = os.environ.get("INPAINT_FAULT_AT")
+    if want and want in name:
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
 @dataclass
 class Location:
     """A root URL and the filesystem that serves it.
@@ -69,8 +218,10 @@ class Location:
     def __post_init__(self) -> None:
         self.url = self.url.rstrip("/") or "/"
         protocol = fsspec.utils.get_protocol(self.url)
-        opts = {**storage_options_from_env(protocol), **(self.storage_options or {})}
+        opts = _with_defaults(protocol, {**storage_options_from_env(protocol), **(self.storage_options or {})})
         self.fs, self.root = fsspec.core.url_to_fs(self.url, **opts)
+        if protocol in ("s3", "s3a"):
+            self.fs.retries = S3FS_RETRIES
         self.root = self.root.rstrip("/")
         if self.is_local:  # "a/b/.." and "a" are one folder: compare and join normalised paths
             self.root = posixpath.normpath(self.root)
@@ -107,32 +258,84 @@ class Location:
         return other.root == self.root or other.root.startswith(self.root + "/")
 
     # --- I/O -----------------------------------------------------------------------------
+    def call(self, op: str, key: str | None, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (one storage operation on ``key``) under the retry policy.
+
+        Transient failures are retried with backoff; the last failure, or the first permanent
+        one, is raised as a :class:`StorageError` naming the operation and the URL.
+        """
+        policy = RetryPolicy.from_env()
+        for attempt in range(policy.attempts):
+            try:
+                return fn()
+            except StorageError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified right here
+                url = self.uri(key) if key else self.uri()
+                if not is_transient(exc) or attempt + 1 >= policy.attempts:
+                    raise _storage_error(op, url, exc, attempt + 1, self.storage_options) from exc
+                wait = policy.delay(attempt)
+                log.warning("%s %s: %s, retry %d/%d in %.2f s", op, url,
+                            redact(f"{type(exc).__name__}: {exc}", self.storage_options), attempt + 1,
+                            policy.attempts - 1, wait)
+                time.sleep(wait)
+        raise AssertionError("unreachable")
+
     def read(self, key: str) -> bytes:
-        return self.fs.cat_file(self.path(key))
+        path = self.path(key)
+        return self.call("read", key, lambda: self.fs.cat_file(path))
 
     def exists(self, key: str) -> bool:
-        return self.fs.exists(self.path(key))
+        path = self.path(key)
+        return self.call("check", key, lambda: self.fs.exists(path))
+
+    def check_reachable(self, must_exist: bool = True) -> None:
+        """Fail fast, before any work, when this root cannot be used: a missing bucket, access
+        denied, a source root that does not exist. ``must_exist=False`` (a destination) checks
+        only the bucket; the root itself is created by the first write."""
+        if self.is_local:
+            if must_exist and not os.path.isdir(self.root):
+                raise StorageNotFoundError(f"list {self.uri()}: not found (no such folder)", url=self.uri())
+            return
+        target = self.root if must_exist else self.root.split("/", 1)[0]
+
+        def probe() -> None:
+            if not self.fs.exists(target):  # exists() hides "access denied" on some stores: ask info()
+                self.fs.invalidate_cache(target)
+                self.fs.info(target)
+
+        self.call("list", None, probe)
 
     def write_atomic(self, key: str, data: bytes) -> str:
-        """Write ``data`` under ``key`` so that readers see all of it or nothing; returns the URI."""
+        """Write ``data`` under ``key`` so that readers see all of it or nothing; returns the URI.
+
+        On a disk the bytes go to a hidden temporary name in the same folder (``.<name>.<id>.tmp``:
+        no reader pattern such as ``*.parquet`` or ``*.png`` matches it), are flushed to disk and
+        renamed over the final name. On an object store one PUT makes the object visible whole.
+        """
         path = self.path(key)
-        if self.is_local:
-            directory = posixpath.dirname(path)
-            os.makedirs(directory, exist_ok=True)
-            tmp = f"{directory}/.tmp-{uuid.uuid4().hex}-{posixpath.basename(path)}"
-            try:
-                with open(tmp, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-        else:
-            # One PUT: object stores make the object visible only once it is complete.
-            self.fs.pipe_file(path, data)
+        self.call("write", key, lambda: self._write_once(key, path, data))
         return self.fs.unstrip_protocol(path)
+
+    def _write_once(self, key: str, path: str, data: bytes) -> None:
+        if not self.is_local:
+            _fault_point(f"publish:{key}")
+            self.fs.pipe_file(path, data)  # one PUT: visible only once complete
+            return
+        directory = posixpath.dirname(path)
+        os.makedirs(directory, exist_ok=True)
+        tmp = f"{directory}/.{posixpath.basename(path)}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            _fault_point(f"publish:{key}")
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        _fsync_dir(directory)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url, "storage_options": self.storage_options}
@@ -141,6 +344,20 @@ class Location:
         self.url = state["url"]
         self.storage_options = state["storage_options"]
         self.__post_init__()
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make a rename durable (POSIX): the folder entry, not just the file, reaches the disk."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def read_uri(uri: str, storage_options: dict[str, Any] | None = None) -> bytes:
