@@ -47,7 +47,7 @@ def compare_to_baseline(summary: Sequence[dict], method: str, baseline: str = "t
 
 
 def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_index: str, size: int = 256,
-                   limit: int | None = None, fp16: bool = True, fp16_tolerance_db: float = 0.02,
+                   limit: int | None = None, resolution: int | None = None, fp16: bool = True, fp16_tolerance_db: float = 0.02,
                    storage_options: dict | None = None, log=print) -> dict[str, Any]:
     """Evaluate ``checkpoint`` and write it as ``<dest>/<architecture>.safetensors`` + card.
 
@@ -56,6 +56,8 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
         dest: folder for the shipped weights (``inpaint_core/weights`` for the package's own).
         images, masks_index: the evaluation images and mask index (the development split).
         size, limit: protocol crop side; optional cap on images (smoke runs only: the card says so).
+        resolution: working side to ship (the card's ``resolution``); default the training crop's.
+            A fully convolutional model trained on 128 px crops may do better run at 256.
         fp16: try float16 storage, kept only when within ``fp16_tolerance_db`` of float32 in every bin.
 
     Returns:
@@ -72,14 +74,16 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
     rows = []
     for base in BASELINES:
         rows += evaluate_cases(create_inpainter(base, radius=3), cases)
-    rows += evaluate_cases(create_inpainter(name, checkpoint=checkpoint, device="cpu"), cases)
     extra = {k: card[k] for k in _TRAINING_FIELDS if k in card}
+    if resolution:
+        extra["training_resolution"], extra["resolution"] = extra.get("resolution"), int(resolution)
+    rows += evaluate_cases(create_inpainter(name, checkpoint=checkpoint, device="cpu", resolution=resolution), cases)
     storage_dtype = "native"
     with tempfile.TemporaryDirectory() as tmp:
         if fp16:
             half = f"{tmp}/{name}.safetensors"
             save_checkpoint(model, name, card["config"], half, extra, fp16=True)
-            half_rows = evaluate_cases(create_inpainter(name, checkpoint=half, device="cpu"), cases)
+            half_rows = evaluate_cases(create_inpainter(name, checkpoint=half, device="cpu"), cases)  # card: resolution
             full, halved = _by_bin(summarize(rows), name), _by_bin(summarize(half_rows), name)
             drift = max(abs(full[b]["psnr"] - halved[b]["psnr"]) for b in full)
             log(f"{name}: float16 storage changes per-bin PSNR by at most {drift:.4f} dB")
@@ -120,9 +124,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--images", required=True)
     p.add_argument("--masks", required=True, help="mask index.csv")
     p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--resolution", type=int, default=None, help="working side to ship (default: training crop)")
     p.add_argument("--no-fp16", action="store_true")
     a = p.parse_args(argv)
-    out = export_weights(a.checkpoint, a.dest, images=a.images, masks_index=a.masks, limit=a.limit, fp16=not a.no_fp16)
+    out = export_weights(a.checkpoint, a.dest, images=a.images, masks_index=a.masks, limit=a.limit,
+                         resolution=a.resolution, fp16=not a.no_fp16)
     print(markdown_table(out["summary"]))
     print(f"wrote {out['weights']} ({out['storage_dtype']}) and {out['card']}")
     return 0

@@ -78,3 +78,12 @@ def test_compare_to_baseline_reports_gains_per_bin():
     summary = [{"bin": "0.3-0.4", "method": "telea", "psnr": 22.0, "ssim": 0.79},
                {"bin": "0.3-0.4", "method": "m", "psnr": 23.5, "ssim": 0.84}]
     assert compare_to_baseline(summary, "m") == {"0.3-0.4": {"psnr_gain": 1.5, "ssim_gain": 0.05}}
+
+
+def test_export_can_ship_another_working_resolution(protocol, training_checkpoint, tmp_path):
+    images, index = protocol
+    export_weights(training_checkpoint, tmp_path / "shipped", images=images, masks_index=index, size=64,
+                   resolution=32, fp16=False, log=lambda *_: None)
+    card = json.loads((tmp_path / "shipped" / "glcic.json").read_text())
+    assert (card["resolution"], card["training_resolution"]) == (32, 64)
+    assert create_inpainter("glcic", checkpoint=str(tmp_path / "shipped" / "glcic.safetensors")).resolution == 32
