@@ -10,11 +10,13 @@ it as ``H×W`` ``bool`` with ``True`` = hole.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import struct
 import warnings
 from dataclasses import dataclass
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -239,6 +241,17 @@ class _Opened:
         self.im.close()
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence Pillow's warnings about the file: we enforce max_pixels ourselves (its warning
+    between its two limits is noise), and "Corrupt EXIF data" / "Tag data larger than file" only
+    mean a tag is ignored (a broken orientation counts as 1). One line per photo would flood logs."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        yield
+
+
 def _open(data: bytes, max_pixels: int) -> _Opened:
     """Open ``data``, refuse it if too large, then load the first frame's pixels."""
     if len(data) == 0:
@@ -247,15 +260,13 @@ def _open(data: bytes, max_pixels: int) -> _Opened:
     if size is not None:  # refuse from our own header parse, before Pillow touches anything
         _check_pixels(size[0], size[1], max_pixels)
     try:
-        with warnings.catch_warnings():
-            # We enforce max_pixels ourselves; Pillow's warning between its two limits is noise,
-            # and so are its "Corrupt EXIF data" warnings (the orientation then counts as 1).
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            warnings.simplefilter("ignore", UserWarning)
+        with _quiet():
             im = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(_bomb_message(exc, max_pixels)) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, EOFError, ValueError, struct.error) as exc:
+    except MemoryError as exc:
+        raise ImageTooLargeError(_memory_message(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - a malformed file can make Pillow raise any type
         raise _open_failure(data, exc) from exc
     try:
         _check_pixels(im.width, im.height, max_pixels)
@@ -270,10 +281,13 @@ def _open(data: bytes, max_pixels: int) -> _Opened:
 def _load(im: Image.Image) -> None:
     """Decode the pixels, turning Pillow's many failure types into one readable DecodeError."""
     try:
-        im.load()
+        with _quiet():
+            im.load()
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(str(exc)) from exc
-    except (OSError, SyntaxError, EOFError, ValueError, IndexError, struct.error) as exc:
+    except MemoryError as exc:
+        raise ImageTooLargeError(_memory_message(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - fuzzing found TypeError, IndexError... from broken files
         reason = _reason(exc)
         if isinstance(exc, EOFError) or "truncat" in reason.lower():
             raise DecodeError(f"truncated {im.format or 'image'} data: {reason}") from exc
@@ -287,7 +301,7 @@ def _refuse_animation(im: Image.Image) -> None:
         animated = bool(getattr(im, "is_animated", False))
         # GIF counts frames by walking the whole file: say "more than one" instead.
         frames = f"{im.n_frames} frames" if im.format != "GIF" else "more than one frame"
-    except (OSError, SyntaxError, EOFError, ValueError, struct.error) as exc:
+    except Exception as exc:  # noqa: BLE001 - a malformed file can make Pillow raise any type
         raise DecodeError(f"corrupt {im.format} data: cannot read its frames: {_reason(exc)}") from exc
     if animated:
         raise UnsupportedImageError(f"animated {im.format} ({frames}): only still images are restored; "
@@ -332,8 +346,7 @@ def _tiff_ifd(data: bytes) -> TiffImagePlugin.ImageFileDirectory_v2 | None:
     if data[:4] not in (b"II*\x00", b"MM\x00*"):
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "Tag data larger than file" and kin
+        with _quiet():
             fp = io.BytesIO(data)
             ifd = TiffImagePlugin.ImageFileDirectory_v2(fp.read(8))
             fp.seek(ifd.next)
@@ -439,7 +452,14 @@ def _bomb_message(exc: Exception, max_pixels: int) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
+    """The exception's text; prefixed with its type unless it is one of the usual I/O kinds."""
+    text = str(exc) or type(exc).__name__
+    usual = (OSError, SyntaxError, EOFError, ValueError, struct.error)
+    return text if isinstance(exc, usual) or text == type(exc).__name__ else f"{type(exc).__name__}: {text}"
+
+
+def _memory_message(exc: MemoryError) -> str:
+    return f"decoding needs more memory than this process may use ({_reason(exc)}); lower max_pixels or add memory"
 
 
 def _png_ihdr(data: bytes) -> tuple[int, int, int, int] | None:
@@ -466,8 +486,7 @@ def _refuse_high_depth(im: Image.Image, data: bytes) -> None:
 def _orientation(im: Image.Image) -> int:
     """EXIF orientation 1..8; 1 for none, out-of-range values and broken EXIF (never fails the photo)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data", one line per photo
+        with _quiet():
             value = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1))
     except (TypeError, ValueError, SyntaxError, OSError, EOFError, KeyError, IndexError, struct.error):
         return 1
@@ -484,7 +503,7 @@ def _to_rgb_alpha(im: Image.Image) -> tuple[bool, np.ndarray, np.ndarray | None]
     has_alpha = mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in im.info)
     try:
         rgba = np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
-    except (ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - Pillow's converters raise ValueError, OSError, KeyError...
         raise UnsupportedImageError(f"cannot convert mode {mode} to RGB: {_reason(exc)}") from exc
     if has_alpha:
         return False, np.ascontiguousarray(rgba[..., :3]), rgba[..., 3].copy()
@@ -501,7 +520,7 @@ def _mask_pixels(im: Image.Image) -> np.ndarray:
     has_alpha = mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in im.info)
     try:
         px = np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
-    except (ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - Pillow's converters raise ValueError, OSError, KeyError...
         raise MaskError(f"cannot read mask of mode {mode}: {_reason(exc)}") from exc
     hole = px[..., :3].any(axis=2)
     return hole & (px[..., 3] > 0) if has_alpha else hole

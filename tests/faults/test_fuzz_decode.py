@@ -1,0 +1,202 @@
+"""Fuzz the decoding entry points: any bytes give a sane image or the library's typed error.
+
+Inputs are valid small encodings of every format the pipeline meets (PNG in five modes, JPEG with
+EXIF orientation and CMYK, TIFF, WebP, BMP, GIF, APNG), mutated by byte flips, truncations,
+insertions and big integers written over header fields, plus plain random bytes. The only allowed
+outcomes of :func:`decode_image` / :func:`decode_mask`: an array of a sane shape and dtype, or
+:class:`~inpaint_core.errors.InpaintError` (``MaskError`` for masks). Bounded: a pixel limit of
+1 MP on the decoders, an address-space limit of +1.5 GiB on the process, a 10 s alarm per example,
+and ``INPAINT_FUZZ_EXAMPLES`` examples per test (default 500; about 15 s here).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import resource
+import signal
+import struct
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from inpaint_core.errors import InpaintError, MaskError
+from inpaint_core.imageio import apply_orientation, decode_image, decode_mask
+
+MAX_PIXELS = 1_000_000
+EXAMPLES = int(os.environ.get("INPAINT_FUZZ_EXAMPLES", "500"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=5000, database=None, print_blob=True,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+STATS = {"examples": 0, "decoded": 0, "refused": 0, "seconds": 0.0}
+
+
+def _save(im: Image.Image, fmt: str, **kw) -> bytes:
+    out = io.BytesIO()
+    im.save(out, fmt, **kw)
+    return out.getvalue()
+
+
+def _seeds() -> list[bytes]:
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    frames = [rgb, rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    pal = rgb.quantize(8)
+    return [
+        _save(rgb, "PNG"), _save(rgb.convert("L"), "PNG"), _save(rgb.convert("LA"), "PNG"),
+        _save(pal, "PNG", transparency=3), _save(Image.fromarray(np.arange(192, dtype=np.uint16).reshape(12, 16)), "PNG"),
+        _save(rgb, "PNG", exif=exif.tobytes()),
+        _save(rgb, "JPEG", quality=80), _save(rgb, "JPEG", exif=exif.tobytes()), _save(rgb.convert("CMYK"), "JPEG"),
+        _save(rgb, "JPEG", progressive=True),
+        _save(rgb, "TIFF"), _save(rgb, "TIFF", compression="tiff_lzw"), _save(rgb.convert("F"), "TIFF"),
+        _save(rgb, "WEBP", quality=80), _save(rgb, "WEBP", lossless=True), _save(rgb, "BMP"),
+        _save(rgb, "GIF"), _save(frames[0], "GIF", save_all=True, append_images=frames[1:]),
+        _save(frames[0], "PNG", save_all=True, append_images=frames[1:]),
+    ]
+
+
+SEEDS = _seeds()
+
+
+@st.composite
+def mutated(draw) -> bytes:
+    """A valid seed with 1-4 mutations."""
+    blob = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "truncate", "insert", "bigint", "zero"]))
+        at = draw(st.integers(0, max(0, len(blob) - 1)))
+        if not blob:
+            break
+        if op == "flip":
+            blob[at] ^= draw(st.integers(1, 255))
+        elif op == "truncate":
+            del blob[at:]
+        elif op == "insert":
+            blob[at:at] = draw(st.binary(min_size=1, max_size=64))
+        elif op == "bigint":  # header fields: sizes, offsets, counts, lengths
+            value = draw(st.sampled_from([0, 1, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 65500, 100_000]))
+            blob[at:at + 4] = struct.pack(draw(st.sampled_from([">I", "<I"])), value)
+        else:
+            blob[at:at + 16] = bytes(min(16, len(blob) - at))
+    return bytes(blob)
+
+
+SIGNATURES = [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"II*\x00", b"MM\x00*", b"GIF89a", b"BM",
+              b"RIFF\x00\x00\x00\x00WEBPVP8 ", b"RIFF\x00\x00\x00\x00WEBPVP8L", b"RIFF\x00\x00\x00\x00WEBPVP8X"]
+ANY_BYTES = st.one_of(
+    mutated(),
+    st.binary(max_size=512),
+    st.builds(lambda sig, rest: sig + rest, st.sampled_from(SIGNATURES), st.binary(max_size=512)),
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bounded():
+    """Address-space limit (+1.5 GiB over now) and a 10 s alarm per example; figures printed at the end."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as fh:
+        vsize = int(fh.read().split()[0]) * resource.getpagesize()
+    limit = vsize + (3 << 29)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    old = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        signal.signal(signal.SIGALRM, old)
+        print(f"\nfuzz: {STATS['examples']} examples in {STATS['seconds']:.1f} s of decoding "
+              f"({STATS['decoded']} decoded, {STATS['refused']} refused with a typed error)")
+
+
+def _alarm(signum, frame):
+    raise TimeoutError("decoding took more than 10 s")
+
+
+def _timed(fn, data):
+    STATS["examples"] += 1
+    signal.alarm(10)
+    t = time.perf_counter()
+    try:
+        return fn(data)
+    finally:
+        STATS["seconds"] += time.perf_counter() - t
+        signal.alarm(0)
+
+
+@FUZZ
+@given(ANY_BYTES)
+def test_decode_image_gives_an_image_or_a_typed_error(data):
+    try:
+        img = _timed(lambda d: decode_image(d, max_pixels=MAX_PIXELS), data)
+    except InpaintError as exc:
+        STATS["refused"] += 1
+        assert str(exc), "a typed error must say why"
+        return
+    STATS["decoded"] += 1
+    h, w = img.rgb.shape[:2]
+    assert img.rgb.dtype == np.uint8 and img.rgb.ndim == 3 and img.rgb.shape[2] == 3
+    assert 1 <= h * w <= MAX_PIXELS and img.size == (w, h)
+    assert img.alpha is None or (img.alpha.shape == (h, w) and img.alpha.dtype == np.uint8)
+    assert 1 <= img.orientation <= 8
+    assert sorted(img.raw_size) == sorted((w, h))
+
+
+@FUZZ
+@given(ANY_BYTES)
+def test_decode_mask_gives_a_mask_or_a_mask_error(data):
+    try:
+        mask = _timed(lambda d: decode_mask(d, max_pixels=MAX_PIXELS), data)
+    except MaskError as exc:
+        STATS["refused"] += 1
+        assert str(exc).startswith(("cannot read mask", "16-bit colour")) or str(exc)
+        return
+    STATS["decoded"] += 1
+    assert mask.dtype == bool and mask.ndim == 2 and 1 <= mask.size <= MAX_PIXELS
+
+
+def _exif_jpeg(ifd: bytes) -> bytes:
+    blob = SEEDS[6]
+    body = b"Exif\x00\x00" + ifd
+    return blob[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + blob[2:]
+
+
+@st.composite
+def exif_blobs(draw) -> bytes:
+    """A JPEG whose EXIF IFD has random entries around the orientation tag, random types and counts."""
+    entries = draw(st.lists(st.tuples(st.sampled_from([0x0112, 0x0112, 0x8769, 0x010F, draw(st.integers(0, 0xFFFF))]),
+                                      st.integers(0, 13), st.integers(0, 0xFFFFFFFF), st.binary(min_size=4, max_size=4)),
+                            max_size=6))
+    little = draw(st.booleans())
+    e = "<" if little else ">"
+    out = (b"II*\x00" if little else b"MM\x00*") + struct.pack(e + "I", draw(st.sampled_from([8, 8, 0, 4, 99999])))
+    out += struct.pack(e + "H", len(entries))
+    for tag, typ, count, value in entries:
+        out += struct.pack(e + "HHI", tag, typ, count) + value
+    out += struct.pack(e + "I", draw(st.sampled_from([0, 8, 10, 0xFFFFFFFF]))) + draw(st.binary(max_size=64))
+    return _exif_jpeg(out)
+
+
+@FUZZ
+@given(exif_blobs())
+def test_any_exif_gives_an_oriented_photo(data):
+    img = _timed(lambda d: decode_image(d, max_pixels=MAX_PIXELS), data)  # the photo itself is intact
+    STATS["decoded"] += 1
+    assert 1 <= img.orientation <= 8
+    assert img.size in ((16, 12), (12, 16)) and (img.size == (16, 12)) == (img.orientation <= 4)
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(st.integers(-(2**31), 2**31), st.integers(1, 5), st.integers(1, 5), st.booleans())
+def test_apply_orientation_any_value(orientation, h, w, colour):
+    arr = np.arange(h * w * (3 if colour else 1), dtype=np.uint8).reshape((h, w, 3) if colour else (h, w))
+    out = apply_orientation(arr, orientation)
+    swapped = orientation in (5, 6, 7, 8)
+    assert out.shape[:2] == ((w, h) if swapped else (h, w)) and out.flags.c_contiguous
+    assert sorted(out.ravel().tolist()) == sorted(arr.ravel().tolist())
