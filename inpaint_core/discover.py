@@ -147,20 +147,30 @@ def _walk(source, masks, mask_list, reference, exclude, only_dirs: set[str] | No
         for name in sorted(dirs):  # prune excluded subtrees and keep a stable order
             full = f"{dirpath}/{name}"
             rel = source.key_of(full) if dirpath != source.root else name
-            if full in skip_roots or name.startswith(".") or (only_dirs is not None and rel not in only_dirs):
+            # Hidden folders are skipped, but not "." and "..": only an object store lists them (keys
+            # like "a/../b.png", literal there), and their objects must fail their rows, not vanish.
+            hidden = name.startswith(".") and name not in (".", "..")
+            if full in skip_roots or hidden or (only_dirs is not None and rel not in only_dirs):
                 del dirs[name]
         rel_dir = "" if dirpath == source.root else source.key_of(dirpath)
         names = set(files)
         used_outputs: set[str] = set()
         for name in sorted(files):
+            if name == "":  # an object store's keys with "//" under this folder (or a leading "/")
+                yield from _empty_segment_keys(source, dirpath)
+                continue
             if name.startswith(".") or _is_mask_name(name):
                 continue
             key = f"{rel_dir}/{name}" if rel_dir else name
             size = int(files[name].get("size") or 0)
             try:
-                key = safe_key(key)
+                norm = safe_key(key)
             except UnsafeKeyError as exc:
                 yield SourceItem(image_id=key, size=size, error=str(exc))
+                continue
+            if norm != key:  # "a/./b.png": reading or writing it as "a/b.png" would be another object
+                yield SourceItem(key, size, error=f"object key {key!r} is not in normal form (it would be read "
+                                 f"and written as {norm!r}); rename it")
                 continue
             stem, ext = posixpath.splitext(name)
             if ext.lower() not in IMAGE_EXTENSIONS:
@@ -173,6 +183,27 @@ def _walk(source, masks, mask_list, reference, exclude, only_dirs: set[str] | No
             used_outputs.add(stem)
             mask_uri, mask_source = _find_mask(source, key, rel_dir, stem, names, mask_list, mask_index)
             yield SourceItem(key, size, mask_uri, mask_source, _find_reference(reference, rel_dir, name, stem, ref_index))
+
+
+def _empty_segment_keys(source: Location, dirpath: str) -> Iterator[SourceItem]:
+    """Failed items for the objects under ``dirpath + "//"``, each under its literal key.
+
+    s3fs shows them as one file named "" in ``dirpath``; an object store's prefix listing gives
+    the real keys. Where that listing is not available the folder gets one failed item.
+    """
+    prefix = "" if dirpath == source.root else source.key_of(dirpath)
+    why = "has an empty path segment ('//' or a leading '/'): it cannot be mapped to an output; rename it"
+    try:
+        found = source.fs.find(dirpath, prefix="/", detail=True)
+    except (TypeError, NotImplementedError, ValueError):
+        found = None
+    if not found:
+        yield SourceItem(image_id=f"{prefix}/", size=0, error=f"object key(s) under {prefix + '/'!r} {why}")
+        return
+    for path in sorted(found):
+        key = path[len(dirpath) + 1:]
+        key = f"{prefix}/{key}" if prefix else key
+        yield SourceItem(image_id=key, size=int(found[path].get("size") or 0), error=f"object key {key!r} {why}")
 
 
 def _is_dir(loc: Location, key: str) -> bool:

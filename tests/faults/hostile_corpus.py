@@ -295,11 +295,15 @@ def _png16_rgb(rgb8: np.ndarray) -> bytes:
 
 def hostile_s3_keys() -> dict[str, tuple[str, str]]:
     """Keys (relative to the source prefix) only an object store can hold: ``{key: (status, reason)}``."""
+    empty = r"has an empty path segment \('//' or a leading '/'\): it cannot be mapped to an output"
     return {
-        "../escape.png": ("failed", r"'\.\.'"),
-        "deep/../../escape2.png": ("failed", r"'\.\.'"),
-        "/leading-slash.png": ("failed", r"absolute|'\.\.'|empty"),
-        "dot/./x.png": ("ok", ""),
+        "../escape.png": ("failed", r"object key contains '\.\.': '\.\./escape\.png'"),
+        "deep/../../escape2.png": ("failed", r"object key contains '\.\.'"),
+        "sub/../sibling.png": ("failed", r"object key contains '\.\.'"),
+        "/leading-slash.png": ("failed", "object key '/leading-slash.png' " + empty),
+        "double//slash.png": ("failed", "object key 'double//slash.png' " + empty),
+        "dot/./x.png": ("failed", r"not in normal form \(it would be read and written as 'dot/x\.png'\)"),
+        "plain/ok.png": ("ok", ""),
     }
 
 
