@@ -49,7 +49,7 @@ T = TypeVar("T")
 #: waits long enough to ride out a server restart. Worst case 3 x 2 x 6 requests for one operation.
 S3_DEFAULTS: dict[str, Any] = {
     "config_kwargs": {"connect_timeout": 5, "read_timeout": 30,
-                      "retries": {"max_attempts": 3, "mode": "standard"}},
+                      "retries": {"total_max_attempts": 3, "mode": "standard"}},
 }
 S3FS_RETRIES = 2  # s3fs takes it as an attribute, not an option
 
