@@ -201,6 +201,9 @@ def _empty_segment_keys(source: Location, dirpath: str) -> Iterator[SourceItem]:
         yield SourceItem(image_id=f"{prefix}/", size=0, error=f"object key(s) under {prefix + '/'!r} {why}")
         return
     for path in sorted(found):
+        name = posixpath.basename(path)
+        if name.startswith(".") or _is_mask_name(name):
+            continue
         key = path[len(dirpath) + 1:]
         key = f"{prefix}/{key}" if prefix else key
         yield SourceItem(image_id=key, size=int(found[path].get("size") or 0), error=f"object key {key!r} {why}")
