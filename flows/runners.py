@@ -1,12 +1,21 @@
-"""Choice of the Dask cluster behind a flow: a LocalCluster by default, an existing one by address.
+"""Choice of the Dask cluster behind a flow, by configuration only.
 
-Configuration, in order: the function's arguments, then the environment
-(``INPAINT_DASK_ADDRESS``, ``INPAINT_DASK_WORKERS``), then one single-threaded worker per core.
+In order of precedence (the function's arguments first, then the environment):
+
+1. an existing cluster's scheduler: ``address`` / ``INPAINT_DASK_ADDRESS``;
+2. a cluster class by import path, created for the flow run and closed after it:
+   ``INPAINT_DASK_CLUSTER`` (e.g. ``dask_kubernetes.operator.KubeCluster``,
+   ``dask_jobqueue.SLURMCluster``, ``dask_cuda.LocalCUDACluster``) with its keyword arguments as
+   JSON in ``INPAINT_DASK_CLUSTER_KWARGS`` and, for an adaptive cluster, ``INPAINT_DASK_ADAPT_KWARGS``
+   (e.g. ``{"minimum": 1, "maximum": 20}``);
+3. a LocalCluster of ``n_workers`` / ``INPAINT_DASK_WORKERS`` single-threaded worker processes
+   (default: one per core).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 
 from prefect_dask import DaskTaskRunner
@@ -31,10 +40,33 @@ class WorkerAwareDaskTaskRunner(DaskTaskRunner):
         return super().__enter__()
 
 
-def make_task_runner(address: str | None = None, n_workers: int | None = None) -> DaskTaskRunner:
+def _json_env(name: str) -> dict:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name} is not valid JSON ({exc}): {raw!r}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object, got {raw!r}")
+    return value
+
+
+def make_task_runner(address: str | None = None, n_workers: int | None = None,
+                     cluster_class: str | None = None, cluster_kwargs: dict | None = None,
+                     adapt_kwargs: dict | None = None) -> DaskTaskRunner:
     address = address or os.environ.get("INPAINT_DASK_ADDRESS") or None
     if address:
         return WorkerAwareDaskTaskRunner(address=address)
+    cluster_class = cluster_class or os.environ.get("INPAINT_DASK_CLUSTER") or None
+    if cluster_class:
+        # prefect-dask imports the class here: a missing package (dask-kubernetes, dask-jobqueue)
+        # fails when the flow module is loaded, with the import error, not mid-run.
+        return WorkerAwareDaskTaskRunner(
+            cluster_class=cluster_class,
+            cluster_kwargs=cluster_kwargs if cluster_kwargs is not None else _json_env("INPAINT_DASK_CLUSTER_KWARGS"),
+            adapt_kwargs=adapt_kwargs if adapt_kwargs is not None else (_json_env("INPAINT_DASK_ADAPT_KWARGS") or None))
     n = n_workers or int(os.environ.get("INPAINT_DASK_WORKERS", "0")) or (os.cpu_count() or 1)
     # One thread per worker process: OpenCV, NumPy and the encoders hold the GIL between calls,
     # so processes scale and threads do not.

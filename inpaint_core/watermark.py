@@ -64,7 +64,8 @@ def list_objects(source: Location, *, exclude: tuple[Location, ...] = (), settle
     now = time.time() if now is None else now
     skip = [loc.root for loc in (*exclude, source.child("masks")) if source.contains(loc)]
     out: dict[str, str] = {}
-    for dirpath, dirs, files in source.fs.walk(source.root, detail=True):
+    # refresh: a long-lived process (a server, a test) must not see an object store's cached listing
+    for dirpath, dirs, files in source.fs.walk(source.root, detail=True, refresh=True):
         dirpath = dirpath.rstrip("/")
         for name in list(dirs):
             if name.startswith(".") or f"{dirpath}/{name}" in skip:
