@@ -37,6 +37,18 @@ def _storage_options(args) -> dict:
     return opts
 
 
+def _failure_rate(text: str) -> float | None:
+    if text.strip().lower() in ("none", "off"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 or 'none', got {text!r}")
+    return value
+
+
 def _add_restore_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="telea", help="inpainting method (see `inpaint methods`); default telea")
     p.add_argument("--method-option", action="append", metavar="KEY=VALUE", help="option of the method, e.g. radius=5")
@@ -58,6 +70,9 @@ def _add_restore_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-score", action="store_true", help="skip the quality scores (seam, colour, texture)")
     p.add_argument("--shard-size", type=int, default=64, help="images per task run (default 64)")
     p.add_argument("--force", action="store_true", help="redo images already restored with the same settings")
+    p.add_argument("--max-failure-rate", type=_failure_rate, default=0.5, metavar="FRACTION",
+                   help="end the run Failed (exit status 1) when more than this fraction of the images fail "
+                        "(default 0.5; 0 = any failure; 1 or 'none' = never); failed images never stop the run")
     p.add_argument("--dask-address", help="scheduler of an existing Dask cluster (default: a LocalCluster)")
     p.add_argument("--workers", type=int, help="LocalCluster worker processes (default: one per core)")
     p.add_argument("--s3-endpoint-url", help="S3 API endpoint (MinIO, moto, ...); or set AWS_ENDPOINT_URL")
@@ -83,7 +98,7 @@ def _run(args, source: str, dest: str, reference: str | None = None, default_det
             detectors=[d for d in (args.detectors or default_detectors).split(",") if d], blend=args.blend,
             blend_margin=args.blend_margin, output_format=args.output_format, write_masks=args.write_masks,
             write_edges=args.write_edges, shard_size=args.shard_size, score=not args.no_score, force=args.force,
-            storage_options=_storage_options(args))
+            max_failure_rate=args.max_failure_rate, storage_options=_storage_options(args))
     finally:
         bar.close()
         PROGRESS_HOOKS.remove(bar)
@@ -103,10 +118,18 @@ def _print_summary(s: dict, as_json: bool) -> None:
         print(f"contact sheet:   {s['contact_sheet']}")
 
 
+def _exit_status(s: dict) -> int:
+    """1 when the run ended Failed (too many failed images), with the reason on stderr."""
+    if s.get("state") == "failed":
+        print(f"inpaint: run failed: {s['state_message']}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_restore(args) -> int:
     s = _run(args, args.source, args.dest)
     _print_summary(s, args.json)
-    return 0
+    return _exit_status(s)
 
 
 def cmd_demo(args) -> int:
@@ -118,7 +141,7 @@ def cmd_demo(args) -> int:
     s = _run(args, paths["input"], os.path.join(root, "restored"), reference=paths["reference"],
              default_detectors="solid,scratches")
     _print_summary(s, args.json)
-    return 0
+    return _exit_status(s)
 
 
 def cmd_evaluate(args) -> int:
@@ -147,6 +170,15 @@ def cmd_train(args) -> int:
     print(f"{args.model}: step {r['step']}, {r['card']['images_seen']} images seen, "
           f"{r['card']['wall_seconds']:.0f} s; checkpoint {r['checkpoint']}")
     return 0
+
+
+def cmd_serve(args) -> int:
+    from flows.serve import serve
+
+    opts = _storage_options(args)
+    return serve(args.watch, args.dest, host=args.host, port=args.port, pool=args.pool,
+                 watch_interval=args.watch_interval, debounce=args.debounce, settle=args.settle,
+                 method=args.method, storage_options=opts or None)
 
 
 def cmd_methods(args) -> int:
@@ -213,6 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--s3-endpoint-url")
     p.add_argument("--storage-option", action="append", metavar="KEY=VALUE")
     p.set_defaults(func=cmd_train)
+    p = sub.add_parser("serve", help="local Prefect server + worker + deployments; restores what lands in a folder")
+    p.add_argument("--watch", help="folder or s3:// prefix to watch (default ./serve-data/incoming)")
+    p.add_argument("--dest", help="where restored images go (default ./serve-data/restored)")
+    p.add_argument("--method", default="telea", help="inpainting method of the restore deployments")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=4200, help="port of the Prefect server it starts (UI and API)")
+    p.add_argument("--pool", default="inpaint-process", help="process work pool to create and serve")
+    p.add_argument("--watch-interval", type=float, default=10.0, help="seconds between watcher polls")
+    p.add_argument("--debounce", type=float, default=15.0, help="quiet seconds after the last upload before a run")
+    p.add_argument("--settle", type=float, default=5.0, help="files younger than this wait for the next poll")
+    p.add_argument("--s3-endpoint-url", help="S3 API endpoint (MinIO, ...)")
+    p.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help="extra fsspec option")
+    p.set_defaults(func=cmd_serve)
     p = sub.add_parser("methods", help="list the inpainting methods")
     p.set_defaults(func=cmd_methods)
     p = sub.add_parser("schema", help="print the manifest schema")

@@ -1,4 +1,11 @@
-"""The ``restore`` flow: discover a source, restore it shard by shard on Dask, write manifests."""
+"""The ``restore`` flow: discover a source, restore it shard by shard on Dask, write manifests.
+
+In the Prefect UI a run is named after its source and date (``restore photos/incoming/ 2026-11-25
+22:30 UTC``), its task runs after their shard and image range (``restore shard 3 (images 192-255)``),
+and it is tagged ``inpaint`` and ``method:<name>``. It publishes a progress artifact, a summary
+table and a quality page (see :mod:`flows.artifacts`), logs one line per shard plus one per failed
+image (capped), and ends Failed when more than ``max_failure_rate`` of its images failed.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,11 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import dask
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, tags
+from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
+                               update_progress_artifact)
 from prefect.context import FlowRunContext
+from prefect.states import Failed
 
 from inpaint_core.discover import discover, read_mask_list
 from inpaint_core.pipeline import RestoreConfig
@@ -19,10 +29,31 @@ from inpaint_core.report import write_contact_sheet
 from inpaint_core.storage import Location, check_source_and_dest
 from tasks import finish_shard_task, inpaint_shard_task, prepare_shard_task, restore_shard_task
 
+from . import artifacts
 from .runners import api_for_workers, cluster_has_gpu, make_task_runner
 
 #: Callables ``f(summary_of_one_shard)`` run in the flow process as shards finish (the CLI's progress bar).
 PROGRESS_HOOKS: list[Callable[[dict], None]] = []
+
+#: Failed images logged one line each, per run; the rest are only in the manifest (no per-image spam).
+MAX_LOGGED_FAILURES = 50
+#: Seconds between two updates of the progress artifact (one API call each).
+PROGRESS_EVERY_S = 1.0
+
+
+class FailureRateExceeded(RuntimeError):
+    """The run restored what it could but more of its images failed than ``max_failure_rate`` allows.
+
+    Raised by a direct call of :func:`restore` (the flow run itself ends in a ``Failed`` state with
+    the same message); ``summary`` is the run summary, also written to ``<dest>/runs/<run_id>.json``.
+    """
+
+    def __init__(self, message: str, summary: dict[str, Any]):
+        super().__init__(message)
+        self.summary = summary
+
+    def __reduce__(self):  # pickles with its summary (results may be persisted)
+        return (FailureRateExceeded, (str(self), self.summary))
 
 
 def new_run_id() -> str:
@@ -40,7 +71,28 @@ def _shards(items, size: int):
         yield shard
 
 
-@flow(name="restore", task_runner=make_task_runner(), log_prints=False)
+def _flow_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    when = flow_run.scheduled_start_time or datetime.now(timezone.utc)
+    return artifacts.restore_run_name(flow_run.parameters.get("source", "?"), when)
+
+
+def _named(task, label: str):
+    """The task with a run name that says what it does: ``restore shard 3 (images 192-255)``."""
+    return task.with_options(task_run_name=f"{task.name.split('-')[0]} {label}")
+
+
+def _tag_flow_run(run_tags: list[str]) -> None:
+    """Add tags to this flow run (also when it was started by a deployment, which set its own)."""
+    from prefect.client.orchestration import get_client
+
+    ctx = FlowRunContext.get()
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(ctx.flow_run.id, tags=sorted(set(ctx.flow_run.tags or []) | set(run_tags)))
+
+
+@flow(name="restore", flow_run_name=_flow_run_name, task_runner=make_task_runner(), log_prints=False)
 def restore(
     source: str,
     dest: str,
@@ -62,6 +114,7 @@ def restore(
     force: bool = False,
     storage_options: dict[str, Any] | None = None,
     contact_sheet: bool = True,
+    max_failure_rate: float | None = 0.5,
     keys: list[str] | None = None,
 ) -> dict[str, Any]:
     """Restore every image under ``source`` into ``dest`` and record each in the manifest.
@@ -69,8 +122,21 @@ def restore(
     Re-running with the same arguments redoes nothing that is already ``ok`` (``force`` redoes it).
     ``keys`` restricts the run to these relative keys under ``source`` (the bucket trigger's pending objects).
     Returns the run summary (also written to ``<dest>/runs/<run_id>.json``).
+
+    A failed image fails its manifest row, never the run. But when more than ``max_failure_rate``
+    (a fraction, 0 to 1) of the objects the run looked at failed, already up-to-date ones counted,
+    the run ends in a ``Failed`` state whose message gives the numbers, after every manifest part,
+    the summary JSON and the artifacts are written; a direct call then raises
+    :class:`FailureRateExceeded` (carrying the summary). ``None`` or ``1.0`` disables the check;
+    ``0.0`` fails the run on any failed image.
+
+    Progress artifact: the listing streams, so the total is unknown until it ends. Until then the
+    bar shows the share of the images discovered so far that are done (its description says so,
+    and it may step back when the listing finds more); after the listing it is exact, and it is
+    set to 100 when the run is finished.
     """
     logger = get_run_logger()
+    artifacts.check_max_failure_rate(max_failure_rate)
     opts = storage_options or {}
     src, dst = Location(source, opts), Location(dest, opts)
     check_source_and_dest(src, dst)
@@ -79,11 +145,16 @@ def restore(
                            blend_margin=blend_margin, output_format=output_format, write_masks=write_masks,
                            write_edges=write_edges, score=score, force=force)
     run_id = new_run_id()
-    runner = FlowRunContext.get().task_runner
+    ctx = FlowRunContext.get()
+    run_tags = ["inpaint", f"method:{method}"]
+    _tag_flow_run(run_tags)
+    runner = ctx.task_runner
     split = cluster_has_gpu(runner)
     n_workers = max(1, len(runner.client.scheduler_info(n_workers=-1)["workers"])) if hasattr(runner, "client") else 1
     logger.info("run %s: %s -> %s, method=%s, shard_size=%d, %s", run_id, src.uri(), dst.uri(), method,
                 shard_size, "inpainting on GPU workers" if split else f"{n_workers} CPU worker(s)")
+    progress_id = create_progress_artifact(0.0, key=artifacts.artifact_key(dst.uri(), "progress"),
+                                           description=f"restore {src.uri()}: listing")
 
     items = discover(src, masks=Location(masks_root, opts) if masks_root else None,
                      mask_list=read_mask_list(mask_list, opts) if mask_list else None,
@@ -95,6 +166,8 @@ def restore(
     failures: list = []
     in_flight: deque = deque()
     max_in_flight = 2 * n_workers + 1  # enough to keep every worker busy, bounded so memory stays flat
+    labels: dict[int, str] = {}
+    seen = {"discovered": 0, "listing_done": False, "logged_failures": 0, "progress_at": 0.0}
 
     def collect(fut) -> None:
         s = fut.result()
@@ -103,40 +176,84 @@ def restore(
         for k, v in s["stage_ms"].items():
             stage_ms[k] = stage_ms.get(k, 0.0) + v
         failures.extend(s["failures"][: max(0, 50 - len(failures))])
-        logger.info("shard %d: %d images, %d ok, %d skipped, %d failed, %d up to date", s["shard"],
+        logger.info("%s: %d images, %d ok, %d skipped, %d failed, %d up to date", labels.pop(s["shard"]),
                     s["images"], s["ok"], s["skipped"], s["failed"], s["up_to_date"])
+        for image_id, error in s["failures"]:
+            seen["logged_failures"] += 1
+            if seen["logged_failures"] <= MAX_LOGGED_FAILURES:
+                logger.warning("failed %s: %s", image_id, error)
+            if seen["logged_failures"] == MAX_LOGGED_FAILURES:
+                logger.warning("%d failed images logged; further failures are in the manifest only",
+                               MAX_LOGGED_FAILURES)
+        if time.perf_counter() - seen["progress_at"] >= PROGRESS_EVERY_S:
+            seen["progress_at"] = time.perf_counter()
+            update_progress_artifact(progress_id, *artifacts.progress(totals["images"], seen["discovered"],
+                                                                      seen["listing_done"]))
         for hook in PROGRESS_HOOKS:
             hook(s)
 
-    for shard, items_ in enumerate(_shards(items, shard_size)):
-        args = dict(config=config, source=src, dest=dst, run_id=run_id, shard=shard)
-        if split:
-            prepared = prepare_shard_task.submit(items_, **args)
-            with dask.annotate(resources={"GPU": 1}):
-                filled = inpaint_shard_task.submit(prepared, config=config, shard=shard)
-            in_flight.append(finish_shard_task.submit(filled, **args))
-        else:
-            in_flight.append(restore_shard_task.submit(items_, **args))
-        while len(in_flight) >= max_in_flight:
+    with tags(*run_tags):
+        for shard, items_ in enumerate(_shards(items, shard_size)):
+            labels[shard] = artifacts.shard_label(shard, seen["discovered"], len(items_))
+            seen["discovered"] += len(items_)
+            args = dict(config=config, source=src, dest=dst, run_id=run_id, shard=shard)
+            if split:
+                prepared = _named(prepare_shard_task, labels[shard]).submit(items_, **args)
+                with dask.annotate(resources={"GPU": 1}):
+                    filled = _named(inpaint_shard_task, labels[shard]).submit(prepared, config=config, shard=shard)
+                in_flight.append(_named(finish_shard_task, labels[shard]).submit(filled, **args))
+            else:
+                in_flight.append(_named(restore_shard_task, labels[shard]).submit(items_, **args))
+            while len(in_flight) >= max_in_flight:
+                collect(in_flight.popleft())
+        seen["listing_done"] = True
+        while in_flight:
             collect(in_flight.popleft())
-    while in_flight:
-        collect(in_flight.popleft())
 
-    summary = {"run_id": run_id, "source": src.uri(), "dest": dst.uri(), "method": method,
+    summary = {"run_id": run_id, "flow_run_id": str(ctx.flow_run.id), "flow_run_name": ctx.flow_run.name,
+               "source": src.uri(), "dest": dst.uri(), "method": method,
                "settings_hash": config.settings_hash(), "seconds": round(time.perf_counter() - started, 3),
                **totals, "stage_ms": stage_ms, "failures": failures,
                "manifest": dst.uri(f"manifest/run={run_id}")}
     if contact_sheet and totals["ok"]:
         summary["contact_sheet"] = write_contact_sheet(dst, run_id)
+    reason = artifacts.failure_verdict(summary, max_failure_rate)
+    summary.update(failure_rate=round(artifacts.failure_rate(summary), 4), max_failure_rate=max_failure_rate,
+                   state="failed" if reason else "completed", state_message=reason)
     dst.write_atomic(f"runs/{run_id}.json", json.dumps(summary, indent=2, default=str).encode())
+    _publish(summary, dst, progress_id, max_failure_rate)
     logger.info("run %s done in %.1f s: %d ok, %d skipped, %d failed, %d up to date", run_id,
                 summary["seconds"], totals["ok"], totals["skipped"], totals["failed"], totals["up_to_date"])
+    if reason:
+        logger.error("run %s failed: %s", run_id, reason)
+        return Failed(message=reason, data=FailureRateExceeded(reason, summary))
     return summary
+
+
+def _publish(summary: dict[str, Any], dst: Location, progress_id, max_failure_rate: float | None) -> None:
+    """The run's artifacts: progress to 100, the summary table, the quality page."""
+    done = summary["images"]
+    update_progress_artifact(progress_id, 100.0, description=f"{done} of {done} images done")
+    rows = artifacts.read_run_rows(dst, summary["run_id"])
+    create_table_artifact(artifacts.summary_table(summary, rows, max_failure_rate),
+                          key=artifacts.artifact_key(dst.uri(), "summary"),
+                          description=f"restore run {summary['run_id']}: counts by status, failure reasons, "
+                                      "seconds per stage")
+    create_markdown_artifact(artifacts.quality_markdown(summary, rows, state_message=summary["state_message"]),
+                             key=artifacts.artifact_key(dst.uri(), "quality"),
+                             description=f"restore run {summary['run_id']}: quality, worst images, contact sheet")
 
 
 def run_restore(source: str, dest: str, *, dask_address: str | None = None, n_workers: int | None = None,
                 **kwargs: Any) -> dict[str, Any]:
-    """Run :func:`restore` on a chosen Dask cluster (the CLI's and the tests' entry point)."""
+    """Run :func:`restore` on a chosen Dask cluster (the CLI's and the tests' entry point).
+
+    Returns the run summary; a run that ended Failed on its failure rate returns it too, with
+    ``summary["state"] == "failed"`` and the reason in ``summary["state_message"]``.
+    """
     runner = make_task_runner(dask_address, n_workers)
     with api_for_workers():
-        return restore.with_options(task_runner=runner)(source, dest, **kwargs)
+        try:
+            return restore.with_options(task_runner=runner)(source, dest, **kwargs)
+        except FailureRateExceeded as exc:
+            return exc.summary
