@@ -42,6 +42,8 @@ _RESERVED = ("format", "architecture", "config", "weights", "sha256", "parameter
              "created", "storage_dtype")
 # safetensors caps its header at 100 MB; a larger length field means this is not safetensors.
 _MAX_HEADER = 100_000_000
+# A card is a few KB of JSON (config, training data, metrics); anything this large is not one.
+MAX_CARD_BYTES = 8 << 20
 
 
 def _weights_uri(path_or_url: str) -> str:
@@ -173,14 +175,7 @@ def load_checkpoint(path_or_url: str, storage_options: dict | None = None) -> tu
     weights_uri = _weights_uri(path_or_url)
     card_uri = card_uri_for(weights_uri)
     blob = _read(weights_uri, storage_options)
-    try:
-        with fsspec.open(card_uri, "r", **(storage_options or {})) as f:
-            card = json.load(f)
-    except FileNotFoundError:
-        raise CheckpointError(f"{weights_uri}: its card {card_uri} is missing (architecture and config "
-                              f"are read from it)") from None
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{card_uri}: unreadable checkpoint card: {exc}") from exc
+    card = _read_card(card_uri, weights_uri, storage_options)
     if not isinstance(card, dict) or not isinstance(card.get("architecture"), str) \
             or not isinstance(card.get("config"), dict):
         raise CheckpointError(f"{card_uri}: the card needs 'architecture' (str) and 'config' (object)")
@@ -193,6 +188,26 @@ def load_checkpoint(path_or_url: str, storage_options: dict | None = None) -> tu
     except Exception as exc:  # safetensors raises its own SafetensorError on malformed data
         raise CheckpointError(f"{weights_uri}: malformed safetensors file: {exc}") from exc
     return state, card
+
+
+def _read_card(card_uri: str, weights_uri: str, storage_options: dict | None) -> Any:
+    """The card's JSON, read with a size cap (a card is never megabytes) and parsed as JSON only."""
+    try:
+        with fsspec.open(card_uri, "rb", **(storage_options or {})) as f:
+            raw = f.read(MAX_CARD_BYTES + 1)
+    except FileNotFoundError:
+        raise CheckpointError(f"{weights_uri}: its card {card_uri} is missing (architecture and config "
+                              f"are read from it)") from None
+    except OSError as exc:
+        raise CheckpointError(f"{card_uri}: unreadable checkpoint card: {exc}") from exc
+    if len(raw) > MAX_CARD_BYTES:
+        raise CheckpointError(f"{card_uri}: the checkpoint card is larger than {MAX_CARD_BYTES >> 20} MiB; "
+                              "refusing to parse it (a card is a few KB of JSON)")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError; deep nesting recurses
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise CheckpointError(f"{card_uri}: unreadable checkpoint card (not JSON): {why}") from exc
 
 
 def load_state_into(model: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint") -> None:
