@@ -154,6 +154,18 @@ def test_quality_markdown_has_distribution_worst_images_and_contact_sheet():
     assert "No contact sheet" in none_ok and "no quality scores" in none_ok and "Worst-scored" not in none_ok
 
 
+def test_cli_max_failure_rate_option():
+    from flows.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["restore", "a", "b"]).max_failure_rate == 0.5
+    assert parse(["restore", "a", "b", "--max-failure-rate", "0"]).max_failure_rate == 0.0
+    assert parse(["restore", "a", "b", "--max-failure-rate", "none"]).max_failure_rate is None
+    for bad in ("1.5", "-0.1", "half"):
+        with pytest.raises(SystemExit):
+            parse(["restore", "a", "b", "--max-failure-rate", bad])
+
+
 # --- flow runs under a real Prefect server --------------------------------------------------------
 
 
@@ -180,18 +192,16 @@ def _artifacts(flow_run_id: str) -> dict:
 
 def _flow_run(flow_run_id: str):
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     with get_client(sync_client=True) as client:
         run = client.read_flow_run(flow_run_id)
-        task_runs = client.read_task_runs(
-            flow_run_filter=__import__("prefect.client.schemas.filters", fromlist=["x"]).FlowRunFilter(
-                id={"any_": [flow_run_id]}))
+        task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
     return run, task_runs
 
 
 def _table_rows(artifact) -> list[dict]:
-    data = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-    return data
+    return json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
 
 
 def test_a_run_shows_progress_summary_and_quality_in_the_ui(prefect_server, tmp_path):
