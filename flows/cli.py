@@ -49,8 +49,11 @@ def _failure_rate(text: str) -> float | None:
     return value
 
 
-def _add_restore_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--method", default="telea", help="inpainting method (see `inpaint methods`); default telea")
+def _add_restore_options(p: argparse.ArgumentParser, default_method: str = "telea") -> None:
+    p.add_argument("--method", default=default_method,
+                   help=f"inpainting method (see `inpaint methods`); default {default_method}"
+                        + (" (thin/small defects: telea; large holes: the best shipped model)"
+                           if default_method == "auto" else ""))
     p.add_argument("--method-option", action="append", metavar="KEY=VALUE", help="option of the method, e.g. radius=5")
     p.add_argument("--checkpoint", help="weights of a learned method: local path or fsspec URL")
     p.add_argument("--masks", choices=["auto", "load", "detect"], default="auto",
@@ -208,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_restore)
     p = sub.add_parser("demo", help="build a small damaged collection from bundled photos and restore it")
     p.add_argument("--out", default="demo-output", help="folder for the demo (default ./demo-output)")
-    _add_restore_options(p)
+    _add_restore_options(p, default_method="auto")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("evaluate", help="score methods with the evaluation protocol, per hole-ratio bin")
     p.add_argument("--methods", default="", help="comma-separated methods (Telea and NS always run too)")
