@@ -143,6 +143,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # quiet
         pass
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError:  # the client went away (killed, timed out): nothing to do
+            pass
+
     def setup(self) -> None:
         super().setup()
         with self.proxy.lock:
