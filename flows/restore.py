@@ -140,6 +140,8 @@ def restore(
     opts = storage_options or {}
     src, dst = Location(source, opts), Location(dest, opts)
     check_source_and_dest(src, dst)
+    src.check_reachable()  # a missing or forbidden bucket fails here, not as an empty run
+    dst.check_reachable(must_exist=False)
     config = RestoreConfig(method=method, method_options=method_options or {}, checkpoint=checkpoint,
                            masks=masks, detectors=tuple(detectors or ("solid",)), blend=blend,
                            blend_margin=blend_margin, output_format=output_format, write_masks=write_masks,
