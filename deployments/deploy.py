@@ -100,6 +100,7 @@ def bucket_trigger(cfg: DeployConfig):
 
 def build_deployments(cfg: DeployConfig | None = None, names: tuple[str, ...] = NAMES) -> list:
     """The project's deployments as :class:`prefect.deployments.runner.RunnerDeployment` objects."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Cron, Interval
 
@@ -132,7 +133,9 @@ def build_deployments(cfg: DeployConfig | None = None, names: tuple[str, ...] = 
             description="The evaluation protocol on the configured benchmark, every week.",
             tags=["inpaint", "evaluation"], **common),
         "watch-incoming": lambda: watch.to_deployment(
-            "watch-incoming", schedules=[Interval(timedelta(seconds=cfg.watch_interval_s))], concurrency_limit=1,
+            "watch-incoming", schedules=[Interval(timedelta(seconds=cfg.watch_interval_s))],
+            # a poll that finds the previous one still running is dropped, not queued behind it
+            concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
             parameters={"prefix": cfg.watch_prefix, "dest": cfg.dest, "settle_seconds": cfg.settle_s,
                         "storage_options": opts},
             description="Poll the watched prefix; emit inpaint.object.landed for new objects.",
