@@ -34,6 +34,7 @@ from .imageio import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, decode_mask
 from .inpainters import Inpainter, create_inpainter
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
 from .quality import score_fill, score_reference
+from .redact import redact
 from .storage import Location, read_uri, sha256_hex
 from .windows import Window, hole_windows
 
@@ -113,7 +114,8 @@ class Work:
 
     def fail(self, exc: BaseException) -> None:
         self.row["status"] = "failed"
-        self.row["error"] = str(exc) if isinstance(exc, InpaintError) else f"{type(exc).__name__}: {exc}"
+        text = str(exc) if isinstance(exc, InpaintError) else f"{type(exc).__name__}: {exc}"
+        self.row["error"] = redact(text)  # the manifest is read by many: never a credential in it
 
     def skip(self, reason: str) -> None:
         self.row["status"], self.row["error"] = "skipped", reason
