@@ -35,6 +35,11 @@ def tune_malloc(mmap_threshold: int = 64 << 20, trim_threshold: int = 256 << 20)
 
 tune_malloc()
 
+# Worker log lines (task failures with tracebacks, Dask's own) never carry a credential.
+from inpaint_core.redact import install_log_redaction  # noqa: E402
+
+install_log_redaction()
+
 
 def dask_setup(worker) -> None:  # called by Dask for preload modules
     pass
