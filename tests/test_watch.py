@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -126,12 +127,7 @@ def test_event_shape_is_what_the_trigger_matches(tree):
 
 @pytest.mark.slow
 def test_watch_flow_emits_one_event_per_poll_for_new_objects(prefect_server, tree):
-    import asyncio
-
-    from prefect.client.orchestration import get_client
-    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
-
-    from flows.watch import EVENT, watch
+    from flows.watch import watch
 
     src, dest = tree
     first = watch(src.url, dest.url, settle_seconds=0)
@@ -141,18 +137,49 @@ def test_watch_flow_emits_one_event_per_poll_for_new_objects(prefect_server, tre
     _put(src.root, "later.png")
     assert watch(src.url, dest.url, settle_seconds=0)["keys"] == ["later.png"]
 
-    async def events():
-        flt = EventFilter(event=EventNameFilter(name=[EVENT]),
-                          resource=EventResourceFilter(id=[f"inpaint.prefix.{src.uri()}"]))
-        async with get_client() as client:
-            page = await client.read_events(filter=flt, limit=50)  # the server allows 50 per page
-        return page.events
+    got = _landed_events(src.uri(), 2)
+    assert sorted(e.payload["count"] for e in got) == [1, 3]
 
-    deadline = time.time() + 30
-    got = []
+
+def _landed_events(prefix_uri: str, n: int, timeout: float = 30.0) -> list:
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    from flows.watch import EVENT
+
+    async def read():
+        flt = EventFilter(event=EventNameFilter(name=[EVENT]),
+                          resource=EventResourceFilter(id=[f"inpaint.prefix.{prefix_uri}"]))
+        async with get_client() as client:
+            return (await client.read_events(filter=flt, limit=50)).events  # the server allows 50 per page
+
+    deadline, got = time.time() + timeout, []
     while time.time() < deadline:  # events are persisted asynchronously by the server
-        got = asyncio.run(events())
-        if len(got) >= 2:
+        got = asyncio.run(read())
+        if len(got) >= n:
             break
         time.sleep(0.5)
-    assert sorted(e.payload["count"] for e in got) == [1, 3]
+    return got
+
+
+@pytest.mark.slow
+def test_s3_notifications_become_the_same_events(prefect_server, monkeypatch):
+    from prefect.settings import PREFECT_API_URL
+
+    from deployments import s3_notification_lambda as lam
+
+    prefix = "s3://notified-bucket/incoming"
+    now = datetime.now(timezone.utc).isoformat()
+    rec = lambda key, name="ObjectCreated:Put": {"eventName": name, "eventTime": now,  # noqa: E731
+                                                 "s3": {"bucket": {"name": "notified-bucket"},
+                                                        "object": {"key": key, "size": 10}}}
+    s3_event = {"Records": [rec("incoming/a+b.png"), rec("incoming/sub/c.png"), rec("other/x.png"),
+                            rec("incoming/d.png", "ObjectRemoved:Delete")]}
+    sqs_event = {"Records": [{"body": json.dumps({"Records": [rec("incoming/e.png")]})}]}
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    monkeypatch.setenv("INPAINT_WATCH_PREFIX", prefix)
+    assert lam.handler(s3_event, None) == {"emitted": 2} and lam.handler(sqs_event, None) == {"emitted": 1}
+    got = _landed_events(prefix, 3)
+    assert sorted(k for e in got for k in e.payload["keys"]) == ["a b.png", "e.png", "sub/c.png"]
