@@ -72,25 +72,38 @@ def test_deployments_are_created_with_schedules_and_triggers(prefect_server, tmp
         assert "{{ event.id }}" in automation.actions[0].parameters["triggered_by"]
 
 
-def test_prefect_yaml_declares_the_same_deployments():
+def test_prefect_yaml_deploys_the_same_deployments(prefect_server):
     import yaml
-    from prefect.events import DeploymentEventTrigger
-    from prefect.schedules import Cron  # noqa: F401  (the yaml's schedules are cron/interval dicts)
+    from prefect.settings import PREFECT_API_URL
+
+    from deployments.deploy import ensure_work_pool
 
     spec = yaml.safe_load((REPO / "deployments" / "prefect.yaml").read_text())
     by_name = {d["name"]: d for d in spec["deployments"]}
     assert set(by_name) == set(NAMES)
     python_side = {d.name: d for d in build_deployments(DeployConfig())}
-    for name, d in by_name.items():
+    for name, d in by_name.items():  # same flows; every parameter is one the flow takes
         module, _, func = d["entrypoint"].partition(":")
         flow = getattr(__import__(module[:-3].replace("/", "."), fromlist=[func]), func)
         assert flow.name == python_side[name].flow_name
         assert set(d["parameters"]) <= set(flow.parameters.properties), name
-        assert d["work_pool"]["name"] == "inpaint-process"
-    assert by_name["nightly-restore"]["schedules"][0]["timezone"]
-    (trigger,) = by_name["bucket-restore"]["triggers"]
-    parsed = DeploymentEventTrigger(**{k: v for k, v in trigger.items() if k != "type"})
-    assert parsed.posture == "Proactive" and parsed.within == timedelta(seconds=60)
+
+    ensure_work_pool("inpaint-process")
+    done = subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", "deploy", "--prefect-file",
+                           "deployments/prefect.yaml", "--all"], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with _client() as client:
+        for name in NAMES:
+            dep = client.read_deployment_by_name(f"{python_side[name].flow_name}/{name}")
+            assert dep.work_pool_name == "inpaint-process" and dep.parameters == by_name[name]["parameters"]
+        nightly = client.read_deployment_by_name("restore/nightly-restore")
+        assert nightly.schedules[0].schedule.timezone == "Europe/Berlin"
+        bucket = client.read_deployment_by_name("bucket-restore/bucket-restore")
+        (automation,) = _automations_of(client, bucket.id)
+        assert automation.trigger.posture == "Proactive" and automation.trigger.within == timedelta(seconds=60)
+        # the event templates reach the server untouched (prefect deploy must not render them)
+        assert automation.actions[0].parameters["triggered_by"].startswith("{{ event.event }}")
 
 
 def test_dask_cluster_class_by_import_path(prefect_server, monkeypatch):
