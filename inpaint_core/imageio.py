@@ -362,7 +362,8 @@ def _tiff_sample_info(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]] | 
     if ifd is None:
         return None
     try:
-        return _as_ints(ifd.get(_TIFF_BITS_PER_SAMPLE, 1)), _as_ints(ifd.get(_TIFF_SAMPLE_FORMAT, 1))
+        with _quiet():
+            return _as_ints(ifd.get(_TIFF_BITS_PER_SAMPLE, 1)), _as_ints(ifd.get(_TIFF_SAMPLE_FORMAT, 1))
     except (TypeError, ValueError):
         return None
 
@@ -390,7 +391,8 @@ def _header_size(data: bytes) -> tuple[int, int] | None:
             return _jpeg_size(data)
         ifd = _tiff_ifd(data)
         if ifd is not None and _TIFF_WIDTH in ifd and _TIFF_LENGTH in ifd:
-            return _as_ints(ifd[_TIFF_WIDTH])[0], _as_ints(ifd[_TIFF_LENGTH])[0]
+            with _quiet():  # tag values are parsed (and complained about) on access
+                return _as_ints(ifd[_TIFF_WIDTH])[0], _as_ints(ifd[_TIFF_LENGTH])[0]
     except (struct.error, TypeError, ValueError, IndexError):
         return None
     return None
