@@ -55,7 +55,7 @@ def test_overlapping_runs_on_one_destination(prefect_server, tmp_path):
     started: set = set()
 
     def rendezvous(summary: dict) -> None:
-        started.add((summary.get("part") or "").split("/run=")[-1].split("/")[0])
+        started.add(threading.get_ident())  # each run's flow calls its hooks in its own thread
         deadline = time.time() + 60
         while len(started) < 3 and time.time() < deadline:
             time.sleep(0.02)
@@ -90,4 +90,4 @@ def test_overlapping_runs_on_one_destination(prefect_server, tmp_path):
     assert not reader.partial and reader.checked >= len(expected)
     overlap = sum(n - 1 for n in d.ok_rows_per_image.values())
     record("concurrent runs", "tests/faults/test_concurrent_runs.py::test_overlapping_runs_on_one_destination",
-           3, 3, d.lost(expected), images_done_by_both_overlapping_runs=overlap)
+           2, 3, d.lost(expected), images_done_by_both_overlapping_runs=overlap)  # 2 runs started over a third

@@ -114,31 +114,32 @@ def test_throttling_5xx_drops_and_slow_responses_are_retried(prefect_server, mot
            injected=injected)
 
 
-@pytest.mark.parametrize("fault", ["missing bucket", "access denied"])
+@pytest.mark.parametrize("fault", ["missing source bucket", "missing bucket", "access denied"])
 def test_permanent_errors_fail_fast_and_write_nothing(prefect_server, moto, tmp_path, fault):
     """A destination bucket that does not exist, or that refuses writes: the run fails within
     seconds with a message naming the URL (not the secret), no manifest row and no run summary."""
     from flows.restore import run_restore
     from inpaint_core.errors import StorageAccessError, StorageNotFoundError
 
-    bucket = "perm-" + fault.split()[0]
+    bucket = "perm-" + fault.split()[-2]
     _source(tmp_path, moto, bucket, n=4)
-    dest = f"s3://{bucket}/out" if fault == "access denied" else "s3://no-such-bucket-here/out"
+    source = "s3://no-such-source-here/in" if fault == "missing source bucket" else f"s3://{bucket}/in"
+    dest = f"s3://{bucket}/out" if fault != "missing bucket" else "s3://no-such-bucket-here/out"
     with FaultProxy(moto.url) as proxy:
         if fault == "access denied":
             proxy.add("status", method="PUT", path=f"/{bucket}/out/", status=403, times=-1)
         opts = {"endpoint_url": proxy.url, "key": "AKIAFAULT", "secret": SECRET}
         t = time.perf_counter()
         with pytest.raises((StorageNotFoundError, StorageAccessError)) as err:
-            run_restore(f"s3://{bucket}/in", dest, n_workers=1, shard_size=2, storage_options=opts)
+            run_restore(source, dest, n_workers=1, shard_size=2, storage_options=opts)
         seconds = time.perf_counter() - t
         injected = sum(proxy.injected.values())
     msg = str(err.value)
-    assert dest in msg and SECRET not in msg
+    assert (source if fault == "missing source bucket" else dest) in msg and SECRET not in msg
     assert ("access denied" if fault == "access denied" else "not found") in msg
     fs = s3fs_for(moto.url)
     fs.invalidate_cache()
-    if fault == "access denied":
+    if fault != "missing bucket":
         assert not fs.exists(f"{bucket}/out")  # nothing written: no image, no manifest part, no summary
         assert injected <= 2 * 2  # one PUT per shard attempt (task retried once), no retry loop
     assert seconds < 60
