@@ -144,6 +144,10 @@ class Trainer:
         self.g_opt.load_state_dict(optim["g"])
         if self.d_opt is not None and optim.get("d") is not None:
             self.d_opt.load_state_dict(optim["d"])
+        # The learning rates are the ones given now (a resumed run may change them), the moments are kept.
+        for opt, lr in ((self.g_opt, self.cfg.lr), (self.d_opt, self.cfg.lr_d or self.cfg.lr)):
+            for group in (opt.param_groups if opt is not None else []):
+                group["lr"] = lr
         self.step, self.images_seen, self.wall_seconds = latest["step"], latest["images_seen"], latest["wall_seconds"]
 
     def card(self) -> dict[str, Any]:

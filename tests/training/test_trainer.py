@@ -84,3 +84,13 @@ def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path
     by_key = {a.key: a for a in asyncio.run(artifacts()) if a.key}
     assert float(by_key["train-glcic-progress"].data) == 100.0
     assert "step 2 of 2" in by_key["train-glcic-summary"].data
+
+
+def test_a_resumed_run_takes_the_learning_rate_given_now(photos, tmp_path):
+    cfg = TrainConfig(model="glcic", data=[photos], dest=str(tmp_path / "run"), steps=1, batch_size=2, crop=64,
+                      model_config={"width": 4}, recipe_options={"d_width": 4, "warmup_steps": 10},
+                      checkpoint_every=1, log_every=1, num_workers=0, lr=2e-4)
+    Trainer(cfg).run()
+    again = Trainer(TrainConfig(**{**cfg.__dict__, "steps": 2, "lr": 1e-3}))
+    assert again.step == 1 and {g["lr"] for g in again.g_opt.param_groups} == {1e-3}
+    assert again.g_opt.state  # Adam's moments came back with the checkpoint
