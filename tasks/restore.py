@@ -13,8 +13,29 @@ import socket
 
 from prefect import task
 
+from inpaint_core.errors import StoragePermanentError
+
 from inpaint_core.pipeline import (finish_shard, inpaint_shard, prepare_shard, restore_shard,
                                    write_shard_manifest)
+
+
+def retry_unless_permanent(task, task_run, state) -> bool:
+    """Prefect ``retry_condition_fn``: retry a shard (a lost worker, a storage outage past the
+    storage layer's own retries), but not a permanent storage error (missing bucket, access
+    denied), which would fail the same way again."""
+    data = state.data
+    if isinstance(data, BaseException):
+        return not isinstance(data, StoragePermanentError)
+    try:
+        state.result(raise_on_failure=True)
+    except StoragePermanentError:
+        return False
+    except BaseException:
+        return True
+    return True
+
+
+_SHARD_RETRIES = {"retries": 1, "retry_condition_fn": retry_unless_permanent}
 
 
 def worker_name() -> str:
@@ -27,23 +48,23 @@ def worker_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@task(name="restore-shard", task_run_name="restore shard {shard}", retries=1)
+@task(name="restore-shard", task_run_name="restore shard {shard}", **_SHARD_RETRIES)
 def restore_shard_task(items, config, source, dest, run_id: str, shard: int) -> dict:
     return restore_shard(items, config, source, dest, run_id, shard, worker_name())
 
 
-@task(name="prepare-shard", task_run_name="prepare shard {shard}", retries=1)
+@task(name="prepare-shard", task_run_name="prepare shard {shard}", **_SHARD_RETRIES)
 def prepare_shard_task(items, config, source, dest, run_id: str, shard: int):
     # Full frames stay here; only the windows around holes travel to the inpainting worker.
     return [w.without_frames() for w in prepare_shard(items, config, source, dest, run_id, shard)]
 
 
-@task(name="inpaint-shard", task_run_name="inpaint shard {shard}", retries=1)
+@task(name="inpaint-shard", task_run_name="inpaint shard {shard}", **_SHARD_RETRIES)
 def inpaint_shard_task(works, config, shard: int):
     return inpaint_shard(works, config, worker_name())
 
 
-@task(name="finish-shard", task_run_name="finish shard {shard}", retries=1)
+@task(name="finish-shard", task_run_name="finish shard {shard}", **_SHARD_RETRIES)
 def finish_shard_task(works, config, source, dest, run_id: str, shard: int) -> dict:
     rows = finish_shard(works, config, source, dest, worker_name())
     return write_shard_manifest(rows, works, dest, run_id, shard)
