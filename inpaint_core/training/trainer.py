@@ -116,7 +116,8 @@ class Trainer:
         self.recipe = get_recipe(cfg.model)(self.generator, cfg.recipe_options, resolution=self.crop)
         for d in self.recipe.discriminators.values():
             d.to(self.device).train()
-        betas = (0.5, 0.999)
+        # GAN practice (DCGAN onwards) is beta1 = 0.5; a recipe may choose another (GLCIC's MSE-only warm-up).
+        betas = (float(self.recipe.opt.get("beta1", 0.5)), 0.999)
         self.g_opt = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
         d_params = [p for d in self.recipe.discriminators.values() for p in d.parameters()]
         self.d_opt = torch.optim.Adam(d_params, lr=cfg.lr_d or cfg.lr, betas=betas) if d_params else None
@@ -124,10 +125,10 @@ class Trainer:
         self.step, self.images_seen, self.wall_seconds = 0, 0, 0.0
         self._log: list[dict[str, Any]] = []  # rows not yet written to the Parquet log
         self.recent_log: list[dict[str, Any]] = []  # the last rows, for progress displays
-        self._resume()
+        self._resume(betas)
 
     # ---------------------------------------------------------------- resume / checkpoints
-    def _resume(self) -> None:
+    def _resume(self, betas: tuple[float, float]) -> None:
         if not self.dest.exists("state/latest.json"):
             return
         latest = json.loads(self.dest.read("state/latest.json"))
@@ -147,7 +148,7 @@ class Trainer:
         # The learning rates are the ones given now (a resumed run may change them), the moments are kept.
         for opt, lr in ((self.g_opt, self.cfg.lr), (self.d_opt, self.cfg.lr_d or self.cfg.lr)):
             for group in (opt.param_groups if opt is not None else []):
-                group["lr"] = lr
+                group["lr"], group["betas"] = lr, betas
         self.step, self.images_seen, self.wall_seconds = latest["step"], latest["images_seen"], latest["wall_seconds"]
 
     def card(self) -> dict[str, Any]:

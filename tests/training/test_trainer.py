@@ -93,4 +93,5 @@ def test_a_resumed_run_takes_the_learning_rate_given_now(photos, tmp_path):
     Trainer(cfg).run()
     again = Trainer(TrainConfig(**{**cfg.__dict__, "steps": 2, "lr": 1e-3}))
     assert again.step == 1 and {g["lr"] for g in again.g_opt.param_groups} == {1e-3}
+    assert {g["betas"] for g in again.g_opt.param_groups} == {(0.5, 0.999)}
     assert again.g_opt.state  # Adam's moments came back with the checkpoint

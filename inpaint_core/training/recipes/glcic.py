@@ -3,7 +3,8 @@ discriminators; the local one sees a patch of half the side centred on the hole.
 
 Schedule: the paper trains the completion network alone with MSE for T_C iterations (90,000 of
 500,000) before the discriminators join; ``warmup_steps`` is T_C here (0 = adversarial from the start).
-During the warm-up no discriminator runs, so a step costs about half."""
+During the warm-up no discriminator runs, so a step costs about half. ``beta1`` is Adam's (0.5, the
+GAN habit; 0.9 averages the noisy gradients of a long MSE-only phase better)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def hole_patches(x: torch.Tensor, mask: torch.Tensor, side: int) -> torch.Tensor
 
 @register_recipe("glcic")
 class GLCICRecipe(Recipe):
-    default_options = {"adv_weight": 0.0004, "d_width": 32, "warmup_steps": 0}
+    default_options = {"adv_weight": 0.0004, "d_width": 32, "warmup_steps": 0, "beta1": 0.5}
     adversarial = "vanilla"
     notes = "MSE reconstruction + vanilla GAN with the paper's global and local discriminators."
 
