@@ -33,6 +33,7 @@ from typing import Any, Callable, TypeVar
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from .redact import redact as _redact
 from .errors import (StorageAccessError, StorageError, StorageNotFoundError, StoragePermanentError,
                      StorageUnavailableError, UnsafeKeyError)
 
@@ -117,13 +118,13 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
 
 
-_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 _SECRET_OPTION = re.compile(r"(secret|token|password|passwd|key|credential)", re.I)
 
 
 def redact(text: str, storage_options: dict[str, Any] | None = None) -> str:
-    """``text`` without credentials: no ``user:password@`` in URLs, no value of a secret-looking option."""
-    text = _USERINFO.sub(r"\1***@", text)
+    """``text`` without credentials: :func:`inpaint_core.redact.redact` (environment credentials,
+    ``user:password@`` in URLs, key shapes), plus any value of a secret-looking option, however short."""
+    text = _redact(text, storage_options=storage_options)
     for value in _secret_values(storage_options or {}):
         text = text.replace(value, "***")
     return text
