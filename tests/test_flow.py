@@ -154,3 +154,31 @@ def test_restore_with_a_learned_model_on_dask_workers(prefect_server, tmp_path):
     df = _rows(tmp_path / "dest")
     assert (df["method"] == "glcic").all() and df["blend"].all()
     assert df["method_params"].str.contains(checkpoint_sha256(ck)).all()
+
+
+def test_sigterm_stops_the_command_and_the_servers_it_started(tmp_path):
+    """A terminated `inpaint restore` (kill, a scheduler) leaves no temporary Prefect server or
+    Dask worker running behind it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    from .collections import good_collection
+
+    good_collection(str(tmp_path / "src"), n=40, size=256)
+    env = {**os.environ, "PREFECT_API_URL": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "restore", str(tmp_path / "src"),
+                             str(tmp_path / "dst"), "--no-progress", "--shard-size", "2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (tmp_path / "dst" / "manifest").exists():
+        time.sleep(0.2)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children, "the command should have started a server and workers"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=120) != 0
+    gone, alive = psutil.wait_procs(children, timeout=60)
+    assert not alive, [p.cmdline()[:4] for p in alive]
