@@ -20,7 +20,10 @@ Deviations: ``depth`` 6 stride-2 levels by default (a 4x4 bottleneck at 256) ins
 unet_256's 8 (1x1), and ``width`` 24 instead of 64 (channels ``width * 2^i`` capped at ``8 width``),
 so the generator has about 4 M parameters and trains on a CPU; fully convolutional, inputs are padded
 (replicate) to a multiple of ``2^depth`` inside the network and cropped back. No dropout (the repo's
-default ``no_dropout``). No weights are shipped.
+default ``no_dropout``).
+Project option ``prefill="telea"`` (:mod:`inpaint_core.models.prefill`): the holes of the input are
+filled by Telea instead of zeros and the output is a residual on that fill (the output layer starts at
+zero, so an untrained model returns Telea); the U-Net's skips let the residual use the fill's detail.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inpaint_core.layers import ShiftLayer
+from inpaint_core.models.prefill import PREFILL_METHODS, classical_fill, zero_init_
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["ShiftNetGenerator"]
@@ -54,8 +58,11 @@ class ShiftNetGenerator(nn.Module):
     """
 
     def __init__(self, width: int = 24, depth: int = 6, shift_level: int = 3,
-                 shift_threshold: float = 5 / 16, shift_patch: int = 1) -> None:
+                 shift_threshold: float = 5 / 16, shift_patch: int = 1, prefill: str | None = None) -> None:
         super().__init__()
+        if prefill is not None and prefill not in PREFILL_METHODS:
+            raise ValueError(f"shiftnet: prefill must be one of {sorted(PREFILL_METHODS)} or None, got {prefill!r}")
+        self.prefill = prefill
         if width < 1:
             raise ValueError(f"shiftnet: width must be >= 1, got {width}")
         if depth < 2 or not 1 <= shift_level < depth:
@@ -77,6 +84,8 @@ class ShiftNetGenerator(nn.Module):
                 up.append(nn.Sequential(nn.ConvTranspose2d(c_in, chans[k - 1], 4, 2, 1, bias=False),
                                         nn.BatchNorm2d(chans[k - 1])))
         self.up = nn.ModuleList(up)
+        if prefill:
+            zero_init_(self.up[0][0])  # residual head: an untrained model returns the classical fill
         self.shift = ShiftLayer(shift_threshold, shift_patch, concat=True)
 
     def _encode(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -90,6 +99,9 @@ class ShiftNetGenerator(nn.Module):
         if image.ndim != 4 or image.shape[1] != 3 or mask.shape != (image.shape[0], 1, *image.shape[-2:]):
             raise ValueError(f"shiftnet: expected B x 3 x H x W image and B x 1 x H x W mask, got "
                              f"{tuple(image.shape)} and {tuple(mask.shape)}")
+        if self.prefill:
+            image = image * (1 - mask) + classical_fill(image, mask, self.prefill) * mask
+            return _pad_to(image, 2 ** self.depth), _pad_to(mask, 2 ** self.depth)
         mask = _pad_to(mask, 2 ** self.depth)
         return _pad_to(image, 2 ** self.depth) * (1 - mask), mask
 
@@ -108,6 +120,8 @@ class ShiftNetGenerator(nn.Module):
                 y = self.up[k - 1](self.shift(decoder_feat, enc, pmask))
             else:
                 y = self.up[k - 1](F.relu(torch.cat([y, feats[k - 1]], dim=1)))
+        if self.prefill:
+            y = (x + y).clamp(-1, 1)
         return {"output": y[..., :h, :w], "decoder_feat": decoder_feat, "mask": pmask}
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
@@ -116,7 +130,7 @@ class ShiftNetGenerator(nn.Module):
     def guidance_target(self, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """ReLU'd encoder feature of the ground truth at the shift level (no gradient), the guidance target."""
         with torch.no_grad():
-            _, pmask = self._inputs(target, mask)
+            pmask = _pad_to(mask, 2 ** self.depth)
             y = torch.cat([_pad_to(target, 2 ** self.depth), pmask], dim=1)  # holes not zeroed
             for layer in self.down[:self.shift_level]:
                 y = layer(y)
@@ -126,7 +140,8 @@ class ShiftNetGenerator(nn.Module):
 SPEC = register_model(ModelSpec(
     name="shiftnet",
     build=lambda config: ShiftNetGenerator(**config),
-    default_config={"width": 24, "depth": 6, "shift_level": 3, "shift_threshold": 5 / 16, "shift_patch": 1},
+    default_config={"width": 24, "depth": 6, "shift_level": 3, "shift_threshold": 5 / 16, "shift_patch": 1,
+                    "prefill": None},
     resolution=256,
     multiple=64,
     description="Shift-Net (Yan et al. 2018): U-Net with a shift-connection layer copying known encoder "

@@ -2,6 +2,7 @@
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from skimage import data as skdata
 
@@ -26,22 +27,24 @@ def test_classical_fill_is_opencvs_telea():
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
 
-def test_untrained_prefilled_glcic_returns_telea(tmp_path):
+@pytest.mark.parametrize("name", ["glcic", "shiftnet"])
+def test_untrained_prefilled_model_returns_telea(name, tmp_path):
     torch.manual_seed(0)
-    spec = get_model_spec("glcic")
+    spec = get_model_spec(name)
     config = {**spec.default_config, "width": 8, "prefill": "telea"}
-    path = str(tmp_path / "glcic.safetensors")
-    save_checkpoint(spec.build(config), "glcic", config, path, {"resolution": 128})
+    path = str(tmp_path / f"{name}.safetensors")
+    save_checkpoint(spec.build(config), name, config, path, {"resolution": 128})
     img, mask = _case()
-    (out,) = create_inpainter("glcic", checkpoint=path, device="cpu")([img], [mask])
+    (out,) = create_inpainter(name, checkpoint=path, device="cpu")([img], [mask])
     (telea,) = create_inpainter("telea", radius=3)([img], [mask])
     assert np.array_equal(out[~mask], img[~mask])
     assert np.abs(out.astype(int) - telea.astype(int)).max() <= 2
 
 
-def test_prefilled_glcic_learns_a_residual():
+@pytest.mark.parametrize("name", ["glcic", "shiftnet"])
+def test_prefilled_model_learns_a_residual(name):
     torch.manual_seed(0)
-    g = get_model_spec("glcic").build({"width": 8, "prefill": "telea"})
+    g = get_model_spec(name).build({"width": 8, "prefill": "telea"})
     img = torch.rand(2, 3, 32, 32) * 2 - 1
     mask = torch.zeros(2, 1, 32, 32)
     mask[:, :, 8:24, 8:24] = 1
