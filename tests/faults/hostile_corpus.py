@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from skimage import data as skdata
 
-from tests.collections import bomb_png, hole_mask
+from tests.collections import bomb_png, hole_mask, write
 
 SIDE = 64
 _PHOTO = np.ascontiguousarray(skdata.astronaut()[100:100 + SIDE, 140:140 + SIDE])
@@ -311,15 +311,8 @@ def build_corpus(root: str) -> list[Case]:
     """Write every case (and its sibling mask) under ``root``; returns the cases."""
     all_cases = cases()
     for case in all_cases:
-        _write(root, case.key, case.data)
+        write(root, case.key, case.data)
         if case.mask is not None:
             stem, _ = os.path.splitext(case.key)
-            _write(root, f"{stem}_mask.png", case.mask)
+            write(root, f"{stem}_mask.png", case.mask)
     return all_cases
-
-
-def _write(root: str, key: str, blob: bytes) -> None:
-    path = os.path.join(root, key)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "wb") as fh:
-        fh.write(blob)

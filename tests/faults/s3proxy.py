@@ -192,6 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/xml")
         self.send_header("Content-Length", str(len(data)))
+        self._finish(data)
+
+    def _finish(self, data: bytes) -> None:
+        """End the headers and send ``data`` (not for HEAD); a client that gave up is not an error."""
         try:
             self.end_headers()
             if self.command != "HEAD":
@@ -218,9 +222,4 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         length = resp.getheader("Content-Length") if self.command == "HEAD" else None
         self.send_header("Content-Length", length if length is not None else str(len(data)))
-        try:
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
-        except OSError:  # the client gave up first (its read timeout): nothing to answer
-            self.close_connection = True
+        self._finish(data)
