@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
-from inpaint_core.manifest import SCHEMA, STAGES
+from inpaint_core import manifest
+from inpaint_core.manifest import STAGES
 from inpaint_core.quality import COLOR_DELTA_MAX, SEAM_MAX, TEXTURE_MIN
 from inpaint_core.storage import Location
 
@@ -108,12 +108,7 @@ def failure_verdict(summary: dict[str, Any], max_failure_rate: float | None) -> 
 # --- reading this run's rows ---------------------------------------------------------------
 def read_run_rows(dest: Location, run_id: str, columns: list[str] | None = None) -> pa.Table:
     """This run's manifest rows (only its own part files are opened), projected to ``columns``."""
-    columns = columns or ROW_COLUMNS
-    root = dest.path(f"manifest/run={run_id}")
-    if not dest.fs.exists(root):
-        return SCHEMA.empty_table().select(columns)
-    dataset = ds.dataset(root, filesystem=dest.fs, format="parquet", schema=SCHEMA, ignore_prefixes=[".", "_"])
-    return dataset.to_table(columns=columns)
+    return manifest.read_manifest(dest, columns or ROW_COLUMNS, run_id=run_id)
 
 
 # --- table artifact ------------------------------------------------------------------------

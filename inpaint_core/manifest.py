@@ -104,22 +104,24 @@ def write_part(dest: Location, run_id: str, shard: int, rows: list[dict[str, Any
     return dest.write_atomic(part_key(run_id, shard), buf.getvalue())
 
 
-def _dataset(dest: Location) -> ds.Dataset | None:
-    root = dest.path("manifest")
+def _dataset(dest: Location, run_id: str | None = None) -> ds.Dataset | None:
+    root = dest.path("manifest" if run_id is None else f"manifest/run={run_id}")
     if not dest.fs.exists(root):
         return None
-    return ds.dataset(root, filesystem=dest.fs, format="parquet", schema=SCHEMA,
-                      partitioning=ds.partitioning(pa.schema([("run", pa.string())]), flavor="hive"),
+    partitioning = ds.partitioning(pa.schema([("run", pa.string())]), flavor="hive") if run_id is None else None
+    return ds.dataset(root, filesystem=dest.fs, format="parquet", schema=SCHEMA, partitioning=partitioning,
                       exclude_invalid_files=False, ignore_prefixes=[".", "_"])
 
 
-def read_manifest(dest: Location, columns: list[str] | None = None, filter=None) -> pa.Table:
-    """Every manifest row under ``dest`` (all runs), optionally projected and filtered.
+def read_manifest(dest: Location, columns: list[str] | None = None, filter=None,
+                  run_id: str | None = None) -> pa.Table:
+    """Every manifest row under ``dest`` (all runs, or only ``run_id``'s part files), optionally
+    projected and filtered.
 
     Runs under the storage retry policy: a transient failure re-reads the whole listing.
     """
     def read() -> pa.Table:
-        dataset = _dataset(dest)
+        dataset = _dataset(dest, run_id)
         if dataset is None:
             return SCHEMA.empty_table() if columns is None else SCHEMA.empty_table().select(columns)
         return dataset.to_table(columns=columns, filter=filter)
