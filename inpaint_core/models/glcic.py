@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from inpaint_core.models.prefill import PREFILL_METHODS, classical_fill, zero_init_
+from inpaint_core.models.prefill import check_prefill, classical_fill, zero_init_
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["GLCICGenerator"]
@@ -44,8 +44,7 @@ class GLCICGenerator(nn.Module):
         super().__init__()
         if width < 2:
             raise ValueError(f"glcic: width must be >= 2, got {width}")
-        if prefill is not None and prefill not in PREFILL_METHODS:
-            raise ValueError(f"glcic: prefill must be one of {sorted(PREFILL_METHODS)} or None, got {prefill!r}")
+        check_prefill("glcic", prefill)
         self.prefill = prefill
         w1, w2, w4 = width, 2 * width, 4 * width
         layers = [*_conv(4, w1, 5), *_conv(w1, w2, 3, 2), *_conv(w2, w2, 3),

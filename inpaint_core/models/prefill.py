@@ -22,6 +22,12 @@ from torch import nn
 PREFILL_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 
+def check_prefill(model: str, prefill: str | None) -> None:
+    """Refuse an unknown ``prefill`` option value when a model is built, not at its first forward."""
+    if prefill is not None and prefill not in PREFILL_METHODS:
+        raise ValueError(f"{model}: prefill must be one of {sorted(PREFILL_METHODS)} or None, got {prefill!r}")
+
+
 @torch.no_grad()
 def classical_fill(image: torch.Tensor, mask: torch.Tensor, method: str = "telea", radius: int = 3) -> torch.Tensor:
     """OpenCV fill of ``image`` (B x 3 x H x W in [-1, 1]) inside ``mask`` (B x 1 x H x W, 1 = hole).
@@ -30,7 +36,7 @@ def classical_fill(image: torch.Tensor, mask: torch.Tensor, method: str = "telea
     8-bit round trip OpenCV's inpainting needs (the caller composites them anyway).
     """
     if method not in PREFILL_METHODS:
-        raise ValueError(f"prefill must be one of {sorted(PREFILL_METHODS)} or None, got {method!r}")
+        raise ValueError(f"classical_fill: method must be one of {sorted(PREFILL_METHODS)}, got {method!r}")
     imgs = ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
     holes = (mask.detach()[:, 0] > 0.5).cpu().numpy().astype(np.uint8)
     out = np.stack([cv2.inpaint(np.ascontiguousarray(i), h, radius, PREFILL_METHODS[method]) if h.any() else i

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inpaint_core.layers import ShiftLayer
-from inpaint_core.models.prefill import PREFILL_METHODS, classical_fill, zero_init_
+from inpaint_core.models.prefill import check_prefill, classical_fill, zero_init_
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["ShiftNetGenerator"]
@@ -60,8 +60,7 @@ class ShiftNetGenerator(nn.Module):
     def __init__(self, width: int = 24, depth: int = 6, shift_level: int = 3,
                  shift_threshold: float = 5 / 16, shift_patch: int = 1, prefill: str | None = None) -> None:
         super().__init__()
-        if prefill is not None and prefill not in PREFILL_METHODS:
-            raise ValueError(f"shiftnet: prefill must be one of {sorted(PREFILL_METHODS)} or None, got {prefill!r}")
+        check_prefill("shiftnet", prefill)
         self.prefill = prefill
         if width < 1:
             raise ValueError(f"shiftnet: width must be >= 1, got {width}")

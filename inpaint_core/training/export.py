@@ -83,7 +83,7 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
         if fp16:
             half = f"{tmp}/{name}.safetensors"
             save_checkpoint(model, name, card["config"], half, extra, fp16=True)
-            half_rows = evaluate_cases(create_inpainter(name, checkpoint=half, device="cpu"), cases)  # card: resolution
+            half_rows = evaluate_cases(create_inpainter(name, checkpoint=half, device="cpu"), cases)
             full, halved = _by_bin(summarize(rows), name), _by_bin(summarize(half_rows), name)
             drift = max(abs(full[b]["psnr"] - halved[b]["psnr"]) for b in full)
             log(f"{name}: float16 storage changes per-bin PSNR by at most {drift:.4f} dB")
@@ -104,7 +104,8 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
         "source_checkpoint": checkpoint,
         "licence": LICENCE_NOTE,
     }
-    Path(dest).mkdir(parents=True, exist_ok=True) if "://" not in str(dest) else None
+    if "://" not in str(dest):
+        Path(dest).mkdir(parents=True, exist_ok=True)
     weights, card_uri = save_checkpoint(model, name, card["config"], f"{str(dest).rstrip('/')}/{name}.safetensors",
                                         extra, fp16=storage_dtype == "float16", storage_options=storage_options)
     for b, v in vs.items():
