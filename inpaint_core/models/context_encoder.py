@@ -24,6 +24,7 @@ import math
 import torch
 from torch import nn
 
+from inpaint_core.models.prefill import prefilled_build
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["ContextEncoder", "ChannelWiseFC"]
@@ -89,8 +90,8 @@ class ContextEncoder(nn.Module):
 
 SPEC = register_model(ModelSpec(
     name="context_encoder",
-    build=lambda config: ContextEncoder(**config),
-    default_config={"resolution": 128, "width": 64, "max_channels": 512},
+    build=prefilled_build("context_encoder", ContextEncoder),
+    default_config={"resolution": 128, "width": 64, "max_channels": 512, "prefill": None},
     resolution=128,
     multiple=32,
     fixed_size=True,

@@ -39,6 +39,7 @@ from torch import nn
 
 from inpaint_core.layers import contextual_attention
 from inpaint_core.models.pconv import PConvBlock, encoder_channels, encoder_kernels
+from inpaint_core.models.prefill import prefilled_build
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["CTSDGGenerator", "BiGFF", "CFA", "to_gray"]
@@ -196,8 +197,8 @@ class CTSDGGenerator(nn.Module):
 
 SPEC = register_model(ModelSpec(
     name="ctsdg",
-    build=lambda config: CTSDGGenerator(**config),
-    default_config={"width": 16, "depth": 7},
+    build=prefilled_build("ctsdg", CTSDGGenerator),
+    default_config={"width": 16, "depth": 7, "prefill": None},
     resolution=256,
     multiple=128,
     needs_edges=True,

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from inpaint_core.layers import ContextualAttention
+from inpaint_core.models.prefill import prefilled_build
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["DeepFillV1Generator"]
@@ -126,8 +127,8 @@ class DeepFillV1Generator(CoarseToFine):
 
 SPEC = register_model(ModelSpec(
     name="deepfill_v1",
-    build=lambda config: DeepFillV1Generator(**config),
-    default_config={"width": 24},
+    build=prefilled_build("deepfill_v1", DeepFillV1Generator),
+    default_config={"width": 24, "prefill": None},
     resolution=256,
     multiple=8,
     description="DeepFill v1 (Yu et al. 2018): coarse-to-fine generator with contextual attention, "

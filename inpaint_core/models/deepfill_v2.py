@@ -31,6 +31,7 @@ from torch import nn
 
 from inpaint_core.layers import ContextualAttention, GatedConv2d, GatedDeconv2d
 from inpaint_core.models.deepfill_v1 import CoarseToFine
+from inpaint_core.models.prefill import prefilled_build
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["DeepFillV2Generator"]
@@ -77,8 +78,8 @@ class DeepFillV2Generator(CoarseToFine):
 
 SPEC = register_model(ModelSpec(
     name="deepfill_v2",
-    build=lambda config: DeepFillV2Generator(**config),
-    default_config={"width": 24},
+    build=prefilled_build("deepfill_v2", DeepFillV2Generator),
+    default_config={"width": 24, "prefill": None},
     resolution=256,
     multiple=8,
     description="DeepFill v2 (Yu et al. 2019): gated-conv coarse-to-fine generator with contextual "

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inpaint_core.layers import DilatedResBlock
+from inpaint_core.models.prefill import prefilled_build
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["EdgeConnectGenerator", "EdgeConnect", "to_gray"]
@@ -164,8 +165,8 @@ class EdgeConnect(nn.Module):
 
 SPEC = register_model(ModelSpec(
     name="edgeconnect",
-    build=lambda config: EdgeConnect(**config),
-    default_config={"width": 32, "n_blocks": 8},
+    build=prefilled_build("edgeconnect", EdgeConnect),
+    default_config={"width": 32, "n_blocks": 8, "prefill": None},
     resolution=256,
     multiple=4,
     needs_edges=True,

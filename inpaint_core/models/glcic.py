@@ -11,9 +11,10 @@ post-process is :func:`inpaint_core.blend.glcic_blend`, applied by the pipeline 
 Deviations: output tanh in [-1, 1] instead of sigmoid in [0, 1] (our generator contract; the two
 differ by an affine map); default ``width`` 32 instead of 64 (about a quarter of the parameters);
 input is RGB with holes zeroed plus the mask (the paper fills holes with the dataset mean).
-Project option ``prefill="telea"`` (:mod:`inpaint_core.models.prefill`): the holes of the input are
-filled by Telea instead and the output is a residual on top of that fill, starting at zero.
-No weights are shipped (the original's are Torch7 files under a non-commercial licence).
+Project option ``prefill="telea"`` (:class:`inpaint_core.models.prefill.Prefilled`): a
+full-resolution head turns the network's prediction into a residual over the Telea fill, starting
+at zero. The original's weights are Torch7 files under a non-commercial licence; the project's are
+trained here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from inpaint_core.models.prefill import check_prefill, classical_fill, zero_init_
+from inpaint_core.models.prefill import prefilled_build
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["GLCICGenerator"]
@@ -40,12 +41,10 @@ def _deconv(c_in: int, c_out: int) -> list[nn.Module]:
 class GLCICGenerator(nn.Module):
     """``forward(image, mask, edges=None) -> B x 3 x H x W`` in [-1, 1]; H and W multiples of 4."""
 
-    def __init__(self, width: int = 32, prefill: str | None = None) -> None:
+    def __init__(self, width: int = 32) -> None:
         super().__init__()
         if width < 2:
             raise ValueError(f"glcic: width must be >= 2, got {width}")
-        check_prefill("glcic", prefill)
-        self.prefill = prefill
         w1, w2, w4 = width, 2 * width, 4 * width
         layers = [*_conv(4, w1, 5), *_conv(w1, w2, 3, 2), *_conv(w2, w2, 3),
                   *_conv(w2, w4, 3, 2), *_conv(w4, w4, 3), *_conv(w4, w4, 3)]
@@ -56,22 +55,16 @@ class GLCICGenerator(nn.Module):
                    *_deconv(w2, w1), *_conv(w1, w1 // 2, 3),
                    nn.Conv2d(w1 // 2, 3, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        if prefill:
-            zero_init_(self.net[-2])  # residual head: an untrained model returns the classical fill
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
         if image.shape[-1] % 4 or image.shape[-2] % 4:
             raise ValueError(f"glcic: input sides must be multiples of 4, got {tuple(image.shape[-2:])}")
-        if not self.prefill:
-            return self.net(torch.cat([image * (1 - mask), mask], dim=1))
-        fill = classical_fill(image, mask, self.prefill)
-        x = image * (1 - mask) + fill * mask
-        return (x + self.net(torch.cat([x, mask], dim=1))).clamp(-1, 1)
+        return self.net(torch.cat([image * (1 - mask), mask], dim=1))
 
 
 SPEC = register_model(ModelSpec(
     name="glcic",
-    build=lambda config: GLCICGenerator(**config),
+    build=prefilled_build("glcic", GLCICGenerator),
     default_config={"width": 32, "prefill": None},
     resolution=256,
     multiple=4,

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inpaint_core.models.prefill import prefilled_build
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["MSNPSGenerator", "ContentNet", "RandomFeatures", "texture_refine"]
@@ -236,9 +237,9 @@ def _hole_box(mask: torch.Tensor, margin: int) -> tuple[int, int, int, int] | No
 
 SPEC = register_model(ModelSpec(
     name="msnps",
-    build=lambda config: MSNPSGenerator(**config),
+    build=prefilled_build("msnps", MSNPSGenerator),
     default_config={"width": 32, "depth": 5, "texture_scales": 2, "texture_iters": 10, "texture_lr": 0.02,
-                    "texture_weight": 0.05, "tv_weight": 0.05, "feature_width": 16, "feature_seed": 0},
+                    "texture_weight": 0.05, "tv_weight": 0.05, "feature_width": 16, "feature_seed": 0, "prefill": None},
     resolution=256,
     multiple=32,
     description="Multi-scale neural patch synthesis (Yang et al. 2017): content network, then coarse-to-fine "

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inpaint_core.layers import PartialConv2d
+from inpaint_core.models.prefill import prefilled_build
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["PConvBlock", "PConvUNet", "straight_through_clamp"]
@@ -106,8 +107,8 @@ class PConvUNet(nn.Module):
 
 SPEC = register_model(ModelSpec(
     name="pconv",
-    build=lambda config: PConvUNet(**config),
-    default_config={"width": 16, "depth": 7},
+    build=prefilled_build("pconv", PConvUNet),
+    default_config={"width": 16, "depth": 7, "prefill": None},
     resolution=256,
     multiple=128,
     description="Partial Convolutions (Liu et al. 2018): U-Net of mask-renormalised convolutions with "

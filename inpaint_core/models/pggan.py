@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inpaint_core.layers import DilatedResBlock, UpConv
+from inpaint_core.models.prefill import prefilled_build
 from inpaint_core.models.spec import ModelSpec, register_model
 
 __all__ = ["PGGANGenerator"]
@@ -73,8 +74,8 @@ class PGGANGenerator(nn.Module):
 
 SPEC = register_model(ModelSpec(
     name="pggan",
-    build=lambda config: PGGANGenerator(**config),
-    default_config={"width": 32, "dilations": [1, 2, 4, 8, 16, 1]},
+    build=prefilled_build("pggan", PGGANGenerator),
+    default_config={"width": 32, "dilations": [1, 2, 4, 8, 16, 1], "prefill": None},
     resolution=256,
     multiple=4,
     description="PGGAN (Demir & Unal 2018): dilated residual generator with resize-conv upsampling; one "

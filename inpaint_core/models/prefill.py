@@ -1,9 +1,19 @@
 """Classical pre-fill for learned generators: start from Telea and learn the correction.
 
-With a model's ``prefill="telea"`` option, the holes of the network's input are filled with OpenCV's
-Telea fast-marching fill (radius 3) instead of zeros, and the network's output is a residual added to
-that fill: ``out = clamp(fill + residual, -1, 1)``. The last layer starts at zero, so an untrained
-model reproduces Telea and training can only move it away from Telea where the data says so.
+With a model's ``prefill="telea"`` option the model's output is a residual added to OpenCV's Telea
+fast-marching fill (radius 3): ``out = clamp(fill + residual, -1, 1)``, and the layer that makes the
+residual starts at zero, so an untrained model reproduces Telea and training can only move it away
+from Telea where the data says so. Two forms:
+
+* built in (Shift-Net): the holes of the U-Net's input are pre-filled and its last layer is the
+  residual head; the skips carry the fill's detail to the output;
+* :class:`Prefilled`, every other model: the paper's network runs unchanged on its usual input and a
+  small full-resolution head (:class:`PrefillHead`: 3x3 convs with dilations 1-16, receptive field
+  63 px, ``width`` 16) sees the network's prediction, the Telea-filled image and the mask and makes
+  the residual. Networks without skips (GLCIC, DeepFill, EdgeConnect's image stage...) cannot carry a
+  full-resolution correction through their 1/4-resolution bottleneck (a GLCIC trained with a
+  bottleneck residual stayed at +0.00 dB over Telea); the head can, while the network contributes
+  what needs context (structure, colour across the hole).
 
 Why: published models see millions of images; on this project's CPU budget a generator sees
 ~10^5 crops, not enough to learn the low-frequency colour and shading propagation that Telea gets
@@ -14,12 +24,18 @@ the model card records it (``config.prefill``).
 
 from __future__ import annotations
 
+from typing import Callable
+
 import cv2
 import numpy as np
 import torch
 from torch import nn
 
 PREFILL_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+
+
+__all__ = ["PREFILL_METHODS", "Prefilled", "PrefillHead", "check_prefill", "classical_fill", "prefilled_build",
+           "zero_init_"]
 
 
 def check_prefill(model: str, prefill: str | None) -> None:
@@ -49,3 +65,78 @@ def zero_init_(layer: nn.Module) -> None:
     nn.init.zeros_(layer.weight)
     if getattr(layer, "bias", None) is not None:
         nn.init.zeros_(layer.bias)
+
+
+class PrefillHead(nn.Module):
+    """``(prediction, fill, mask) -> clamp(fill + residual)``: full-resolution residual over the fill.
+
+    ``prediction`` is the network's raw output, ``fill`` the image with its holes pre-filled; the
+    last conv starts at zero, so a new head returns ``fill``.
+    """
+
+    def __init__(self, width: int = 16, dilations: tuple[int, ...] = (1, 2, 4, 8, 16)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(7, width, 3, 1, 1), nn.ELU(inplace=True)]
+        for d in dilations:
+            layers += [nn.Conv2d(width, width, 3, 1, d, dilation=d), nn.ELU(inplace=True)]
+        layers.append(nn.Conv2d(width, 3, 3, 1, 1))
+        zero_init_(layers[-1])
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, prediction: torch.Tensor, fill: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return (fill + self.net(torch.cat([prediction, fill, mask], 1))).clamp(-1, 1)
+
+
+class Prefilled(nn.Module):
+    """A generator followed by a :class:`PrefillHead` over the classical fill ``method`` (module doc).
+
+    ``forward`` and ``forward_train`` take the generator contract's arguments; ``forward_train``
+    returns the network's own training outputs (``coarse``, ``edges_pred``...) with ``output``
+    replaced by the head's and the network's own under ``network_output``. Other attributes are the
+    network's, so recipes reach its parts as before.
+    """
+
+    def __init__(self, net: nn.Module, method: str = "telea", width: int = 16) -> None:
+        super().__init__()
+        if method not in PREFILL_METHODS:
+            raise ValueError(f"prefill must be one of {sorted(PREFILL_METHODS)}, got {method!r}")
+        self.net = net
+        self.method = method
+        self.head = PrefillHead(width)
+
+    def _finish(self, prediction: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        fill = classical_fill(image, mask, self.method)
+        return self.head(prediction, image * (1 - mask) + fill * mask, mask)
+
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
+        return self._finish(self.net(image, mask, edges), image, mask)
+
+    def forward_train(self, image: torch.Tensor, mask: torch.Tensor, *args, **kwargs) -> dict[str, torch.Tensor]:
+        fn = getattr(self.net, "forward_train", None)
+        out = fn(image, mask, *args, **kwargs) if fn is not None else self.net(image, mask, *args, **kwargs)
+        out = dict(out) if isinstance(out, dict) else {"output": out}
+        out["network_output"] = out["output"]
+        out["output"] = self._finish(out["output"], image, mask)
+        return out
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name == "net":
+                raise
+            return getattr(self.net, name)
+
+
+def prefilled_build(name: str, cls: Callable[..., nn.Module]) -> Callable[[dict], nn.Module]:
+    """A :class:`~inpaint_core.models.spec.ModelSpec` ``build`` for ``cls`` with the ``prefill`` option:
+    ``None`` builds ``cls(**rest)``, a method wraps it in :class:`Prefilled`."""
+
+    def build(config: dict) -> nn.Module:
+        config = dict(config)
+        method = config.pop("prefill", None)
+        check_prefill(name, method)
+        net = cls(**config)
+        return Prefilled(net, method) if method else net
+
+    return build
