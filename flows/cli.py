@@ -171,7 +171,8 @@ def cmd_train(args) -> int:
               crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
               model_options=_parse_kv(args.model_option), recipe_options=_parse_kv(args.recipe_option), masks=masks,
               checkpoint_every=args.checkpoint_every, log_every=args.log_every, num_workers=args.loader_workers,
-              fp16_weights=args.fp16_weights, max_minutes=args.max_minutes, storage_options=_storage_options(args))
+              fp16_weights=args.fp16_weights, max_minutes=args.max_minutes, storage_options=_storage_options(args),
+              init_from=args.init_from)
     print(f"{args.model}: step {r['step']}, {r['card']['images_seen']} images seen, "
           f"{r['card']['wall_seconds']:.0f} s; checkpoint {r['checkpoint']}")
     return 0
@@ -247,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loader-workers", type=int, default=2, help="data-loading processes")
     p.add_argument("--fp16-weights", action="store_true", help="store checkpoint weights as float16")
     p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this long; rerun to resume")
+    p.add_argument("--init-from", metavar="CHECKPOINT",
+                   help="start a new run from this checkpoint's matching tensors (e.g. shipped weights, to "
+                        "fine-tune on your images); ignored when OUT already holds a run")
     p.add_argument("--s3-endpoint-url")
     p.add_argument("--storage-option", action="append", metavar="KEY=VALUE")
     p.set_defaults(func=cmd_train)

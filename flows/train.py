@@ -44,6 +44,7 @@ def train(
     fp16_weights: bool = False,
     max_minutes: float | None = None,
     storage_options: dict[str, Any] | None = None,
+    init_from: str | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` on the images under ``data`` into ``dest`` (resuming from ``dest`` if it holds a run)."""
     logger = get_run_logger()
@@ -51,12 +52,15 @@ def train(
                       lr_d=lr_d, seed=seed, device=device, model_config=model_options or {},
                       recipe_options=recipe_options or {}, masks=masks, checkpoint_every=checkpoint_every,
                       log_every=log_every, num_workers=num_workers, fp16_weights=fp16_weights,
-                      max_minutes=max_minutes, storage_options=storage_options or {})
+                      max_minutes=max_minutes, storage_options=storage_options or {}, init_from=init_from)
     trainer = Trainer(cfg)
     slug = model.replace("_", "-")  # artifact keys: lowercase letters, digits and dashes
     start_step, t0 = trainer.step, time.perf_counter()
     logger.info("training %s on %s -> %s: step %d of %d on %s (%d generator parameters)", model, data, dest,
                 trainer.step, steps, trainer.device, sum(p.numel() for p in trainer.generator.parameters()))
+    if trainer.init_report and start_step == 0:
+        r = trainer.init_report
+        logger.info("started from %s: %d of %d generator tensors", r["uri"], r["tensors"], r["of"])
     progress = create_progress_artifact(100.0 * trainer.step / steps, key=f"train-{slug}-progress",
                                         description=f"training {model}")
 

@@ -32,6 +32,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch.utils.data import DataLoader, Sampler
 
+from ..errors import CheckpointError
 from ..imageio import encode_image
 from ..models import get_model_spec
 from ..models.checkpoint import load_checkpoint, load_state_into, save_checkpoint
@@ -64,6 +65,9 @@ class TrainConfig:
     fp16_weights: bool = False
     max_minutes: float | None = None
     storage_options: dict[str, Any] = field(default_factory=dict)
+    #: a checkpoint (path or URL) whose generator tensors start a new run: every tensor whose name and
+    #: shape match is copied (fine-tuning shipped weights on one's own images; a pretrained part).
+    init_from: str | None = None
 
 
 class _EpochSampler(Sampler):
@@ -125,12 +129,29 @@ class Trainer:
         self.step, self.images_seen, self.wall_seconds = 0, 0, 0.0
         self._log: list[dict[str, Any]] = []  # rows not yet written to the Parquet log
         self.recent_log: list[dict[str, Any]] = []  # the last rows, for progress displays
-        self._resume(betas)
+        self.init_report: dict[str, Any] | None = None
+        if not self._resume(betas) and cfg.init_from:
+            self.init_report = self._init_from(cfg.init_from)
 
     # ---------------------------------------------------------------- resume / checkpoints
-    def _resume(self, betas: tuple[float, float]) -> None:
+    def _init_from(self, uri: str) -> dict[str, Any]:
+        """Copy the tensors of checkpoint ``uri`` whose names and shapes match into the new generator."""
+        state, card = load_checkpoint(uri, self.cfg.storage_options)
+        own = self.generator.state_dict()
+        matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+        if not matched:
+            raise CheckpointError(f"--init-from {uri}: none of its {len(state)} tensors ({card.get('architecture')}) "
+                                  f"matches a {self.cfg.model} generator with this config")
+        with torch.no_grad():
+            for k, v in matched.items():
+                own[k].copy_(v.to(own[k].dtype))
+        return {"uri": uri, "architecture": card.get("architecture"), "sha256": card.get("sha256"),
+                "tensors": len(matched), "of": len(own), "steps": card.get("steps")}
+
+    def _resume(self, betas: tuple[float, float]) -> bool:
+        """Load the run in ``dest`` if there is one; True when it did."""
         if not self.dest.exists("state/latest.json"):
-            return
+            return False
         latest = json.loads(self.dest.read("state/latest.json"))
         if latest["model"] != self.cfg.model:
             raise ValueError(f"{self.dest.uri()} holds a {latest['model']} run, not {self.cfg.model}")
@@ -150,6 +171,8 @@ class Trainer:
             for group in (opt.param_groups if opt is not None else []):
                 group["lr"], group["betas"] = lr, betas
         self.step, self.images_seen, self.wall_seconds = latest["step"], latest["images_seen"], latest["wall_seconds"]
+        self.init_report = latest.get("init_from")
+        return True
 
     def card(self) -> dict[str, Any]:
         recipe = self.recipe
@@ -157,7 +180,8 @@ class Trainer:
                 "images_seen": self.images_seen, "wall_seconds": round(self.wall_seconds, 1),
                 "hardware": hardware(), "train_config": asdict(self.cfg) | {"storage_options": "<redacted>"},
                 "recipe": {"name": recipe.name, "options": recipe.opt, "adversarial": recipe.adversarial,
-                           "notes": recipe.notes}}
+                           "notes": recipe.notes},
+                **({"init_from": self.init_report} if self.init_report else {})}
 
     def save(self) -> str:
         """Write a complete checkpoint for the current step; ``state/latest.json`` last."""
@@ -179,7 +203,7 @@ class Trainer:
             self.dest.write_atomic(f"log/part-{self.step:06d}.parquet", out.getvalue())
             self._log = []
         latest = {"model": self.cfg.model, "step": self.step, "checkpoint": ck, "images_seen": self.images_seen,
-                  "wall_seconds": self.wall_seconds}
+                  "wall_seconds": self.wall_seconds, "init_from": self.init_report}
         self.dest.write_atomic("state/latest.json", json.dumps(latest).encode())
         return self.dest.uri(ck)
 

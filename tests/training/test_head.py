@@ -1,0 +1,82 @@
+"""The pretrained pre-fill head and ``--init-from``: a model started from the head is Telea + head."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from skimage import data as skdata
+
+from inpaint_core.errors import CheckpointError
+from inpaint_core.models import get_model_spec, save_checkpoint
+from inpaint_core.models.prefill import classical_fill
+from inpaint_core.training.head import HeadOnly, pretrain_head
+from inpaint_core.training.trainer import TrainConfig, Trainer
+
+from ..collections import png_bytes, write
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("photos")
+    for i, p in enumerate([skdata.astronaut(), skdata.coffee(), skdata.chelsea()]):
+        write(root, f"{i}.png", png_bytes(p[:128, :128]))
+    return str(root)
+
+
+@pytest.fixture(scope="module")
+def head_ckpt(photos, tmp_path_factory):
+    out = tmp_path_factory.mktemp("head")
+    r = pretrain_head([photos], str(out), steps=3, batch_size=2, crop=64, num_workers=0)
+    return r["checkpoint"]
+
+
+def _batch():
+    img = torch.from_numpy(skdata.astronaut()[100:164, 150:214].copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 16:48, 20:44] = 1
+    return img * (1 - mask), mask
+
+
+def test_an_untrained_head_returns_the_fill():
+    img, mask = _batch()
+    out = HeadOnly()(img, mask)
+    assert torch.allclose(out, img * (1 - mask) + classical_fill(img, mask) * mask)
+
+
+def test_pretraining_writes_a_card_with_its_cost(head_ckpt):
+    card = json.loads(open(head_ckpt.replace(".safetensors", ".json")).read())
+    assert card["architecture"] == "prefill_head" and card["steps"] == 3 and card["images_seen"] == 6
+    assert card["wall_seconds"] > 0 and card["hardware"]
+
+
+def test_a_model_started_from_the_head_is_telea_plus_the_head(head_ckpt, photos, tmp_path):
+    cfg = TrainConfig(model="pconv", data=[photos], dest=str(tmp_path / "run"), steps=1, batch_size=2, crop=64,
+                      model_config={"width": 8, "prefill": "telea"}, num_workers=0, init_from=head_ckpt)
+    trainer = Trainer(cfg)
+    assert trainer.init_report["tensors"] == len(HeadOnly().state_dict())
+    head = HeadOnly()
+    head.load_state_dict({k: v for k, v in trainer.generator.state_dict().items() if k.startswith("head.")})
+    assert head.head.net[-1].weight.abs().sum() > 0  # the pretrained head, not a new one
+    img, mask = _batch()
+    g = trainer.generator.eval()
+    with torch.no_grad():
+        assert torch.allclose(g(img, mask), head.eval()(img, mask), atol=1e-6)
+    trainer.run()
+    card = json.loads((tmp_path / "run" / "pconv.json").read_text())
+    assert card["init_from"]["uri"] == head_ckpt and card["init_from"]["tensors"] == trainer.init_report["tensors"]
+    # resuming keeps the record and does not load the head again over the trained weights
+    again = Trainer(TrainConfig(**{**cfg.__dict__, "steps": 2}))
+    assert again.step == 1 and again.init_report["uri"] == head_ckpt
+    assert torch.equal(again.generator.state_dict()["head.net.0.weight"],
+                       trainer.generator.state_dict()["head.net.0.weight"])
+
+
+def test_init_from_a_checkpoint_that_shares_nothing_is_refused(photos, tmp_path):
+    spec = get_model_spec("glcic")
+    other = str(tmp_path / "glcic.safetensors")
+    save_checkpoint(spec.build({"width": 4}), "glcic", {"width": 4}, other, {})
+    cfg = TrainConfig(model="pconv", data=[photos], dest=str(tmp_path / "run"), steps=1, batch_size=2, crop=64,
+                      model_config={"width": 8}, num_workers=0, init_from=other)
+    with pytest.raises(CheckpointError, match="none of its"):
+        Trainer(cfg)
