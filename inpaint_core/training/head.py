@@ -98,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loader-workers", type=int, default=1)
+    p.add_argument("--log-every", type=int, default=50)
     a = p.parse_args(argv)
     r = pretrain_head(a.data, a.out, a.minutes, a.steps, a.batch_size, a.crop, a.lr, a.seed,
-                      num_workers=a.loader_workers)
+                      num_workers=a.loader_workers, log_every=a.log_every)
     print(f"prefill head: {r['steps']} steps, {r['images_seen']} images, {r['wall_seconds']:.0f} s -> {r['checkpoint']}")
     return 0
 
