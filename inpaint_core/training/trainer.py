@@ -111,7 +111,11 @@ class Trainer:
         seed_everything(cfg.seed)
         self.device = resolve_device(cfg.device)
         self.spec = get_model_spec(cfg.model)
-        self.config = {**self.spec.default_config, **cfg.model_config}
+        # --init-from a checkpoint of the same architecture: its config is the base the options override
+        self._init = load_checkpoint(cfg.init_from, cfg.storage_options) if cfg.init_from else None
+        base = self._init[1]["config"] if self._init and self._init[1].get("architecture") == cfg.model else {}
+        self.config = {**self.spec.default_config,
+                       **{k: v for k, v in base.items() if k in self.spec.default_config}, **cfg.model_config}
         unknown = set(cfg.model_config) - set(self.spec.default_config)
         if unknown:
             raise TypeError(f"{cfg.model}: unknown model config keys {sorted(unknown)}")
@@ -132,11 +136,12 @@ class Trainer:
         self.init_report: dict[str, Any] | None = None
         if not self._resume(betas) and cfg.init_from:
             self.init_report = self._init_from(cfg.init_from)
+        self._init = None  # the tensors are in the generator now
 
     # ---------------------------------------------------------------- resume / checkpoints
     def _init_from(self, uri: str) -> dict[str, Any]:
         """Copy the tensors of checkpoint ``uri`` whose names and shapes match into the new generator."""
-        state, card = load_checkpoint(uri, self.cfg.storage_options)
+        state, card = self._init
         own = self.generator.state_dict()
         matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
         if not matched:

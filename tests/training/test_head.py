@@ -80,3 +80,14 @@ def test_init_from_a_checkpoint_that_shares_nothing_is_refused(photos, tmp_path)
                       model_config={"width": 8}, num_workers=0, init_from=other)
     with pytest.raises(CheckpointError, match="none of its"):
         Trainer(cfg)
+
+
+def test_init_from_the_same_architecture_takes_its_config(photos, tmp_path):
+    spec = get_model_spec("shiftnet")
+    config = {**spec.default_config, "width": 8, "prefill": "telea"}
+    src = str(tmp_path / "shiftnet.safetensors")
+    save_checkpoint(spec.build(config), "shiftnet", config, src, {})
+    t = Trainer(TrainConfig(model="shiftnet", data=[photos], dest=str(tmp_path / "run"), steps=1, crop=64,
+                            num_workers=0, init_from=src))
+    assert t.config["width"] == 8 and t.config["prefill"] == "telea"
+    assert t.init_report["tensors"] == t.init_report["of"]
