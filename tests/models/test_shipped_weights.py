@@ -1,0 +1,49 @@
+"""The weights the package ships: each loads without --checkpoint, keeps known pixels, and its card
+holds the development evaluation it was shipped on (beating Telea in the 0.3-0.6 bins)."""
+
+import json
+
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from inpaint_core import create_inpainter
+from inpaint_core.edges import canny_edges
+from inpaint_core.models.checkpoint import checkpoint_sha256
+from inpaint_core.models.wrapper import WEIGHTS_DIR
+
+SHIPPED = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+TARGET_BINS = ("0.3-0.4", "0.4-0.5", "0.5-0.6")
+
+
+def test_at_least_one_model_ships():
+    assert SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_card_records_the_run_and_the_dev_evaluation(name):
+    card = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+    assert card["architecture"] == name
+    assert card["sha256"] == checkpoint_sha256(str(WEIGHTS_DIR / f"{name}.safetensors"))
+    assert card["steps"] > 0 and card["images_seen"] > 0 and card["wall_seconds"] > 0 and card["hardware"]
+    assert not any("bsds500/val" in d for d in card["training_data"])  # the evaluation split is never trained on
+    rows = {(r["bin"], r["method"]): r for r in card["dev_evaluation"]["summary"]}
+    for b in TARGET_BINS:
+        assert rows[(b, name)]["n"] == rows[(b, "telea")]["n"] > 0
+        assert rows[(b, name)]["psnr"] > rows[(b, "telea")]["psnr"], (b, "psnr")
+        assert rows[(b, name)]["ssim"] > rows[(b, "telea")]["ssim"], (b, "ssim")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_runs_without_a_checkpoint(name):
+    img = skdata.chelsea()[:150, :200]
+    mask = np.zeros(img.shape[:2], bool)
+    mask[40:100, 60:140] = True
+    inp = create_inpainter(name, device="cpu")
+    edges = [canny_edges(img, mask)] if inp.needs_edges else None
+    (out,) = inp([img], [mask], edges=edges)
+    assert out.shape == img.shape and np.array_equal(out[~mask], img[~mask])
+    (telea,) = create_inpainter("telea")([img], [mask])
+    # a learned fill, close to the image around it: within Telea's error plus a margin
+    err = np.abs(out[mask].astype(int) - img[mask].astype(int)).mean()
+    assert err < np.abs(telea[mask].astype(int) - img[mask].astype(int)).mean() + 10
