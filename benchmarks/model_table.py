@@ -43,20 +43,30 @@ def main() -> int:
     print(head)
     print("|" + "---|" * (4 + len(bins)))
 
-    def row(name, summary, params="-", trained="-"):
+    def row(name, summary, params="-", trained="-", timed=True):
         by = {s["bin"]: s for s in summary if s["method"] == name}
-        ms = sum(by[b]["ms_per_image"] for b in by) / max(1, len(by))
+        ms = f"{sum(by[b]['ms_per_image'] for b in by) / max(1, len(by)):.0f}" if timed else "-"
         cells = [f"{by[b]['psnr']:.2f} / {by[b]['ssim']:.3f}" if b in by else "-" for b in bins]
-        print(f"| {name} | {params} | {trained} | {ms:.0f} | " + " | ".join(cells) + " |")
+        print(f"| {name} | {params} | {trained} | {ms} | " + " | ".join(cells) + " |")
 
     if ref:
         for base in ("telea", "ns"):
             row(base, ref["dev_evaluation"]["summary"], trained="classical")
-    for name, card in sorted(cards.items()):
+    def trained(card):
         hours = card.get("wall_seconds", 0) / 3600
-        trained = (f"{card.get('steps', '?')} / {card.get('images_seen', '?')} / {hours:.1f} h, "
-                   f"{card.get('hardware', '?')}")
-        row(name, card["dev_evaluation"]["summary"], f"{card['parameters'] / 1e6:.2f}", trained)
+        text = f"{card.get('steps', '?')} / {card.get('images_seen', '?')} / {hours:.2f} h, {card.get('hardware', '?')}"
+        init = card.get("init_from") or {}
+        return text + (" + the pre-fill head" if init.get("architecture") == "prefill_head" else "")
+
+    head_card = Path(a.weights) / "parts" / "prefill_head.json"
+    if head_card.exists():  # the shared pretrained head alone: what each network adds is the difference
+        card = json.loads(head_card.read_text())
+        if "dev_evaluation" in card:
+            # evaluated behind an idle network (docs/models.md), so its timing is not its own
+            row("prefill_head", card["dev_evaluation"]["summary"], f"{card['parameters'] / 1e6:.3f}", trained(card),
+                timed=False)
+    for name, card in sorted(cards.items()):
+        row(name, card["dev_evaluation"]["summary"], f"{card['parameters'] / 1e6:.2f}", trained(card))
     for name in sorted(set(list_inpainters("learned")) - set(cards)):
         print(f"| {name} | - | not trained yet: no shipped weights | - | " + " | ".join("-" for _ in bins) + " |")
     if ref and len({json.dumps(c["dev_evaluation"]["summary"][0]) for c in cards.values()}) > 1:

@@ -91,3 +91,12 @@ def test_init_from_the_same_architecture_takes_its_config(photos, tmp_path):
                             num_workers=0, init_from=src))
     assert t.config["width"] == 8 and t.config["prefill"] == "telea"
     assert t.init_report["tensors"] == t.init_report["of"]
+
+
+def test_the_shipped_head_starts_any_prefilled_model(photos, tmp_path):
+    from inpaint_core.models.wrapper import WEIGHTS_DIR
+
+    shipped = str(WEIGHTS_DIR / "parts" / "prefill_head.safetensors")
+    t = Trainer(TrainConfig(model="deepfill_v2", data=[photos], dest=str(tmp_path / "run"), steps=1, crop=64,
+                            model_config={"width": 4, "prefill": "telea"}, num_workers=0, init_from=shipped))
+    assert t.init_report["architecture"] == "prefill_head" and t.init_report["tensors"] == len(HeadOnly().state_dict())
