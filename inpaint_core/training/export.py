@@ -28,7 +28,7 @@ TARGET_BINS = ("0.3-0.4", "0.4-0.5", "0.5-0.6")
 
 #: Card fields copied from the training checkpoint's card.
 _TRAINING_FIELDS = ("resolution", "training_data", "steps", "images_seen", "wall_seconds", "hardware",
-                    "train_config", "recipe")
+                    "train_config", "recipe", "init_from")
 
 LICENCE_NOTE = ("Trained on Imagenette (a subset of ImageNet; ImageNet's terms: non-commercial research) and "
                 "BSDS500 train (research use). The weights inherit those terms.")
