@@ -68,7 +68,7 @@ def main() -> int:
     for name, card in sorted(cards.items()):
         row(name, card["dev_evaluation"]["summary"], f"{card['parameters'] / 1e6:.2f}", trained(card))
     for name in sorted(set(list_inpainters("learned")) - set(cards)):
-        print(f"| {name} | - | not trained yet: no shipped weights | - | " + " | ".join("-" for _ in bins) + " |")
+        print(f"| {name} | - | no shipped weights (docs/models.md) | - | " + " | ".join("-" for _ in bins) + " |")
     if ref and len({json.dumps(c["dev_evaluation"]["summary"][0]) for c in cards.values()}) > 1:
         print("\nTelea/NS rows are from the first card's run; each card holds its own baselines.")
     return 0
