@@ -168,7 +168,8 @@ def test_sigterm_stops_the_command_and_the_servers_it_started(tmp_path):
 
     from .collections import good_collection
 
-    good_collection(str(tmp_path / "src"), n=40, size=256)
+    # enough images that the run cannot finish between its first manifest part and the signal
+    good_collection(str(tmp_path / "src"), n=160, size=256)
     env = {**os.environ, "PREFECT_API_URL": ""}
     proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "restore", str(tmp_path / "src"),
                              str(tmp_path / "dst"), "--no-progress", "--shard-size", "2"],
