@@ -32,7 +32,7 @@ from torch import nn
 
 from inpaint_core.errors import CheckpointError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_sha256", "card_uri_for",
+__all__ = ["save_checkpoint", "load_checkpoint", "read_card", "checkpoint_sha256", "card_uri_for",
            "load_state_into", "CARD_FORMAT"]
 
 CARD_FORMAT = "inpaint-core-checkpoint/1"
@@ -173,12 +173,8 @@ def load_checkpoint(path_or_url: str, storage_options: dict | None = None) -> tu
             bad header, unparsable card, or a card whose sha256 does not match the weights.
     """
     weights_uri = _weights_uri(path_or_url)
-    card_uri = card_uri_for(weights_uri)
     blob = _read(weights_uri, storage_options)
-    card = _read_card(card_uri, weights_uri, storage_options)
-    if not isinstance(card, dict) or not isinstance(card.get("architecture"), str) \
-            or not isinstance(card.get("config"), dict):
-        raise CheckpointError(f"{card_uri}: the card needs 'architecture' (str) and 'config' (object)")
+    card = read_card(weights_uri, storage_options)
     sha = hashlib.sha256(blob).hexdigest()
     if card.get("sha256") != sha:
         raise CheckpointError(f"{weights_uri}: sha256 {sha[:12]}... does not match its card's "
@@ -188,6 +184,21 @@ def load_checkpoint(path_or_url: str, storage_options: dict | None = None) -> tu
     except Exception as exc:  # safetensors raises its own SafetensorError on malformed data
         raise CheckpointError(f"{weights_uri}: malformed safetensors file: {exc}") from exc
     return state, card
+
+
+def read_card(path_or_url: str, storage_options: dict | None = None) -> dict:
+    """A checkpoint's card alone (architecture, config, training record), without reading its weights.
+
+    Raises:
+        CheckpointError: pickle name, missing or unparsable card, or one without 'architecture' and 'config'.
+    """
+    weights_uri = _weights_uri(path_or_url)
+    card_uri = card_uri_for(weights_uri)
+    card = _read_card(card_uri, weights_uri, storage_options)
+    if not isinstance(card, dict) or not isinstance(card.get("architecture"), str) \
+            or not isinstance(card.get("config"), dict):
+        raise CheckpointError(f"{card_uri}: the card needs 'architecture' (str) and 'config' (object)")
+    return card
 
 
 def _read_card(card_uri: str, weights_uri: str, storage_options: dict | None) -> Any:

@@ -35,7 +35,7 @@ PREFILL_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
 
 __all__ = ["PREFILL_METHODS", "Prefilled", "PrefillHead", "check_prefill", "classical_fill", "prefilled_build",
-           "zero_init_"]
+           "prefilled_image", "zero_init_"]
 
 
 def check_prefill(model: str, prefill: str | None) -> None:
@@ -58,6 +58,11 @@ def classical_fill(image: torch.Tensor, mask: torch.Tensor, method: str = "telea
     out = np.stack([cv2.inpaint(np.ascontiguousarray(i), h, radius, PREFILL_METHODS[method]) if h.any() else i
                     for i, h in zip(imgs, holes)])
     return torch.from_numpy(out).to(image.device).permute(0, 3, 1, 2).to(image.dtype) / 127.5 - 1
+
+
+def prefilled_image(image: torch.Tensor, mask: torch.Tensor, method: str = "telea") -> torch.Tensor:
+    """``image`` with its holes filled by :func:`classical_fill` and its known pixels exactly kept."""
+    return image * (1 - mask) + classical_fill(image, mask, method) * mask
 
 
 def zero_init_(layer: nn.Module) -> None:
@@ -98,15 +103,13 @@ class Prefilled(nn.Module):
 
     def __init__(self, net: nn.Module, method: str = "telea", width: int = 16) -> None:
         super().__init__()
-        if method not in PREFILL_METHODS:
-            raise ValueError(f"prefill must be one of {sorted(PREFILL_METHODS)}, got {method!r}")
+        check_prefill(type(net).__name__, method)
         self.net = net
         self.method = method
         self.head = PrefillHead(width)
 
     def _finish(self, prediction: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        fill = classical_fill(image, mask, self.method)
-        return self.head(prediction, image * (1 - mask) + fill * mask, mask)
+        return self.head(prediction, prefilled_image(image, mask, self.method), mask)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
         return self._finish(self.net(image, mask, edges), image, mask)

@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ..models.checkpoint import save_checkpoint
-from ..models.prefill import PREFILL_METHODS, PrefillHead, classical_fill
+from ..models.prefill import PrefillHead, check_prefill, prefilled_image
 from .data import InpaintingDataset, seed_everything
 from .trainer import _EpochDataset, _EpochSampler, hardware
 
@@ -37,16 +37,14 @@ class HeadOnly(nn.Module):
 
     def __init__(self, method: str = "telea", width: int = 16) -> None:
         super().__init__()
-        if method not in PREFILL_METHODS:
-            raise ValueError(f"method must be one of {sorted(PREFILL_METHODS)}, got {method!r}")
+        check_prefill("prefill_head", method)
         self.method = method
         self.head = PrefillHead(width)
         with torch.no_grad():  # the prediction's input weights: zero here, learned once a network feeds them
             self.head.net[0].weight[:, :3].zero_()
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
-        fill = classical_fill(image, mask, self.method)
-        x = image * (1 - mask) + fill * mask
+        x = prefilled_image(image, mask, self.method)
         return self.head(torch.zeros_like(x), x, mask)
 
 

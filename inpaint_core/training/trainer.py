@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Sampler
 from ..errors import CheckpointError
 from ..imageio import encode_image
 from ..models import get_model_spec
-from ..models.checkpoint import load_checkpoint, load_state_into, save_checkpoint
+from ..models.checkpoint import load_checkpoint, load_state_into, read_card, save_checkpoint
 from ..models.wrapper import resolve_device
 from ..storage import Location
 from .data import InpaintingDataset, seed_everything
@@ -112,8 +112,9 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         self.spec = get_model_spec(cfg.model)
         # --init-from a checkpoint of the same architecture: its config is the base the options override
-        self._init = load_checkpoint(cfg.init_from, cfg.storage_options) if cfg.init_from else None
-        base = self._init[1]["config"] if self._init and self._init[1].get("architecture") == cfg.model else {}
+        # (its card alone here: the tensors are read only when this is a new run, not a resume)
+        init_card = read_card(cfg.init_from, cfg.storage_options) if cfg.init_from else None
+        base = init_card["config"] if init_card and init_card["architecture"] == cfg.model else {}
         self.config = {**self.spec.default_config,
                        **{k: v for k, v in base.items() if k in self.spec.default_config}, **cfg.model_config}
         unknown = set(cfg.model_config) - set(self.spec.default_config)
@@ -136,12 +137,11 @@ class Trainer:
         self.init_report: dict[str, Any] | None = None
         if not self._resume(betas) and cfg.init_from:
             self.init_report = self._init_from(cfg.init_from)
-        self._init = None  # the tensors are in the generator now
 
     # ---------------------------------------------------------------- resume / checkpoints
     def _init_from(self, uri: str) -> dict[str, Any]:
         """Copy the tensors of checkpoint ``uri`` whose names and shapes match into the new generator."""
-        state, card = self._init
+        state, card = load_checkpoint(uri, self.cfg.storage_options)
         own = self.generator.state_dict()
         matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
         if not matched:
