@@ -18,6 +18,15 @@ def _quiet_prefect(verbose: bool = False) -> None:
         os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
 
 
+def _hole_range_arg(text: str) -> tuple[float, float]:
+    from inpaint_core.masks.generators import parse_hole_range
+
+    try:
+        return parse_hole_range(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _parse_kv(values) -> dict:
     """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}`` (values parsed as JSON where they are JSON)."""
     out = {}
@@ -170,7 +179,7 @@ def cmd_train(args) -> int:
     r = train(model=args.model, data=args.data, dest=args.out, steps=args.steps, batch_size=args.batch_size,
               crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
               model_options=_parse_kv(args.model_option), recipe_options=_parse_kv(args.recipe_option), masks=masks,
-              checkpoint_every=args.checkpoint_every, log_every=args.log_every, num_workers=args.loader_workers,
+              hole_range=args.hole_range, checkpoint_every=args.checkpoint_every, log_every=args.log_every, num_workers=args.loader_workers,
               fp16_weights=args.fp16_weights, max_minutes=args.max_minutes, storage_options=_storage_options(args),
               init_from=args.init_from)
     print(f"{args.model}: step {r['step']}, {r['card']['images_seen']} images seen, "
@@ -243,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-option", action="append", metavar="KEY=VALUE", help="architecture config, e.g. width=24")
     p.add_argument("--recipe-option", action="append", metavar="KEY=VALUE", help="loss weights and the like")
     p.add_argument("--masks", help="mask mix, e.g. free_form=0.4,thick=0.3,boxes=0.3 (or folder:URL=0.5)")
+    p.add_argument("--hole-range", type=_hole_range_arg, metavar="LO,HI",
+                   help="hole fraction of every training mask, e.g. 0.1,0.6: masks of the mix are united until "
+                        "they reach a fraction drawn in it (default: the mix's own sizes, mostly under 0.3)")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--loader-workers", type=int, default=2, help="data-loading processes")

@@ -166,6 +166,17 @@ def test_cli_max_failure_rate_option():
             parse(["restore", "a", "b", "--max-failure-rate", bad])
 
 
+def test_cli_hole_range_option():
+    from flows.cli import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["train", "--model", "glcic", "--data", "d", "--out", "o", "--hole-range", "0.1,0.6"]).hole_range \
+        == (0.1, 0.6)
+    assert parse(["train", "--model", "glcic", "--data", "d", "--out", "o"]).hole_range is None
+    with pytest.raises(SystemExit):
+        parse(["train", "--model", "glcic", "--data", "d", "--out", "o", "--hole-range", "0.6,0.1"])
+
+
 # --- flow runs under a real Prefect server --------------------------------------------------------
 
 

@@ -51,3 +51,29 @@ def test_mask_folder_augments_files(tmp_path):
     assert len({o.tobytes() for o in outs}) > 1  # flips and rotations
     mixer = MaskMixer({f"folder:{tmp_path / 'masks'}": 1.0}, seed=0)
     assert mixer(32, 32).any()
+
+
+def test_the_default_mix_rarely_reaches_large_holes_and_hole_range_does():
+    """The mix alone trains on holes mostly under 30%; ``hole_range`` moves training onto the large ones."""
+    from inpaint_core.masks.generators import hole_fraction_histogram
+
+    mix = {"free_form": 0.4, "thin": 0.15, "medium": 0.15, "thick": 0.15, "boxes": 0.15}
+    plain = hole_fraction_histogram(MaskMixer(mix, seed=0), n=300)
+    assert plain["0.3-0.4"] + plain["0.4-0.5"] + plain["0.5-0.6"] < 0.15
+    large = MaskMixer(mix, seed=0, hole_range=(0.3, 0.6))
+    fr = np.array([large(128, 128).mean() for _ in range(200)])
+    assert fr.min() >= 0.3 and fr.max() <= 0.62
+    assert (fr < 0.4).mean() > 0.1 and (fr > 0.5).mean() > 0.1  # spread over the range, not one size
+    again = MaskMixer(mix, seed=0, hole_range=(0.3, 0.6))
+    assert np.array_equal(again(128, 128), MaskMixer(mix, seed=0, hole_range=(0.3, 0.6))(128, 128))
+
+
+def test_hole_range_is_checked():
+    from inpaint_core.masks.generators import parse_hole_range
+
+    assert parse_hole_range("0.1,0.6") == (0.1, 0.6)
+    for bad in ("0.6,0.1", "0,0.5", "0.2,1", "0.3", "a,b"):
+        with pytest.raises(ValueError, match="hole range"):
+            parse_hole_range(bad)
+    with pytest.raises(ValueError, match="hole_range"):
+        MaskMixer({"thin": 1}, hole_range=(0.5, 0.2))

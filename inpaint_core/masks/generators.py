@@ -137,10 +137,16 @@ class MaskMixer:
         weights: ``{generator name or "folder:<url>": weight}``; names from :data:`GENERATORS`.
         seed: seed of the mixer's own random generator (reproducible sequences).
         min_hole, max_hole: masks whose hole fraction falls outside are redrawn (at most 20 times).
+        hole_range: ``(lo, hi)``: instead, draw a target fraction uniformly in it and take the union
+            of masks drawn from the mix until the hole reaches it (LaMa's point: a model meant for
+            large holes must train on them; the generators alone rarely cover over 30%, see
+            :func:`hole_fraction_histogram`). A union that overshoots ``hi`` by more than 0.02 is
+            redrawn.
     """
 
     def __init__(self, weights: Mapping[str, float], seed: int | None = None, min_hole: float = 0.01,
-                 max_hole: float = 0.7, storage_options: dict | None = None):
+                 max_hole: float = 0.7, storage_options: dict | None = None,
+                 hole_range: tuple[float, float] | None = None):
         if not weights:
             raise ValueError("MaskMixer needs at least one generator")
         self.names, self.generators = [], []
@@ -158,11 +164,55 @@ class MaskMixer:
         self.p = p / p.sum()
         self.rng = np.random.default_rng(seed)
         self.min_hole, self.max_hole = min_hole, max_hole
+        if hole_range is not None:
+            lo, hi = (float(v) for v in hole_range)
+            if not 0 < lo <= hi < 1:
+                raise ValueError(f"hole_range must satisfy 0 < lo <= hi < 1, got {hole_range}")
+            hole_range = (lo, hi)
+        self.hole_range = hole_range
+
+    def _draw(self, h: int, w: int) -> np.ndarray:
+        return self.generators[int(self.rng.choice(len(self.generators), p=self.p))](h, w, self.rng)
 
     def __call__(self, h: int, w: int) -> np.ndarray:
+        if self.hole_range is not None:
+            return self._union(h, w, *self.hole_range)
         for _ in range(20):
-            gen = self.generators[int(self.rng.choice(len(self.generators), p=self.p))]
-            mask = gen(h, w, self.rng)
+            mask = self._draw(h, w)
             if self.min_hole <= mask.mean() <= self.max_hole:
                 return mask
         return mask
+
+    def _union(self, h: int, w: int, lo: float, hi: float) -> np.ndarray:
+        best = None
+        for _ in range(20):
+            target = self.rng.uniform(lo, hi)
+            mask = np.zeros((h, w), bool)
+            for _ in range(200):  # thin strokes add ~1% a draw
+                mask |= self._draw(h, w)
+                if mask.mean() >= target:
+                    break
+            if mask.mean() <= hi + 0.02:
+                return mask
+            if best is None or mask.mean() < best.mean():
+                best = mask
+        return best
+
+
+def parse_hole_range(text: str) -> tuple[float, float]:
+    """``"0.1,0.6"`` -> ``(0.1, 0.6)``, checked as :class:`MaskMixer` checks ``hole_range``."""
+    try:
+        lo, hi = (float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"hole range must be LO,HI (e.g. 0.1,0.6), got {text!r}") from None
+    if not 0 < lo <= hi < 1:
+        raise ValueError(f"hole range must satisfy 0 < LO <= HI < 1, got {text!r}")
+    return lo, hi
+
+
+def hole_fraction_histogram(mixer: "MaskMixer", n: int = 1000, size: int = 128,
+                            bins: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 1.0)) -> dict[str, float]:
+    """Share of ``n`` masks of ``size`` px from ``mixer`` per hole-fraction bin (what a mix trains on)."""
+    fractions = np.array([mixer(size, size).mean() for _ in range(n)])
+    counts, _ = np.histogram(fractions, bins=np.array(bins))
+    return {f"{a:.1f}-{b:.1f}": float(c) / n for a, b, c in zip(bins[:-1], bins[1:], counts)}

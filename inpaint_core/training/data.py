@@ -43,17 +43,21 @@ class InpaintingDataset(Dataset):
         masks: ``{generator: weight}`` for :class:`~inpaint_core.masks.generators.MaskMixer`.
         seed: base seed; item ``i`` of epoch ``e`` is reproducible from ``(seed, e, i)``.
         scale: random rescale range applied before cropping (1, 1) = none.
+        hole_range: ``(lo, hi)`` hole fraction of every mask (unions of the mix; see
+            :class:`~inpaint_core.masks.generators.MaskMixer`); None = the generators' own sizes.
     """
 
     def __init__(self, sources: list[str], size: int = 128, masks: Mapping[str, float] | None = None,
                  seed: int = 0, with_edges: bool = False, scale: tuple[float, float] = (1.0, 1.0),
-                 storage_options: dict | None = None):
+                 storage_options: dict | None = None, hole_range: tuple[float, float] | None = None):
         self.locs = [Location(s, storage_options or {}) for s in sources]
         self.items = [(i, k) for i, loc in enumerate(self.locs) for k in list_images(loc.url, storage_options)]
         if not self.items:
             raise FileNotFoundError(f"no images under {sources}")
         self.size, self.seed, self.with_edges, self.scale = size, seed, with_edges, scale
         self.mask_weights = dict(masks or DEFAULT_MASKS)
+        self.hole_range = tuple(hole_range) if hole_range else None
+        MaskMixer(self.mask_weights, seed=0, hole_range=self.hole_range)  # a bad mix fails here, not in a worker
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -74,7 +78,7 @@ class InpaintingDataset(Dataset):
         else:
             raise InpaintError(f"could not decode training images near index {index}")
         crop = self._crop(rgb, rng)
-        mixer = MaskMixer(self.mask_weights, seed=int(rng.integers(2**31)))
+        mixer = MaskMixer(self.mask_weights, seed=int(rng.integers(2**31)), hole_range=self.hole_range)
         mask = mixer(self.size, self.size)
         out = {"image": torch.from_numpy(crop).permute(2, 0, 1).float().div(127.5).sub(1.0),
                "mask": torch.from_numpy(mask[None].astype(np.float32))}

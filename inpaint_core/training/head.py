@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..masks.generators import parse_hole_range
 from ..models.checkpoint import save_checkpoint
 from ..models.prefill import PrefillHead, check_prefill, prefilled_image
 from .data import InpaintingDataset, seed_everything
@@ -50,12 +51,12 @@ class HeadOnly(nn.Module):
 
 def pretrain_head(data: list[str], out: str, minutes: float = 15.0, steps: int | None = None, batch_size: int = 16,
                   crop: int = 128, lr: float = 1e-3, seed: int = 0, method: str = "telea",
-                  num_workers: int = 1, log_every: int = 50) -> dict:
+                  num_workers: int = 1, log_every: int = 50, hole_range: tuple[float, float] | None = None) -> dict:
     """Train :class:`HeadOnly` with L1 in the hole for ``minutes`` (or ``steps``); write ``out``/prefill_head.*."""
     seed_everything(seed)
     model = HeadOnly(method)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    ds = InpaintingDataset(list(data), size=crop, seed=seed)
+    ds = InpaintingDataset(list(data), size=crop, seed=seed, hole_range=hole_range)
     loader = DataLoader(_EpochDataset(ds), batch_size=batch_size, sampler=_EpochSampler(len(ds), seed),
                         num_workers=num_workers, drop_last=True, persistent_workers=num_workers > 0)
     t0, step, seen, recent = time.perf_counter(), 0, 0, []
@@ -79,7 +80,7 @@ def pretrain_head(data: list[str], out: str, minutes: float = 15.0, steps: int |
     card = {"resolution": crop, "training_data": list(data), "steps": step, "images_seen": seen,
             "wall_seconds": round(time.perf_counter() - t0, 1), "hardware": hardware(),
             "train_config": {"batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed, "method": method,
-                             "loss": "L1 in the hole"}}
+                             "hole_range": list(hole_range) if hole_range else None, "loss": "L1 in the hole"}}
     path = out.rstrip("/") + "/prefill_head.safetensors"
     save_checkpoint(model, "prefill_head", {"method": method, "width": 16}, path, card)
     return {"checkpoint": path, **card}
@@ -97,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loader-workers", type=int, default=1)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--hole-range", type=parse_hole_range, metavar="LO,HI",
+                   help="hole fraction of the training masks, e.g. 0.1,0.6 (unions of the mask mix)")
     a = p.parse_args(argv)
     r = pretrain_head(a.data, a.out, a.minutes, a.steps, a.batch_size, a.crop, a.lr, a.seed,
-                      num_workers=a.loader_workers, log_every=a.log_every)
+                      num_workers=a.loader_workers, log_every=a.log_every, hole_range=a.hole_range)
     print(f"prefill head: {r['steps']} steps, {r['images_seen']} images, {r['wall_seconds']:.0f} s -> {r['checkpoint']}")
     return 0
 

@@ -59,6 +59,8 @@ class TrainConfig:
     model_config: dict[str, Any] = field(default_factory=dict)
     recipe_options: dict[str, Any] = field(default_factory=dict)
     masks: dict[str, float] | None = None
+    #: hole fraction of every training mask, ``[lo, hi]`` (unions of the mix); None = the mix's own sizes
+    hole_range: list[float] | None = None
     checkpoint_every: int = 500
     log_every: int = 25
     num_workers: int = 2
@@ -215,6 +217,7 @@ class Trainer:
     # ---------------------------------------------------------------- the loop
     def _loader(self) -> DataLoader:
         ds = InpaintingDataset(self.cfg.data, size=self.crop, masks=self.cfg.masks, seed=self.cfg.seed,
+                               hole_range=self.cfg.hole_range,
                                with_edges=self.spec.needs_edges, storage_options=self.cfg.storage_options)
         epoch = self.images_seen // max(1, len(ds))
         return DataLoader(_EpochDataset(ds), batch_size=self.cfg.batch_size,

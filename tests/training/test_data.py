@@ -38,3 +38,9 @@ def test_reproducible_per_seed_and_epoch(tmp_path):
     assert torch.equal(a[0]["image"], b[0]["image"]) and torch.equal(a[0]["mask"], b[0]["mask"])
     b.set_epoch(1)
     assert not torch.equal(a[0]["mask"], b[0]["mask"])
+
+
+def test_hole_range_gives_every_crop_a_large_hole(tmp_path):
+    ds = InpaintingDataset([_folder(tmp_path)], size=96, seed=2, hole_range=(0.4, 0.5))
+    fractions = [ds[i]["mask"].mean().item() for i in range(len(ds))]
+    assert all(0.4 <= f <= 0.52 for f in fractions), fractions

@@ -72,8 +72,9 @@ def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path
 
     r = train(model="glcic", data=[photos], dest=str(tmp_path / "run"), steps=2, batch_size=2, crop=64,
               model_options={"width": 4}, recipe_options={"d_width": 4}, checkpoint_every=2, log_every=1,
-              num_workers=0)
+              num_workers=0, hole_range=[0.3, 0.6])
     assert r["step"] == 2 and r["card"]["steps"] == 2
+    assert r["card"]["train_config"]["hole_range"] == [0.3, 0.6]  # the card says what the masks were
 
     import asyncio
 
