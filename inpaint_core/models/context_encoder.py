@@ -91,7 +91,7 @@ class ContextEncoder(nn.Module):
 SPEC = register_model(ModelSpec(
     name="context_encoder",
     build=prefilled_build("context_encoder", ContextEncoder),
-    default_config={"resolution": 128, "width": 64, "max_channels": 512, "prefill": None},
+    default_config={"resolution": 128, "width": 64, "max_channels": 512, "prefill": None, "prefill_dilations": None},
     resolution=128,
     multiple=32,
     fixed_size=True,

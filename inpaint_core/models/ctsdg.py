@@ -198,7 +198,7 @@ class CTSDGGenerator(nn.Module):
 SPEC = register_model(ModelSpec(
     name="ctsdg",
     build=prefilled_build("ctsdg", CTSDGGenerator),
-    default_config={"width": 16, "depth": 7, "prefill": None},
+    default_config={"width": 16, "depth": 7, "prefill": None, "prefill_dilations": None},
     resolution=256,
     multiple=128,
     needs_edges=True,

@@ -128,7 +128,7 @@ class DeepFillV1Generator(CoarseToFine):
 SPEC = register_model(ModelSpec(
     name="deepfill_v1",
     build=prefilled_build("deepfill_v1", DeepFillV1Generator),
-    default_config={"width": 24, "prefill": None},
+    default_config={"width": 24, "prefill": None, "prefill_dilations": None},
     resolution=256,
     multiple=8,
     description="DeepFill v1 (Yu et al. 2018): coarse-to-fine generator with contextual attention, "

@@ -79,7 +79,7 @@ class DeepFillV2Generator(CoarseToFine):
 SPEC = register_model(ModelSpec(
     name="deepfill_v2",
     build=prefilled_build("deepfill_v2", DeepFillV2Generator),
-    default_config={"width": 24, "prefill": None},
+    default_config={"width": 24, "prefill": None, "prefill_dilations": None},
     resolution=256,
     multiple=8,
     description="DeepFill v2 (Yu et al. 2019): gated-conv coarse-to-fine generator with contextual "

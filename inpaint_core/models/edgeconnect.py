@@ -166,7 +166,7 @@ class EdgeConnect(nn.Module):
 SPEC = register_model(ModelSpec(
     name="edgeconnect",
     build=prefilled_build("edgeconnect", EdgeConnect),
-    default_config={"width": 32, "n_blocks": 8, "prefill": None},
+    default_config={"width": 32, "n_blocks": 8, "prefill": None, "prefill_dilations": None},
     resolution=256,
     multiple=4,
     needs_edges=True,

@@ -65,7 +65,7 @@ class GLCICGenerator(nn.Module):
 SPEC = register_model(ModelSpec(
     name="glcic",
     build=prefilled_build("glcic", GLCICGenerator),
-    default_config={"width": 32, "prefill": None},
+    default_config={"width": 32, "prefill": None, "prefill_dilations": None},
     resolution=256,
     multiple=4,
     description="GLCIC (Iizuka et al. 2017): dilated-conv generator, global+local discriminators; "

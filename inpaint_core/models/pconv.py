@@ -108,7 +108,7 @@ class PConvUNet(nn.Module):
 SPEC = register_model(ModelSpec(
     name="pconv",
     build=prefilled_build("pconv", PConvUNet),
-    default_config={"width": 16, "depth": 7, "prefill": None},
+    default_config={"width": 16, "depth": 7, "prefill": None, "prefill_dilations": None},
     resolution=256,
     multiple=128,
     description="Partial Convolutions (Liu et al. 2018): U-Net of mask-renormalised convolutions with "

@@ -75,7 +75,7 @@ class PGGANGenerator(nn.Module):
 SPEC = register_model(ModelSpec(
     name="pggan",
     build=prefilled_build("pggan", PGGANGenerator),
-    default_config={"width": 32, "dilations": [1, 2, 4, 8, 16, 1], "prefill": None},
+    default_config={"width": 32, "dilations": [1, 2, 4, 8, 16, 1], "prefill": None, "prefill_dilations": None},
     resolution=256,
     multiple=4,
     description="PGGAN (Demir & Unal 2018): dilated residual generator with resize-conv upsampling; one "

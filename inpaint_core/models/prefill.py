@@ -8,8 +8,8 @@ from Telea where the data says so. Two forms:
 * built in (Shift-Net): the holes of the U-Net's input are pre-filled and its last layer is the
   residual head; the skips carry the fill's detail to the output;
 * :class:`Prefilled`, every other model: the paper's network runs unchanged on its usual input and a
-  small full-resolution head (:class:`PrefillHead`: 3x3 convs with dilations 1-16, receptive field
-  63 px, ``width`` 16) sees the network's prediction, the Telea-filled image and the mask and makes
+  small full-resolution head (:class:`PrefillHead`: 3x3 convs with dilations 1-16 by default,
+  receptive field 63 px, ``width`` 16; the model option ``prefill_dilations`` changes them) sees the network's prediction, the Telea-filled image and the mask and makes
   the residual. Networks without skips (GLCIC, DeepFill, EdgeConnect's image stage...) cannot carry a
   full-resolution correction through their 1/4-resolution bottleneck (a GLCIC trained with a
   bottleneck residual stayed at +0.00 dB over Telea); the head can, while the network contributes
@@ -32,9 +32,11 @@ import torch
 from torch import nn
 
 PREFILL_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+#: the head's dilations: receptive field 1 + 2 * (1 + sum) = 63 px
+DEFAULT_DILATIONS = (1, 2, 4, 8, 16)
 
 
-__all__ = ["PREFILL_METHODS", "Prefilled", "PrefillHead", "check_prefill", "classical_fill", "prefilled_build",
+__all__ = ["DEFAULT_DILATIONS", "PREFILL_METHODS", "Prefilled", "PrefillHead", "check_dilations", "check_prefill", "classical_fill", "prefilled_build",
            "prefilled_image", "zero_init_"]
 
 
@@ -42,6 +44,17 @@ def check_prefill(model: str, prefill: str | None) -> None:
     """Refuse an unknown ``prefill`` option value when a model is built, not at its first forward."""
     if prefill is not None and prefill not in PREFILL_METHODS:
         raise ValueError(f"{model}: prefill must be one of {sorted(PREFILL_METHODS)} or None, got {prefill!r}")
+
+
+def check_dilations(dilations) -> tuple[int, ...]:
+    """The head's dilations as a tuple of positive ints (a model option may give a JSON list)."""
+    try:
+        out = tuple(int(d) for d in dilations)
+    except (TypeError, ValueError):
+        out = ()
+    if not out or any(d < 1 for d in out) or any(float(d) != int(d) for d in dilations):
+        raise ValueError(f"prefill_dilations must be a non-empty list of positive integers, got {dilations!r}")
+    return out
 
 
 @torch.no_grad()
@@ -79,8 +92,9 @@ class PrefillHead(nn.Module):
     last conv starts at zero, so a new head returns ``fill``.
     """
 
-    def __init__(self, width: int = 16, dilations: tuple[int, ...] = (1, 2, 4, 8, 16)) -> None:
+    def __init__(self, width: int = 16, dilations: tuple[int, ...] = DEFAULT_DILATIONS) -> None:
         super().__init__()
+        dilations = check_dilations(dilations)
         layers: list[nn.Module] = [nn.Conv2d(7, width, 3, 1, 1), nn.ELU(inplace=True)]
         for d in dilations:
             layers += [nn.Conv2d(width, width, 3, 1, d, dilation=d), nn.ELU(inplace=True)]
@@ -101,12 +115,13 @@ class Prefilled(nn.Module):
     network's, so recipes reach its parts as before.
     """
 
-    def __init__(self, net: nn.Module, method: str = "telea", width: int = 16) -> None:
+    def __init__(self, net: nn.Module, method: str = "telea", width: int = 16,
+                 dilations: tuple[int, ...] = DEFAULT_DILATIONS) -> None:
         super().__init__()
         check_prefill(type(net).__name__, method)
         self.net = net
         self.method = method
-        self.head = PrefillHead(width)
+        self.head = PrefillHead(width, dilations)
 
     def _finish(self, prediction: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.head(prediction, prefilled_image(image, mask, self.method), mask)
@@ -138,8 +153,13 @@ def prefilled_build(name: str, cls: Callable[..., nn.Module]) -> Callable[[dict]
     def build(config: dict) -> nn.Module:
         config = dict(config)
         method = config.pop("prefill", None)
+        dilations = config.pop("prefill_dilations", None)
         check_prefill(name, method)
+        if dilations is not None and not method:
+            raise ValueError(f"{name}: prefill_dilations needs the prefill option")
         net = cls(**config)
-        return Prefilled(net, method) if method else net
+        if not method:
+            return net
+        return Prefilled(net, method, dilations=DEFAULT_DILATIONS if dilations is None else check_dilations(dilations))
 
     return build

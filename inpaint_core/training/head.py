@@ -9,7 +9,7 @@ crops than a full model would in the same time. A model run then starts from it 
 zero, so step 0 of any model is "Telea + this head" and training brings the network in from there.
 
     python -m inpaint_core.training.head --data ../shared/data/imagenette/train \\
-        --data ../shared/data/bsds500/train --out runs/prefill-head --minutes 15
+        --data ../shared/data/bsds500/train --out runs/prefill-head --minutes 20 --hole-range 0.1,0.6
 
 writes ``OUT/prefill_head.safetensors`` with its card (steps, images seen, wall time, hardware).
 A run is not resumable; it is short.
@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 
 from ..masks.generators import parse_hole_range
 from ..models.checkpoint import save_checkpoint
-from ..models.prefill import PrefillHead, check_prefill, prefilled_image
+from ..models.prefill import DEFAULT_DILATIONS, PrefillHead, check_dilations, check_prefill, prefilled_image
 from .data import InpaintingDataset, seed_everything
 from .trainer import _EpochDataset, _EpochSampler, hardware
 
@@ -36,11 +36,11 @@ __all__ = ["HeadOnly", "pretrain_head"]
 class HeadOnly(nn.Module):
     """``forward(image, mask)``: the fill plus the head's residual, the network's prediction absent (zero)."""
 
-    def __init__(self, method: str = "telea", width: int = 16) -> None:
+    def __init__(self, method: str = "telea", width: int = 16, dilations: tuple[int, ...] = DEFAULT_DILATIONS) -> None:
         super().__init__()
         check_prefill("prefill_head", method)
         self.method = method
-        self.head = PrefillHead(width)
+        self.head = PrefillHead(width, dilations)
         with torch.no_grad():  # the prediction's input weights: zero here, learned once a network feeds them
             self.head.net[0].weight[:, :3].zero_()
 
@@ -51,10 +51,12 @@ class HeadOnly(nn.Module):
 
 def pretrain_head(data: list[str], out: str, minutes: float = 15.0, steps: int | None = None, batch_size: int = 16,
                   crop: int = 128, lr: float = 1e-3, seed: int = 0, method: str = "telea",
-                  num_workers: int = 1, log_every: int = 50, hole_range: tuple[float, float] | None = None) -> dict:
+                  num_workers: int = 1, log_every: int = 50, hole_range: tuple[float, float] | None = None,
+                  dilations: tuple[int, ...] = DEFAULT_DILATIONS) -> dict:
     """Train :class:`HeadOnly` with L1 in the hole for ``minutes`` (or ``steps``); write ``out``/prefill_head.*."""
     seed_everything(seed)
-    model = HeadOnly(method)
+    dilations = check_dilations(dilations)
+    model = HeadOnly(method, dilations=dilations)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     ds = InpaintingDataset(list(data), size=crop, seed=seed, hole_range=hole_range)
     loader = DataLoader(_EpochDataset(ds), batch_size=batch_size, sampler=_EpochSampler(len(ds), seed),
@@ -82,7 +84,10 @@ def pretrain_head(data: list[str], out: str, minutes: float = 15.0, steps: int |
             "train_config": {"batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed, "method": method,
                              "hole_range": list(hole_range) if hole_range else None, "loss": "L1 in the hole"}}
     path = out.rstrip("/") + "/prefill_head.safetensors"
-    save_checkpoint(model, "prefill_head", {"method": method, "width": 16}, path, card)
+    config = {"method": method, "width": 16}
+    if dilations != DEFAULT_DILATIONS:  # models started from it need --model-option prefill_dilations=[...]
+        config["dilations"] = list(dilations)
+    save_checkpoint(model, "prefill_head", config, path, card)
     return {"checkpoint": path, **card}
 
 
@@ -100,9 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--hole-range", type=parse_hole_range, metavar="LO,HI",
                    help="hole fraction of the training masks, e.g. 0.1,0.6 (unions of the mask mix)")
+    p.add_argument("--dilations", default=",".join(map(str, DEFAULT_DILATIONS)), metavar="D1,D2,...",
+                   help="the head's dilations (default 1,2,4,8,16: 63 px receptive field); a model started from "
+                        "it needs the same as --model-option prefill_dilations=[D1,D2,...]")
     a = p.parse_args(argv)
     r = pretrain_head(a.data, a.out, a.minutes, a.steps, a.batch_size, a.crop, a.lr, a.seed,
-                      num_workers=a.loader_workers, log_every=a.log_every, hole_range=a.hole_range)
+                      num_workers=a.loader_workers, log_every=a.log_every, hole_range=a.hole_range,
+                      dilations=tuple(int(d) for d in a.dilations.split(",")))
     print(f"prefill head: {r['steps']} steps, {r['images_seen']} images, {r['wall_seconds']:.0f} s -> {r['checkpoint']}")
     return 0
 

@@ -106,4 +106,30 @@ def test_the_shipped_head_starts_any_prefilled_model(photos, tmp_path):
     shipped = str(WEIGHTS_DIR / "parts" / "prefill_head.safetensors")
     t = Trainer(TrainConfig(model="deepfill_v2", data=[photos], dest=str(tmp_path / "run"), steps=1, crop=64,
                             model_config={"width": 4, "prefill": "telea"}, num_workers=0, init_from=shipped))
-    assert t.init_report["architecture"] == "prefill_head" and t.init_report["tensors"] == len(HeadOnly().state_dict())
+    dilations = json.loads(open(shipped.replace(".safetensors", ".json")).read())["config"].get("dilations", (1, 2, 4, 8, 16))
+    assert t.init_report["architecture"] == "prefill_head"
+    assert t.init_report["tensors"] == len(HeadOnly(dilations=dilations).state_dict())
+
+
+def test_a_head_with_other_dilations_gives_its_shape_to_the_models_started_from_it(photos, tmp_path):
+    r = pretrain_head([photos], str(tmp_path / "head"), steps=1, batch_size=2, crop=64, num_workers=0,
+                      dilations=(1, 4, 32), hole_range=(0.3, 0.5))
+    card = json.loads(open(r["checkpoint"].replace(".safetensors", ".json")).read())
+    assert card["config"]["dilations"] == [1, 4, 32] and card["train_config"]["hole_range"] == [0.3, 0.5]
+    t = Trainer(TrainConfig(model="glcic", data=[photos], dest=str(tmp_path / "run"), steps=1, crop=64,
+                            model_config={"width": 4, "prefill": "telea"}, num_workers=0, init_from=r["checkpoint"]))
+    assert t.config["prefill_dilations"] == [1, 4, 32]
+    assert t.init_report["tensors"] == len(HeadOnly(dilations=(1, 4, 32)).state_dict())  # the whole head
+    # the model's card keeps the shape, so the trained model loads as it was trained
+    t.run()
+    from inpaint_core.models.wrapper import TorchInpainter
+
+    gen = TorchInpainter(get_model_spec("glcic"), checkpoint=str(tmp_path / "run" / "glcic.safetensors")).model
+    assert [m.dilation[0] for m in gen.head.net if isinstance(m, torch.nn.Conv2d)][1:-1] == [1, 4, 32]
+
+
+@pytest.mark.parametrize("bad", [[], [0, 2], [1.5], "abc"])
+def test_bad_head_dilations_are_refused(bad):
+    spec = get_model_spec("glcic")
+    with pytest.raises(ValueError, match="prefill_dilations"):
+        spec.build({**spec.default_config, "prefill": "telea", "prefill_dilations": bad})
