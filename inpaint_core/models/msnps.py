@@ -239,7 +239,8 @@ SPEC = register_model(ModelSpec(
     name="msnps",
     build=prefilled_build("msnps", MSNPSGenerator),
     default_config={"width": 32, "depth": 5, "texture_scales": 2, "texture_iters": 10, "texture_lr": 0.02,
-                    "texture_weight": 0.05, "tv_weight": 0.05, "feature_width": 16, "feature_seed": 0, "prefill": None, "prefill_dilations": None},
+                    "texture_weight": 0.05, "tv_weight": 0.05, "feature_width": 16, "feature_seed": 0,
+                    "prefill": None, "prefill_dilations": None},
     resolution=256,
     multiple=32,
     description="Multi-scale neural patch synthesis (Yang et al. 2017): content network, then coarse-to-fine "

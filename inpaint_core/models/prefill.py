@@ -9,11 +9,12 @@ from Telea where the data says so. Two forms:
   residual head; the skips carry the fill's detail to the output;
 * :class:`Prefilled`, every other model: the paper's network runs unchanged on its usual input and a
   small full-resolution head (:class:`PrefillHead`: 3x3 convs with dilations 1-16 by default,
-  receptive field 63 px, ``width`` 16; the model option ``prefill_dilations`` changes them) sees the network's prediction, the Telea-filled image and the mask and makes
-  the residual. Networks without skips (GLCIC, DeepFill, EdgeConnect's image stage...) cannot carry a
-  full-resolution correction through their 1/4-resolution bottleneck (a GLCIC trained with a
-  bottleneck residual stayed at +0.00 dB over Telea); the head can, while the network contributes
-  what needs context (structure, colour across the hole).
+  receptive field 63 px, ``width`` 16; the model option ``prefill_dilations`` changes them) sees the
+  network's prediction, the Telea-filled image and the mask and makes the residual. Networks
+  without skips (GLCIC, DeepFill, EdgeConnect's image stage...) cannot carry a full-resolution
+  correction through their 1/4-resolution bottleneck (a GLCIC trained with a bottleneck residual
+  stayed at +0.00 dB over Telea); the head can, while the network contributes what needs context
+  (structure, colour across the hole).
 
 Why: published models see millions of images; on this project's CPU budget a generator sees
 ~10^5 crops, not enough to learn the low-frequency colour and shading propagation that Telea gets
@@ -36,8 +37,8 @@ PREFILL_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 DEFAULT_DILATIONS = (1, 2, 4, 8, 16)
 
 
-__all__ = ["DEFAULT_DILATIONS", "PREFILL_METHODS", "Prefilled", "PrefillHead", "check_dilations", "check_prefill", "classical_fill", "prefilled_build",
-           "prefilled_image", "zero_init_"]
+__all__ = ["DEFAULT_DILATIONS", "PREFILL_METHODS", "Prefilled", "PrefillHead", "check_dilations", "check_prefill",
+           "classical_fill", "prefilled_build", "prefilled_image", "zero_init_"]
 
 
 def check_prefill(model: str, prefill: str | None) -> None:

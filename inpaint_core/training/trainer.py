@@ -117,7 +117,8 @@ class Trainer:
         # (its card alone here: the tensors are read only when this is a new run, not a resume)
         init_card = read_card(cfg.init_from, cfg.storage_options) if cfg.init_from else None
         base = init_card["config"] if init_card and init_card["architecture"] == cfg.model else {}
-        if init_card and init_card["architecture"] == "prefill_head" and "prefill_dilations" in self.spec.default_config:
+        if init_card and init_card["architecture"] == "prefill_head" \
+                and "prefill_dilations" in self.spec.default_config:
             base = {"prefill_dilations": init_card["config"].get("dilations")}  # a pretrained head: its shape
         self.config = {**self.spec.default_config,
                        **{k: v for k, v in base.items() if k in self.spec.default_config}, **cfg.model_config}

@@ -106,7 +106,8 @@ def test_the_shipped_head_starts_any_prefilled_model(photos, tmp_path):
     shipped = str(WEIGHTS_DIR / "parts" / "prefill_head.safetensors")
     t = Trainer(TrainConfig(model="deepfill_v2", data=[photos], dest=str(tmp_path / "run"), steps=1, crop=64,
                             model_config={"width": 4, "prefill": "telea"}, num_workers=0, init_from=shipped))
-    dilations = json.loads(open(shipped.replace(".safetensors", ".json")).read())["config"].get("dilations", (1, 2, 4, 8, 16))
+    card = json.loads(open(shipped.replace(".safetensors", ".json")).read())
+    dilations = card["config"].get("dilations", (1, 2, 4, 8, 16))
     assert t.init_report["architecture"] == "prefill_head"
     assert t.init_report["tensors"] == len(HeadOnly(dilations=dilations).state_dict())
 
