@@ -137,6 +137,8 @@ class MaskMixer:
         weights: ``{generator name or "folder:<url>": weight}``; names from :data:`GENERATORS`.
         seed: seed of the mixer's own random generator (reproducible sequences).
         min_hole, max_hole: masks whose hole fraction falls outside are redrawn (at most 20 times).
+            Calling the mixer with ``rng=`` draws from that generator instead of its own (one mixer,
+            its mask folders listed once, serves reproducible per-item draws).
         hole_range: ``(lo, hi)``: instead, draw a target fraction uniformly in it and take the union
             of masks drawn from the mix until the hole reaches it (LaMa's point: a model meant for
             large holes must train on them; the generators alone rarely cover over 30%, see
@@ -164,32 +166,29 @@ class MaskMixer:
         self.p = p / p.sum()
         self.rng = np.random.default_rng(seed)
         self.min_hole, self.max_hole = min_hole, max_hole
-        if hole_range is not None:
-            lo, hi = (float(v) for v in hole_range)
-            if not 0 < lo <= hi < 1:
-                raise ValueError(f"hole_range must satisfy 0 < lo <= hi < 1, got {hole_range}")
-            hole_range = (lo, hi)
-        self.hole_range = hole_range
+        self.hole_range = None if hole_range is None else _checked_hole_range(*hole_range, name="hole_range",
+                                                                               given=hole_range)
 
-    def _draw(self, h: int, w: int) -> np.ndarray:
-        return self.generators[int(self.rng.choice(len(self.generators), p=self.p))](h, w, self.rng)
+    def _draw(self, h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+        return self.generators[int(rng.choice(len(self.generators), p=self.p))](h, w, rng)
 
-    def __call__(self, h: int, w: int) -> np.ndarray:
+    def __call__(self, h: int, w: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        rng = self.rng if rng is None else rng
         if self.hole_range is not None:
-            return self._union(h, w, *self.hole_range)
+            return self._union(h, w, rng, *self.hole_range)
         for _ in range(20):
-            mask = self._draw(h, w)
+            mask = self._draw(h, w, rng)
             if self.min_hole <= mask.mean() <= self.max_hole:
                 return mask
         return mask
 
-    def _union(self, h: int, w: int, lo: float, hi: float) -> np.ndarray:
+    def _union(self, h: int, w: int, rng: np.random.Generator, lo: float, hi: float) -> np.ndarray:
         best = None
         for _ in range(20):
-            target = self.rng.uniform(lo, hi)
+            target = rng.uniform(lo, hi)
             mask = np.zeros((h, w), bool)
             for _ in range(200):  # thin strokes add ~1% a draw
-                mask |= self._draw(h, w)
+                mask |= self._draw(h, w, rng)
                 if mask.mean() >= target:
                     break
             if mask.mean() <= hi + 0.02:
@@ -199,15 +198,20 @@ class MaskMixer:
         return best
 
 
+def _checked_hole_range(lo, hi, name: str, given) -> tuple[float, float]:
+    lo, hi = float(lo), float(hi)
+    if not 0 < lo <= hi < 1:
+        raise ValueError(f"{name} must satisfy 0 < LO <= HI < 1, got {given!r}")
+    return lo, hi
+
+
 def parse_hole_range(text: str) -> tuple[float, float]:
     """``"0.1,0.6"`` -> ``(0.1, 0.6)``, checked as :class:`MaskMixer` checks ``hole_range``."""
     try:
         lo, hi = (float(v) for v in str(text).split(","))
     except ValueError:
         raise ValueError(f"hole range must be LO,HI (e.g. 0.1,0.6), got {text!r}") from None
-    if not 0 < lo <= hi < 1:
-        raise ValueError(f"hole range must satisfy 0 < LO <= HI < 1, got {text!r}")
-    return lo, hi
+    return _checked_hole_range(lo, hi, name="hole range", given=text)
 
 
 def hole_fraction_histogram(mixer: "MaskMixer", n: int = 1000, size: int = 128,

@@ -57,7 +57,9 @@ class InpaintingDataset(Dataset):
         self.size, self.seed, self.with_edges, self.scale = size, seed, with_edges, scale
         self.mask_weights = dict(masks or DEFAULT_MASKS)
         self.hole_range = tuple(hole_range) if hole_range else None
-        MaskMixer(self.mask_weights, seed=0, hole_range=self.hole_range)  # a bad mix fails here, not in a worker
+        # built once (a bad mix fails here, not in a worker; mask folders are listed once); each item
+        # draws with its own generator
+        self.mixer = MaskMixer(self.mask_weights, seed=0, hole_range=self.hole_range, storage_options=storage_options)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -78,8 +80,7 @@ class InpaintingDataset(Dataset):
         else:
             raise InpaintError(f"could not decode training images near index {index}")
         crop = self._crop(rgb, rng)
-        mixer = MaskMixer(self.mask_weights, seed=int(rng.integers(2**31)), hole_range=self.hole_range)
-        mask = mixer(self.size, self.size)
+        mask = self.mixer(self.size, self.size, rng=np.random.default_rng(int(rng.integers(2**31))))
         out = {"image": torch.from_numpy(crop).permute(2, 0, 1).float().div(127.5).sub(1.0),
                "mask": torch.from_numpy(mask[None].astype(np.float32))}
         if self.with_edges:

@@ -85,10 +85,20 @@ def pretrain_head(data: list[str], out: str, minutes: float = 15.0, steps: int |
                              "hole_range": list(hole_range) if hole_range else None, "loss": "L1 in the hole"}}
     path = out.rstrip("/") + "/prefill_head.safetensors"
     config = {"method": method, "width": 16}
-    if dilations != DEFAULT_DILATIONS:  # models started from it need --model-option prefill_dilations=[...]
+    if dilations != DEFAULT_DILATIONS:  # a run started from it takes them as its prefill_dilations
         config["dilations"] = list(dilations)
     save_checkpoint(model, "prefill_head", config, path, card)
     return {"checkpoint": path, **card}
+
+
+def _arg(parse):
+    """An argparse ``type`` from ``parse``: its ValueError message becomes the usage error."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return convert
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,15 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loader-workers", type=int, default=1)
     p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--hole-range", type=parse_hole_range, metavar="LO,HI",
+    p.add_argument("--hole-range", type=_arg(parse_hole_range), metavar="LO,HI",
                    help="hole fraction of the training masks, e.g. 0.1,0.6 (unions of the mask mix)")
-    p.add_argument("--dilations", default=",".join(map(str, DEFAULT_DILATIONS)), metavar="D1,D2,...",
-                   help="the head's dilations (default 1,2,4,8,16: 63 px receptive field); a model started from "
-                        "it needs the same as --model-option prefill_dilations=[D1,D2,...]")
+    p.add_argument("--dilations", type=_arg(lambda text: check_dilations(text.split(","))), default=DEFAULT_DILATIONS,
+                   metavar="D1,D2,...",
+                   help="the head's dilations (default 1,2,4,8,16: 63 px receptive field); a model run started "
+                        "from it (inpaint train --init-from) takes them from its card")
     a = p.parse_args(argv)
     r = pretrain_head(a.data, a.out, a.minutes, a.steps, a.batch_size, a.crop, a.lr, a.seed,
                       num_workers=a.loader_workers, log_every=a.log_every, hole_range=a.hole_range,
-                      dilations=tuple(int(d) for d in a.dilations.split(",")))
+                      dilations=a.dilations)
     print(f"prefill head: {r['steps']} steps, {r['images_seen']} images, {r['wall_seconds']:.0f} s -> {r['checkpoint']}")
     return 0
 
