@@ -104,6 +104,15 @@ def write_part(dest: Location, run_id: str, shard: int, rows: list[dict[str, Any
     return dest.write_atomic(part_key(run_id, shard), buf.getvalue())
 
 
+def read_part(dest: Location, run_id: str, shard: int) -> dict[str, dict[str, Any]]:
+    """The rows of one shard's part file by image id ({} when the shard has not written one)."""
+    key = part_key(run_id, shard)
+    if not dest.exists(key):
+        return {}
+    table = pq.read_table(io.BytesIO(dest.read(key)), schema=SCHEMA)
+    return {r["image_id"]: r for r in table.to_pylist()}
+
+
 def _dataset(dest: Location, run_id: str | None = None) -> ds.Dataset | None:
     root = dest.path("manifest" if run_id is None else f"manifest/run={run_id}")
     if not dest.fs.exists(root):

@@ -170,3 +170,44 @@ def test_split_steps_match_the_fused_shard(tmp_path):
         assert row["status"] == ("skipped" if "img002" in key else "ok")
         if row["status"] == "ok":
             assert row["edges_output_uri"] and row["worker"] == "gpu-worker"
+
+
+def test_split_rerun_leaves_finished_outputs_alone(tmp_path):
+    """On GPU clusters the shard is prepared on one worker and finished on another: an image that is
+    already up to date must stay so across that hop, not be written again as an unrestored copy."""
+    from inpaint_core.pipeline import finish_shard, inpaint_shard, prepare_shard, write_shard_manifest
+
+    good_collection(str(tmp_path / "src"), n=3)
+    assert run(tmp_path / "src", tmp_path / "dest", run_id="r1")["ok"] == 3
+    before = tree_digest(tmp_path / "dest" / "images")
+    source, dest = Location(str(tmp_path / "src")), Location(str(tmp_path / "dest"))
+    cfg = RestoreConfig()
+    works = [w.without_frames() for w in prepare_shard(list(discover(source, exclude=(dest,))), cfg, source, dest,
+                                                       "r2", 0)]
+    rows = finish_shard(inpaint_shard(works, cfg, "gpu-worker"), cfg, source, dest)
+    summary = write_shard_manifest(rows, works, dest, "r2", 0)
+    assert rows == [] and summary["up_to_date"] == 3 and summary["ok"] == 0
+    assert tree_digest(tmp_path / "dest" / "images") == before
+
+
+def test_a_shard_redone_in_the_same_run_keeps_its_rows_and_counts(tmp_path):
+    """A worker lost after it wrote a shard: Dask runs the shard again in the same run. The images it
+    finished are not redone, but they stay in the run's manifest and count as done by this run."""
+    from tests.collections import png_bytes
+
+    good_collection(str(tmp_path / "src"), n=4)
+    (tmp_path / "src" / "set0" / "img002_mask.png").write_bytes(png_bytes(np.zeros((96, 96), np.uint8)))
+    (tmp_path / "src" / "set1" / "img003.png").write_bytes(b"not an image")
+    first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")
+    assert (first["ok"], first["skipped"], first["failed"]) == (2, 1, 1)
+    before = tree_digest(tmp_path / "dest" / "images")
+    again = run(tmp_path / "src", tmp_path / "dest", run_id="r1")
+    assert (again["ok"], again["skipped"], again["failed"], again["up_to_date"]) == (2, 1, 1, 0)
+    assert tree_digest(tmp_path / "dest" / "images") == before
+    rows = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    assert sorted((r["image_id"], r["status"]) for r in rows) == [
+        ("set0/img000.png", "ok"), ("set0/img002.png", "skipped"), ("set1/img001.png", "ok"),
+        ("set1/img003.png", "failed")]
+    # A later run still finds them up to date.
+    later = run(tmp_path / "src", tmp_path / "dest", run_id="r2")
+    assert later["up_to_date"] == 3 and later["failed"] == 1
