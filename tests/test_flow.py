@@ -93,12 +93,18 @@ def test_inpainting_runs_only_on_the_gpu_worker(prefect_server, tmp_path):
                             if w.get("resources", {}).get("GPU")][0]
             s = run_restore(str(tmp_path / "src"), str(tmp_path / "dest"), dask_address=cluster.scheduler_address,
                             shard_size=2)
+            outputs = {p: p.read_bytes() for p in (tmp_path / "dest" / "images").rglob("*.png")}
+            # Run again: prepared on one worker, finished on another, the up-to-date images stay untouched.
+            again = run_restore(str(tmp_path / "src"), str(tmp_path / "dest"),
+                                dask_address=cluster.scheduler_address, shard_size=2)
         finally:
             gpu.terminate()
             gpu.wait(30)
     assert s["ok"] == len(masks)
     df = _rows(tmp_path / "dest")
     assert (df["worker"] == gpu_addr).all(), df["worker"].tolist()
+    assert again["up_to_date"] == len(masks) and again["ok"] == 0 and len(df) == len(masks)
+    assert len(outputs) == len(masks) and all(p.read_bytes() == b for p, b in outputs.items())
 
 
 def test_killed_run_restarts_without_duplicates(tmp_path):
