@@ -104,15 +104,6 @@ def write_part(dest: Location, run_id: str, shard: int, rows: list[dict[str, Any
     return dest.write_atomic(part_key(run_id, shard), buf.getvalue())
 
 
-def read_part(dest: Location, run_id: str, shard: int) -> dict[str, dict[str, Any]]:
-    """The rows of one shard's part file by image id ({} when the shard has not written one)."""
-    key = part_key(run_id, shard)
-    if not dest.exists(key):
-        return {}
-    table = pq.read_table(io.BytesIO(dest.read(key)), schema=SCHEMA)
-    return {r["image_id"]: r for r in table.to_pylist()}
-
-
 def _dataset(dest: Location, run_id: str | None = None) -> ds.Dataset | None:
     root = dest.path("manifest" if run_id is None else f"manifest/run={run_id}")
     if not dest.fs.exists(root):
@@ -160,8 +151,10 @@ class PriorRow:
     output_sha256: str | None
 
 
-def prior_rows(dest: Location, image_ids: list[str], settings_hash: str) -> dict[str, PriorRow]:
-    """Finished rows (``ok`` or ``skipped``) of earlier runs with the same settings, by image id.
+def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,
+               this_run: str | None = None) -> dict[str, PriorRow]:
+    """Finished rows (``ok`` or ``skipped``) of earlier runs with the same settings, by image id;
+    ``this_run``'s own rows are left out.
 
     Reads only the columns it needs and only parts whose id range overlaps the shard's
     (Parquet statistics), so a shard's look-up stays small however large the manifest grows.
@@ -172,6 +165,8 @@ def prior_rows(dest: Location, image_ids: list[str], settings_hash: str) -> dict
     flt = ((f("image_id") >= min(image_ids)) & (f("image_id") <= max(image_ids))
            & f("image_id").isin(image_ids) & f("settings_hash").__eq__(settings_hash)
            & f("status").isin(["ok", "skipped"]))
+    if this_run is not None:
+        flt &= f("run_id") != this_run
     cols = ["image_id", "run_id", "status", "source_sha256", "mask_sha256", "source_bytes", "output_uri", "output_sha256",
             "finished_at"]
     table = read_manifest(dest, columns=cols, filter=flt)

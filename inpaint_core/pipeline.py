@@ -106,19 +106,11 @@ class Work:
     filled: list[np.ndarray] | None = None
     up_to_date: bool = False
     copy_through: bool = False  # empty mask: the image is written unchanged, status skipped
-    # An up-to-date image whose finished row is this run's own: an earlier attempt of this shard
-    # wrote it before its worker was lost. The row is kept in the shard's part and counted as done.
-    earlier_row: dict[str, Any] | None = None
 
     @property
     def pending(self) -> bool:
         """Still to be processed (not failed, skipped or already up to date)."""
         return self.row["status"] is None and not self.up_to_date
-
-    @property
-    def up_to_date_before(self) -> bool:
-        """Up to date from an earlier run (not from an earlier attempt of this shard in this run)."""
-        return self.up_to_date and self.earlier_row is None
 
     def fail(self, exc: BaseException) -> None:
         self.row["status"] = "failed"
@@ -132,7 +124,7 @@ class Work:
         """A copy that leaves the full frame behind (it travels to another worker)."""
         return Work(self.item, dict(self.row), None, None, None, self.windows, self.crops,
                     self.crop_masks, self.crop_edges, up_to_date=self.up_to_date,
-                    copy_through=self.copy_through, earlier_row=self.earlier_row)
+                    copy_through=self.copy_through)
 
 
 class _Timer:
@@ -159,7 +151,10 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
     inpainter = get_inpainter(config)
     settings = config.settings_hash()
     ids = [it.image_id for it in items if it.error is None]
-    prior = {} if config.force else manifest.prior_rows(dest, ids, settings)
+    # Not this run's own rows: Dask runs a shard again when the worker holding its result is lost,
+    # even after the shard wrote its outputs and manifest part; the attempt redoes it whole and
+    # rewrites the part with every row, so none drops out and the counts stay this run's.
+    prior = {} if config.force else manifest.prior_rows(dest, ids, settings, this_run=run_id)
     works = []
     for item in items:
         row = manifest.empty_row() | {
@@ -181,21 +176,7 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
                 _prepare_image(w, config, source, dest, inpainter, prior.get(item.image_id))
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
             w.fail(exc)
-    _keep_earlier_attempt(works, prior, dest, run_id, shard)
     return works
-
-
-def _keep_earlier_attempt(works: list[Work], prior: dict[str, manifest.PriorRow], dest: Location,
-                          run_id: str, shard: int) -> None:
-    """Dask runs a shard again when the worker holding its result is lost, even after the shard
-    wrote its outputs and manifest part. The images that attempt finished are up to date and not
-    redone, but the part is written again: take their rows over so none drops out of the manifest."""
-    again = [w for w in works if w.up_to_date and prior[w.item.image_id].run_id == run_id]
-    if not again:
-        return
-    earlier = manifest.read_part(dest, run_id, shard)
-    for w in again:
-        w.earlier_row = earlier.get(w.item.image_id)
 
 
 def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Location,
@@ -328,8 +309,6 @@ def finish_shard(works: list[Work], config: RestoreConfig, source: Location, des
     rows = []
     for w in works:
         if w.up_to_date:
-            if w.earlier_row is not None:
-                rows.append(w.earlier_row)
             continue
         try:
             if w.row["status"] is None or w.copy_through:
@@ -440,6 +419,6 @@ def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Lo
     for r in rows:
         counts[r["status"]] += 1
     stage_ms = {s: sum(r.get(f"ms_{s}") or 0.0 for r in rows) for s in manifest.STAGES}
-    return {"shard": shard, "images": len(works), "up_to_date": sum(w.up_to_date_before for w in works),
+    return {"shard": shard, "images": len(works), "up_to_date": sum(w.up_to_date for w in works),
             **counts, "part": part, "stage_ms": stage_ms,
             "failures": [(r["image_id"], r["error"]) for r in rows if r["status"] == "failed"][:20]}

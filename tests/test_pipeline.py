@@ -191,8 +191,8 @@ def test_split_rerun_leaves_finished_outputs_alone(tmp_path):
 
 
 def test_a_shard_redone_in_the_same_run_keeps_its_rows_and_counts(tmp_path):
-    """A worker lost after it wrote a shard: Dask runs the shard again in the same run. The images it
-    finished are not redone, but they stay in the run's manifest and count as done by this run."""
+    """A worker lost after it wrote a shard: Dask runs the shard again in the same run. Its rows stay
+    in the run's manifest, its outputs keep their bytes, and its images count as done by this run."""
     from tests.collections import png_bytes
 
     good_collection(str(tmp_path / "src"), n=4)
