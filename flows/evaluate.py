@@ -32,7 +32,7 @@ def evaluate(
     method_options: dict[str, dict[str, Any]] | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Score ``methods`` (plus the Telea and Navier-Stokes baselines) per hole-ratio bin.
+    """Score ``methods`` (plus the classical baselines: Telea, Navier-Stokes, spline) per hole-ratio bin.
 
     Writes ``<dest>/eval/<run_id>/results.parquet`` (one row per image, mask and method),
     ``summary.parquet`` and ``summary.md``; returns the summary rows and their locations.
@@ -42,7 +42,7 @@ def evaluate(
     checkpoints, method_options = checkpoints or {}, method_options or {}
     all_methods = list(dict.fromkeys([*BASELINES, *methods]))
     futures = [evaluate_method_task.submit(m, images, masks_index, size, limit, bins, checkpoints.get(m),
-                                           {"radius": 3} if m in BASELINES else method_options.get(m, {}), opts)
+                                           BASELINES[m] if m in BASELINES else method_options.get(m, {}), opts)
                for m in all_methods]
     rows = [r for f in futures for r in f.result()]
     summary = summarize(rows)

@@ -32,7 +32,14 @@ import numpy as np
 import torch
 from torch import nn
 
-PREFILL_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+from ..spline import spline_fill
+
+#: classical fills a model can start from: ``fill(rgb uint8, hole uint8) -> rgb uint8``
+PREFILL_METHODS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "telea": lambda rgb, hole: cv2.inpaint(rgb, hole, 3, cv2.INPAINT_TELEA),
+    "ns": lambda rgb, hole: cv2.inpaint(rgb, hole, 3, cv2.INPAINT_NS),
+    "spline": lambda rgb, hole: spline_fill(rgb, hole.astype(bool)),
+}
 #: the head's dilations: receptive field 1 + 2 * (1 + sum) = 63 px
 DEFAULT_DILATIONS = (1, 2, 4, 8, 16)
 
@@ -59,8 +66,9 @@ def check_dilations(dilations) -> tuple[int, ...]:
 
 
 @torch.no_grad()
-def classical_fill(image: torch.Tensor, mask: torch.Tensor, method: str = "telea", radius: int = 3) -> torch.Tensor:
-    """OpenCV fill of ``image`` (B x 3 x H x W in [-1, 1]) inside ``mask`` (B x 1 x H x W, 1 = hole).
+def classical_fill(image: torch.Tensor, mask: torch.Tensor, method: str = "telea") -> torch.Tensor:
+    """Classical fill of ``image`` (B x 3 x H x W in [-1, 1]) inside ``mask`` (B x 1 x H x W, 1 = hole):
+    OpenCV's Telea or Navier-Stokes (radius 3) or the tension spline (:mod:`inpaint_core.spline`).
 
     Returns a tensor like ``image`` (same device and dtype); known pixels are unchanged up to the
     8-bit round trip OpenCV's inpainting needs (the caller composites them anyway).
@@ -69,8 +77,8 @@ def classical_fill(image: torch.Tensor, mask: torch.Tensor, method: str = "telea
         raise ValueError(f"classical_fill: method must be one of {sorted(PREFILL_METHODS)}, got {method!r}")
     imgs = ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
     holes = (mask.detach()[:, 0] > 0.5).cpu().numpy().astype(np.uint8)
-    out = np.stack([cv2.inpaint(np.ascontiguousarray(i), h, radius, PREFILL_METHODS[method]) if h.any() else i
-                    for i, h in zip(imgs, holes)])
+    fill = PREFILL_METHODS[method]
+    out = np.stack([fill(np.ascontiguousarray(i), h) if h.any() else i for i, h in zip(imgs, holes)])
     return torch.from_numpy(out).to(image.device).permute(0, 3, 1, 2).to(image.dtype) / 127.5 - 1
 
 

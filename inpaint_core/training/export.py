@@ -72,8 +72,8 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
     cases = list(protocol_cases(images, masks_index, size=size, limit=limit, storage_options=storage_options))
     log(f"{name}: {len(cases)} evaluation cases from {images}")
     rows = []
-    for base in BASELINES:
-        rows += evaluate_cases(create_inpainter(base, radius=3), cases)
+    for base, options in BASELINES.items():
+        rows += evaluate_cases(create_inpainter(base, **options), cases)
     extra = {k: card[k] for k in _TRAINING_FIELDS if k in card}
     if resolution:
         extra["training_resolution"], extra["resolution"] = extra.get("resolution"), int(resolution)

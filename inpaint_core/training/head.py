@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 
 from ..masks.generators import parse_hole_range
 from ..models.checkpoint import save_checkpoint
-from ..models.prefill import DEFAULT_DILATIONS, PrefillHead, check_dilations, check_prefill, prefilled_image
+from ..models.prefill import DEFAULT_DILATIONS, PREFILL_METHODS, PrefillHead, check_dilations, check_prefill, prefilled_image
 from .data import InpaintingDataset, seed_everything
 from .trainer import _EpochDataset, _EpochSampler, hardware
 
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loader-workers", type=int, default=1)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--prefill", choices=sorted(PREFILL_METHODS), default="telea",
+                   help="the classical fill the head learns to correct (default telea)")
     p.add_argument("--hole-range", type=_arg(parse_hole_range), metavar="LO,HI",
                    help="hole fraction of the training masks, e.g. 0.1,0.6 (unions of the mask mix)")
     p.add_argument("--dilations", type=_arg(lambda text: check_dilations(text.split(","))), default=DEFAULT_DILATIONS,
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the head's dilations (default 1,2,4,8,16: 63 px receptive field); a model run started "
                         "from it (inpaint train --init-from) takes them from its card")
     a = p.parse_args(argv)
-    r = pretrain_head(a.data, a.out, a.minutes, a.steps, a.batch_size, a.crop, a.lr, a.seed,
+    r = pretrain_head(a.data, a.out, a.minutes, a.steps, a.batch_size, a.crop, a.lr, a.seed, method=a.prefill,
                       num_workers=a.loader_workers, log_every=a.log_every, hole_range=a.hole_range,
                       dilations=a.dilations)
     print(f"prefill head: {r['steps']} steps, {r['images_seen']} images, {r['wall_seconds']:.0f} s -> {r['checkpoint']}")

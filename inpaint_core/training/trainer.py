@@ -119,7 +119,13 @@ class Trainer:
         base = init_card["config"] if init_card and init_card["architecture"] == cfg.model else {}
         if init_card and init_card["architecture"] == "prefill_head" \
                 and "prefill_dilations" in self.spec.default_config:
-            base = {"prefill_dilations": init_card["config"].get("dilations")}  # a pretrained head: its shape
+            # a pretrained head: its shape and the fill it learned to correct
+            head_fill = init_card["config"].get("method", "telea")
+            base = {"prefill_dilations": init_card["config"].get("dilations"), "prefill": head_fill}
+            asked = cfg.model_config.get("prefill", head_fill)
+            if asked != head_fill:
+                raise ValueError(f"--init-from {cfg.init_from}: that head was trained over the {head_fill!r} fill; "
+                                 f"a model with prefill={asked!r} cannot start from it")
         self.config = {**self.spec.default_config,
                        **{k: v for k, v in base.items() if k in self.spec.default_config}, **cfg.model_config}
         unknown = set(cfg.model_config) - set(self.spec.default_config)

@@ -53,7 +53,7 @@ def test_export_writes_weights_with_the_dev_evaluation_in_the_card(protocol, tra
     assert (card["steps"], card["images_seen"], card["wall_seconds"], card["hardware"]) == (12, 96, 3.5, "test cpu")
     ev = card["dev_evaluation"]
     assert {(s["bin"], s["method"]) for s in ev["summary"]} == {
-        (b, m) for b in ("0.3-0.4", "0.4-0.5") for m in ("telea", "ns", "glcic")}
+        (b, m) for b in ("0.3-0.4", "0.4-0.5") for m in ("telea", "ns", "spline", "glcic")}
     assert set(ev["vs_telea"]) == {"0.3-0.4", "0.4-0.5"} and "ImageNet" in card["licence"]
     assert card["storage_dtype"] == ("float16" if out["storage_dtype"] == "float16" else "native")
     # the shipped file is a working checkpoint

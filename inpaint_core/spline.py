@@ -1,0 +1,140 @@
+"""Tension-spline fill: the smoothest surface through the known pixels around a hole.
+
+Each channel's hole values ``u`` minimise ``sum (L u)^2 + tension * sum_edges (u_i - u_j)^2`` with the
+known pixels fixed, where ``L`` is the image grid's 4-neighbour graph Laplacian (free boundary at the
+image border). The minimiser solves ``(L^2 + tension * L) u = 0`` at every hole pixel: the discrete
+continuous-curvature spline in tension of Smith & Wessel ("Gridding with continuous curvature
+splines in tension", Geophysics 55(3), 1990; Briggs 1974 for tension 0). ``tension`` 0 is the
+thin-plate (biharmonic) fill, which continues gradients and overshoots in wide holes; a large
+tension tends to the membrane (harmonic, Laplace) fill, which only interpolates values. The default
+``tension = 1`` keeps the boundary's slope over a pixel or two and is harmonic beyond.
+
+Why here: for wide holes the PSNR- and SSIM-best fill that needs no learning is a smooth one. On the
+development protocol (bsds500/val 256 px centre crops, the shared masks, 100 cases per bin) it beats
+OpenCV's Telea by about 1 dB in every 0.3-0.6 bin (docs/models.md); Telea's streaks along its
+marching direction are what costs it there. Thin holes gain nothing from it over Telea.
+
+Exact and local: the stencil of ``L^2`` reaches two pixels, so holes more than a few pixels apart
+are independent systems; each group is solved on its bounding box plus a 2-pixel ring, which gives
+the same values as a solve over the whole frame. A group with at most :data:`DIRECT_MAX` hole pixels
+is solved by a sparse LU factorisation (256 x 256 px with a 50% hole: ~0.2 s on one core); a larger
+one coarse-to-fine: the group at half resolution (recursively), upsampled as the start of conjugate
+gradients on the full system (approximate, within :data:`CG_RTOL`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spl
+
+__all__ = ["DEFAULT_TENSION", "DIRECT_MAX", "spline_fill"]
+
+DEFAULT_TENSION = 1.0
+#: hole pixels per group above which the solve goes coarse-to-fine instead of a direct LU
+DIRECT_MAX = 1 << 16
+CG_RTOL = 1e-5
+CG_MAXITER = 400
+_RING = 2  # the stencil's reach
+
+
+def _laplacian(h: int, w: int) -> sp.csr_matrix:
+    """The 4-neighbour graph Laplacian of an h x w grid (degree minus adjacency; free boundary)."""
+    n = h * w
+    idx = np.arange(n).reshape(h, w)
+    a = np.concatenate([idx[:, :-1].ravel(), idx[:-1].ravel()])
+    b = np.concatenate([idx[:, 1:].ravel(), idx[1:].ravel()])
+    adj = sp.csr_matrix((np.ones(2 * len(a)), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n))
+    return (sp.diags(np.asarray(adj.sum(1)).ravel()) - adj).tocsr()
+
+
+@lru_cache(maxsize=8)
+def _spline_matrix(h: int, w: int, tension: float) -> sp.csr_matrix:
+    """``L^2 + tension * L`` of an h x w grid (cached: training crops and frames repeat their sizes)."""
+    lap = _laplacian(h, w)
+    return (lap @ lap + tension * lap).tocsr()
+
+
+def _system(values: np.ndarray, hole: np.ndarray, tension: float):
+    """``(A_hh, rhs)`` of the spline equations for the hole pixels of one box (``values`` h x w x c)."""
+    h, w = hole.shape
+    a = _spline_matrix(h, w, tension)
+    flat = hole.ravel()
+    rows = a[flat]
+    known = values.reshape(h * w, -1)[~flat]
+    return rows[:, flat].tocsc(), -(rows[:, ~flat] @ known)
+
+
+def _solve_box(values: np.ndarray, hole: np.ndarray, tension: float) -> np.ndarray:
+    """Hole values (n x c, in ``hole.ravel()`` order) of one box whose border ring is known."""
+    n = int(hole.sum())
+    a_hh, rhs = _system(values, hole, tension)
+    if n <= DIRECT_MAX:
+        # symmetric positive definite: symmetric ordering, no pivoting (1.5x faster than the defaults)
+        return spl.splu(a_hh, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                        options={"SymmetricMode": True}).solve(rhs)
+    # coarse-to-fine: the box at half resolution (a coarse pixel is a hole if any of its pixels is)
+    h, w = hole.shape
+    ph, pw = h % 2, w % 2
+    v = np.pad(values, ((0, ph), (0, pw), (0, 0)), mode="edge")
+    m = np.pad(hole, ((0, ph), (0, pw)), mode="edge")
+    cv = v.reshape(v.shape[0] // 2, 2, v.shape[1] // 2, 2, -1).mean((1, 3))
+    cm = m.reshape(m.shape[0] // 2, 2, m.shape[1] // 2, 2).any((1, 3))
+    coarse = _fill(cv, cm, tension)
+    guess = cv2.resize(coarse.astype(np.float32), (v.shape[1], v.shape[0]), interpolation=cv2.INTER_LINEAR)
+    guess = guess.reshape(v.shape)[:h, :w].reshape(h * w, -1)[hole.ravel()]
+    diag = a_hh.diagonal()
+    precond = spl.LinearOperator(a_hh.shape, matvec=lambda x: x / diag)
+    out = np.empty_like(rhs)
+    for c in range(rhs.shape[1]):
+        out[:, c], _ = spl.cg(a_hh, rhs[:, c], x0=guess[:, c], rtol=CG_RTOL, maxiter=CG_MAXITER, M=precond)
+    return out
+
+
+def _fill(values: np.ndarray, hole: np.ndarray, tension: float) -> np.ndarray:
+    """``values`` (h x w x c float) with every hole group solved on its own box (module doc)."""
+    out = values.copy()
+    if not hole.any():
+        return out
+    if hole.all():  # nothing to interpolate from
+        out[:] = values[~hole].mean(0) if (~hole).any() else 127.5
+        return out
+    h, w = hole.shape
+    # groups: holes whose stencils can touch (within 2 px) are one system
+    grown = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    for k in range(1, count):
+        x, y, bw, bh = stats[k, :4]
+        y0, x0 = max(0, y - _RING), max(0, x - _RING)
+        y1, x1 = min(h, y + bh + _RING), min(w, x + bw + _RING)
+        box_hole = hole[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == k)
+        if not box_hole.any():
+            continue
+        box = out[y0:y1, x0:x1]  # a view: row-major boolean assignment writes through
+        box[box_hole] = _solve_box(box, box_hole, tension)
+    return out
+
+
+def spline_fill(image: np.ndarray, mask: np.ndarray, tension: float = DEFAULT_TENSION) -> np.ndarray:
+    """``image`` (H x W or H x W x C, uint8) with its ``mask`` pixels (bool, True = hole) filled.
+
+    Known pixels are returned unchanged. A frame that is all hole is filled with mid-grey.
+
+    Raises:
+        ValueError: for a mask of another size, a non-uint8 image, or a negative tension.
+    """
+    if image.dtype != np.uint8:
+        raise ValueError(f"spline_fill needs a uint8 image, got {image.dtype}")
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f"mask {mask.shape} does not match image {image.shape[:2]}")
+    if not np.isfinite(tension) or tension < 0:
+        raise ValueError(f"tension must be >= 0, got {tension!r}")
+    hole = np.asarray(mask, bool)
+    values = image.reshape(*image.shape[:2], -1).astype(np.float64)
+    filled = _fill(values, hole, float(tension))
+    out = image.reshape(values.shape).copy()
+    out[hole] = np.clip(np.rint(filled[hole]), 0, 255).astype(np.uint8)
+    return out.reshape(image.shape)
