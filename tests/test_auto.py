@@ -69,12 +69,42 @@ def test_auto_picks_the_shipped_model_with_the_best_recorded_gain(weights_dir):
     assert any(c.startswith("glcic (large") for c in auto.last_choices)
 
 
-def test_without_learned_weights_everything_is_classical_and_says_why(weights_dir):
+def test_without_learned_weights_large_holes_get_the_spline_and_say_why(weights_dir):
     auto = create_inpainter("auto")
     img, mask = _photo_with_holes()
     (out,) = auto([img], [mask])
-    assert all(c.startswith("telea") for c in auto.last_choices)
-    assert any("no learned weights available" in c for c in auto.last_choices)
+    assert sorted(c.split(" ")[0] for c in auto.last_choices) == ["spline", "telea"]
+    assert any(c.startswith("spline (large") and "no learned weights available" in c for c in auto.last_choices)
+    assert np.array_equal(out[~mask], img[~mask])
+
+
+def _ship_scored(weights_dir, name, model_psnr, spline_psnr=None):
+    """A shipped model whose card's dev evaluation has ``model_psnr`` (and the spline's) in every target bin."""
+    _ship(weights_dir, name, {"0.3-0.4": 0.5, "0.4-0.5": 0.5, "0.5-0.6": 0.5})
+    card_path = weights_dir / f"{name}.json"
+    import json
+
+    card = json.loads(card_path.read_text())
+    rows = [{"bin": b, "method": name, "psnr": model_psnr} for b in ("0.3-0.4", "0.4-0.5", "0.5-0.6")]
+    if spline_psnr is not None:
+        rows += [{"bin": b, "method": "spline", "psnr": spline_psnr} for b in ("0.3-0.4", "0.4-0.5", "0.5-0.6")]
+    card["dev_evaluation"]["summary"] = rows
+    card_path.write_text(json.dumps(card))
+
+
+def test_a_shipped_model_the_spline_beats_is_not_used(weights_dir):
+    _ship_scored(weights_dir, "glcic", 21.0, spline_psnr=21.5)
+    auto = create_inpainter("auto", device="cpu")
+    assert auto.params["learned"] is None
+    img, mask = _photo_with_holes()
+    auto([img], [mask])
+    assert any(c.startswith("spline (large") and "scores above the best shipped model (glcic)" in c
+               for c in auto.last_choices)
+    # one that beats it is used; so is one whose card has no spline figures (nothing to compare)
+    _ship_scored(weights_dir, "glcic", 21.6, spline_psnr=21.5)
+    assert create_inpainter("auto", device="cpu").params["learned"] == "glcic"
+    _ship_scored(weights_dir, "glcic", 21.0)
+    assert create_inpainter("auto", device="cpu").params["learned"] == "glcic"
 
 
 def test_manifest_records_the_choice(tmp_path, weights_dir):

@@ -81,15 +81,20 @@ def test_windows_and_hole_groups_give_the_full_frame_solve():
     assert np.array_equal(windowed, want)
 
 
-def test_the_coarse_to_fine_solve_of_large_holes_stays_within_two_grey_levels(monkeypatch):
+def test_the_tiled_coarse_to_fine_solve_of_large_holes_stays_within_two_grey_levels(monkeypatch):
     img = _centre(skdata.coffee())
     mask = _strokes(3)
     damaged = np.where(mask[..., None], 0, img).astype(np.uint8)
     direct = spline_fill(damaged, mask)
-    monkeypatch.setattr(spline, "DIRECT_MAX", 2000)  # force two levels of coarse-to-fine
+    # force coarse-to-fine with tiles cutting through the holes, on three levels
+    monkeypatch.setattr(spline, "DIRECT_MAX", 6000)
+    monkeypatch.setattr(spline, "TILE", 64)
+    monkeypatch.setattr(spline, "OVERLAP", 32)
     approx = spline_fill(damaged, mask)
     diff = np.abs(approx.astype(int) - direct)[mask]
-    assert diff.max() <= 2 and diff.mean() < 0.5
+    assert diff.max() <= 2 and diff.mean() < 0.1
+    monkeypatch.setattr(spline, "SWEEPS", 1)  # the second pass is what brings the cuts' error down
+    assert np.abs(spline_fill(damaged, mask).astype(int) - direct)[mask].max() > 2
 
 
 def test_spline_beats_telea_in_wide_holes():

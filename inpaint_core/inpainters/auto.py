@@ -8,7 +8,9 @@ Each window (one or more nearby hole components with context) is routed on its o
 - otherwise the learned model, when one is available (``learned=`` name with ``checkpoint=``, else
   the shipped model whose card records the largest development-evaluation gain over Telea in the
   0.3-0.6 hole-ratio bins, ties and cards without figures in :data:`PREFERENCE` order); without
-  one, the classical method, and the reason says so.
+  one, the ``large`` classical method (the tension spline, about 1 dB better than Telea there), and
+  the reason says so. A shipped model is not used when the development evaluation scores the
+  spline above it in those bins (:func:`spline_beats`): then the spline is the better fill.
 
 After each call ``last_choices`` holds one ``"method (reason)"`` string per window, which the
 pipeline writes to the manifest's ``method_choice`` column.
@@ -54,6 +56,37 @@ def shipped_ranking() -> list[str]:
     return [name for _, _, name in sorted(scored)]
 
 
+def _card_mean(summary: list[dict], method: str) -> float | None:
+    from ..training.export import TARGET_BINS
+
+    psnr = [s["psnr"] for s in summary if s["method"] == method and s["bin"] in TARGET_BINS]
+    return sum(psnr) / len(psnr) if len(psnr) == len(TARGET_BINS) else None
+
+
+def spline_beats(name: str) -> bool:
+    """True when the development evaluation scores the spline fill above shipped model ``name``.
+
+    The model's mean PSNR in the target bins comes from its card; the spline's from the first shipped
+    card that scored it (the protocol is deterministic, so every run gives it the same figures).
+    False when either is unknown.
+    """
+    import json
+
+    from ..models import wrapper
+
+    cards = []
+    for f in [wrapper.WEIGHTS_DIR / f"{name}.json", *sorted(wrapper.WEIGHTS_DIR.glob("*.json"))]:
+        try:
+            cards.append(json.loads(f.read_text())["dev_evaluation"]["summary"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    if not cards:
+        return False
+    ours = _card_mean(cards[0], name)
+    spline = next((m for m in (_card_mean(c, "spline") for c in cards) if m is not None), None)
+    return ours is not None and spline is not None and spline > ours
+
+
 def _first_shipped(device: str) -> Inpainter | None:
     for name in shipped_ranking():
         try:
@@ -67,37 +100,50 @@ def _first_shipped(device: str) -> Inpainter | None:
                     "the best available learned model for large holes (per window)")
 class AutoInpainter(Inpainter):
     def __init__(self, checkpoint: str | None = None, device: str = "auto", classical: str = "telea",
-                 learned: str | None = None, thin_radius: float = 4.0, small_area: int = 1024) -> None:
+                 learned: str | None = None, large: str = "spline", thin_radius: float = 4.0,
+                 small_area: int = 1024) -> None:
+        """
+        Args:
+            classical: the method for thin and small defects.
+            learned: a learned method for large holes (with ``checkpoint=`` for your own weights);
+                default the best shipped model that the spline does not beat.
+            large: the classical method for large holes when no learned model is used.
+        """
         super().__init__()
         if checkpoint is not None and learned is None:
             raise ValueError("auto: with checkpoint=, also say which learned method it is (learned=NAME)")
         self.classical = create_inpainter(classical)
+        self.large = create_inpainter(large)
+        self.no_learned_reason = "no learned weights available"
         if learned is not None:
             self.learned = create_inpainter(learned, checkpoint=checkpoint, device=device)
         else:
             self.learned = _first_shipped(device)
+            if self.learned is not None and large == "spline" and spline_beats(self.learned.name):
+                self.no_learned_reason = f"the spline scores above the best shipped model ({self.learned.name})"
+                self.learned = None
         self.thin_radius, self.small_area = float(thin_radius), int(small_area)
-        ref = self.learned or self.classical
+        ref = self.learned or self.large
         self.device = ref.device
         self.needs_edges = bool(self.learned and self.learned.needs_edges)
         self.window_margin = max(ref.window_margin, self.classical.window_margin)
         self.window_min_side, self.window_multiple = ref.window_min_side, ref.window_multiple
         self.last_choices: list[str] = []
-        self.params = {"classical": classical, "learned": self.learned.name if self.learned else None,
+        self.params = {"classical": classical, "large": large, "learned": self.learned.name if self.learned else None,
                        "learned_params": self.learned.params if self.learned else None,
                        "thin_radius": self.thin_radius, "small_area": self.small_area}
 
-    def _route(self, mask: np.ndarray) -> tuple[bool, str]:
-        """(use the learned model, reason) for one window's hole mask."""
+    def _route(self, mask: np.ndarray) -> tuple[Inpainter, str]:
+        """(the method, reason) for one window's hole mask."""
         area = int(mask.sum())
         half_width = float(cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
         if half_width <= self.thin_radius:
-            return False, f"thin: {2 * half_width:.0f} px wide"
+            return self.classical, f"thin: {2 * half_width:.0f} px wide"
         if area <= self.small_area:
-            return False, f"small: {area} px"
+            return self.classical, f"small: {area} px"
         if self.learned is None:
-            return False, f"large ({area} px) but no learned weights available"
-        return True, f"large: {area} px, {2 * half_width:.0f} px wide"
+            return self.large, f"large ({area} px); {self.no_learned_reason}"
+        return self.learned, f"large: {area} px, {2 * half_width:.0f} px wide"
 
     def inpaint_windows(self, crops, crop_masks, crop_edges=None):
         self.last_choices = []
@@ -106,12 +152,10 @@ class AutoInpainter(Inpainter):
     def _inpaint_batch(self, crops, crop_masks, crop_edges):
         routes = [self._route(m) for m in crop_masks]
         out: list[np.ndarray | None] = [None] * len(crops)
-        for use_learned, model in ((False, self.classical), (True, self.learned)):
-            idx = [i for i, (u, _) in enumerate(routes) if u == use_learned]
-            if not idx:
-                continue
-            edges = [crop_edges[i] for i in idx] if (use_learned and model.needs_edges) else None
+        for model in dict.fromkeys(m for m, _ in routes):
+            idx = [i for i, (m, _) in enumerate(routes) if m is model]
+            edges = [crop_edges[i] for i in idx] if model.needs_edges else None
             for i, r in zip(idx, model.inpaint_windows([crops[i] for i in idx], [crop_masks[i] for i in idx], edges)):
                 out[i] = r
-        self.last_choices += [f"{(self.learned if u else self.classical).name} ({why})" for u, why in routes]
+        self.last_choices += [f"{m.name} ({why})" for m, why in routes]
         return out

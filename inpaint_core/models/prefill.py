@@ -1,9 +1,10 @@
-"""Classical pre-fill for learned generators: start from Telea and learn the correction.
+"""Classical pre-fill for learned generators: start from a classical fill and learn the correction.
 
-With a model's ``prefill="telea"`` option the model's output is a residual added to OpenCV's Telea
-fast-marching fill (radius 3): ``out = clamp(fill + residual, -1, 1)``, and the layer that makes the
-residual starts at zero, so an untrained model reproduces Telea and training can only move it away
-from Telea where the data says so. Two forms:
+With a model's ``prefill`` option (``"telea"``, ``"ns"``: OpenCV's fast marching or Navier-Stokes,
+radius 3; ``"spline"``: the tension spline of :mod:`inpaint_core.spline`, the best of the three in
+wide holes) the model's output is a residual added to that fill: ``out = clamp(fill + residual,
+-1, 1)``, and the layer that makes the residual starts at zero, so an untrained model reproduces the
+fill and training can only move it away from the fill where the data says so. Two forms:
 
 * built in (Shift-Net): the holes of the U-Net's input are pre-filled and its last layer is the
   residual head; the skips carry the fill's detail to the output;

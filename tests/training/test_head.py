@@ -134,3 +134,17 @@ def test_bad_head_dilations_are_refused(bad):
     spec = get_model_spec("glcic")
     with pytest.raises(ValueError, match="prefill_dilations"):
         spec.build({**spec.default_config, "prefill": "telea", "prefill_dilations": bad})
+
+
+def test_a_spline_head_starts_spline_models_and_refuses_telea_ones(photos, tmp_path):
+    r = pretrain_head([photos], str(tmp_path / "head"), steps=1, batch_size=2, crop=64, num_workers=0,
+                      method="spline")
+    card = json.loads(open(r["checkpoint"].replace(".safetensors", ".json")).read())
+    assert card["config"]["method"] == "spline"
+    # without a prefill option the model takes the head's fill
+    t = Trainer(TrainConfig(model="glcic", data=[photos], dest=str(tmp_path / "run"), steps=1, crop=64,
+                            model_config={"width": 4}, num_workers=0, init_from=r["checkpoint"]))
+    assert t.config["prefill"] == "spline" and t.generator.method == "spline"
+    with pytest.raises(ValueError, match="trained over the 'spline' fill"):
+        Trainer(TrainConfig(model="glcic", data=[photos], dest=str(tmp_path / "run2"), steps=1, crop=64,
+                            model_config={"width": 4, "prefill": "telea"}, num_workers=0, init_from=r["checkpoint"]))
