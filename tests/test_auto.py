@@ -1,4 +1,4 @@
-"""``--method auto``: thin and small defects go to the classical fill, large holes to the learned model."""
+"""``--method auto``: thin and small defects go to the spline fill, large holes to the learned model."""
 
 import numpy as np
 import pytest
@@ -32,8 +32,11 @@ def test_routes_by_hole_shape(glcic_checkpoint):
     img, mask = _photo_with_holes()
     (out,) = auto([img], [mask])
     assert np.array_equal(out[~mask], img[~mask])
-    assert sorted(c.split(" ")[0] for c in auto.last_choices) == ["glcic", "telea"]
-    assert any(c.startswith("telea (thin") for c in auto.last_choices)
+    assert sorted(c.split(" ")[0] for c in auto.last_choices) == ["glcic", "spline"]
+    assert any(c.startswith("spline (thin") for c in auto.last_choices)
+    telea = create_inpainter("auto", classical="telea", learned="glcic", checkpoint=glcic_checkpoint)
+    telea([img], [mask])
+    assert any(c.startswith("telea (thin") for c in telea.last_choices)
     assert auto.params["learned"] == "glcic"
 
 
@@ -73,7 +76,7 @@ def test_without_learned_weights_large_holes_get_the_spline_and_say_why(weights_
     auto = create_inpainter("auto")
     img, mask = _photo_with_holes()
     (out,) = auto([img], [mask])
-    assert sorted(c.split(" ")[0] for c in auto.last_choices) == ["spline", "telea"]
+    assert sorted(c.split(" ")[0] for c in auto.last_choices) == ["spline", "spline"]
     assert any(c.startswith("spline (large") and "no learned weights available" in c for c in auto.last_choices)
     assert np.array_equal(out[~mask], img[~mask])
 
@@ -121,4 +124,4 @@ def test_manifest_records_the_choice(tmp_path, weights_dir):
     src, dst = Location(str(tmp_path / "src")), Location(str(tmp_path / "dst"))
     restore_shard(list(discover(src)), RestoreConfig(method="auto"), src, dst, "r", 0, "w")
     (row,) = manifest.read_manifest(dst).to_pylist()
-    assert row["status"] == "ok" and row["method"] == "auto" and "telea (thin" in row["method_choice"]
+    assert row["status"] == "ok" and row["method"] == "auto" and "spline (thin" in row["method_choice"]
