@@ -40,6 +40,19 @@ __all__ = ["ClassicalInpainter", "TeleaInpainter", "NavierStokesInpainter", "Spl
 _MAX_RADIUS = 100
 
 
+def _setup(inpainter: Inpainter, *, window_margin, min_margin: int, checkpoint, device) -> None:
+    """The options every classical method shares: a window margin, no checkpoint, the CPU."""
+    if isinstance(window_margin, bool) or not isinstance(window_margin, (int, np.integer)) \
+            or window_margin < min_margin:
+        raise ValueError(f"window_margin must be an int >= {min_margin}, got {window_margin!r}")
+    if checkpoint is not None:
+        raise ValueError(f"classical inpainter {inpainter.name!r} takes no checkpoint, got {checkpoint!r}")
+    if device not in ("auto", "cpu"):
+        raise ValueError(f"classical inpainter {inpainter.name!r} runs on 'cpu' only, got device={device!r}")
+    inpainter.device = "cpu"
+    inpainter.window_margin = int(window_margin)
+
+
 class ClassicalInpainter(Inpainter):
     """``cv2.inpaint`` on each window; subclasses choose the OpenCV flag."""
 
@@ -60,17 +73,9 @@ class ClassicalInpainter(Inpainter):
         super().__init__()
         if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or not 1 <= radius <= _MAX_RADIUS:
             raise ValueError(f"radius must be an int in 1..{_MAX_RADIUS}, got {radius!r}")
-        if window_margin is None:
-            window_margin = 2 * int(radius) + 2
-        if isinstance(window_margin, bool) or not isinstance(window_margin, (int, np.integer)) or window_margin < 0:
-            raise ValueError(f"window_margin must be an int >= 0, got {window_margin!r}")
-        if checkpoint is not None:
-            raise ValueError(f"classical inpainter {self.name!r} takes no checkpoint, got {checkpoint!r}")
-        if device not in ("auto", "cpu"):
-            raise ValueError(f"classical inpainter {self.name!r} runs on 'cpu' only, got device={device!r}")
-        self.device = "cpu"
+        _setup(self, window_margin=2 * int(radius) + 2 if window_margin is None else window_margin,
+               min_margin=0, checkpoint=checkpoint, device=device)
         self.radius = int(radius)
-        self.window_margin = int(window_margin)
         self.params = {"radius": self.radius, "window_margin": self.window_margin}
 
     def _inpaint_batch(self, crops, crop_masks, crop_edges):
@@ -116,15 +121,8 @@ class SplineInpainter(Inpainter):
         super().__init__()
         if isinstance(tension, bool) or not isinstance(tension, (int, float)) or not 0 <= tension < float("inf"):
             raise ValueError(f"tension must be a number >= 0, got {tension!r}")
-        if isinstance(window_margin, bool) or not isinstance(window_margin, (int, np.integer)) or window_margin < 2:
-            raise ValueError(f"window_margin must be an int >= 2, got {window_margin!r}")
-        if checkpoint is not None:
-            raise ValueError(f"classical inpainter {self.name!r} takes no checkpoint, got {checkpoint!r}")
-        if device not in ("auto", "cpu"):
-            raise ValueError(f"classical inpainter {self.name!r} runs on 'cpu' only, got device={device!r}")
-        self.device = "cpu"
+        _setup(self, window_margin=window_margin, min_margin=2, checkpoint=checkpoint, device=device)
         self.tension = float(tension)
-        self.window_margin = int(window_margin)
         self.params = {"tension": self.tension, "window_margin": self.window_margin}
 
     def _inpaint_batch(self, crops, crop_masks, crop_edges):
