@@ -1,12 +1,14 @@
 """Pretrain the pre-fill head alone: the shared starting point of every ``Prefilled`` model.
 
-A :class:`~inpaint_core.models.prefill.PrefillHead` learns what to add to Telea's fill from the
-fill and the mask alone (no network): mostly Telea's streaks and its colour drift across wide
-holes, the same for every model. Its 13 k parameters train fast on a CPU, so it sees many more
-crops than a full model would in the same time. A model run then starts from it with
+A :class:`~inpaint_core.models.prefill.PrefillHead` learns what to add to a classical fill (Telea's by
+default, ``--prefill spline`` for the tension spline) from the fill and the mask alone (no network):
+for Telea, mostly its streaks and its colour drift across wide holes, the same for every model.
+Its 13 k parameters train fast on a CPU, so it sees many more crops than a full model would in the
+same time. A model run then starts from it with
 ``inpaint train --init-from HEAD.safetensors``: the head's tensors are named as in every
 ``Prefilled`` model (``head.net.*``), and the weights it gives to the network's prediction start at
-zero, so step 0 of any model is "Telea + this head" and training brings the network in from there.
+zero, so step 0 of any model is "the fill + this head" and training brings the network in from there;
+the model takes the head's fill as its ``prefill`` (another one is refused).
 
     python -m inpaint_core.training.head --data ../shared/data/imagenette/train \\
         --data ../shared/data/bsds500/train --out runs/prefill-head --minutes 20 --hole-range 0.1,0.6
