@@ -58,14 +58,16 @@ def main() -> int:
         hours = card.get("wall_seconds", 0) / 3600
         text = f"{card.get('steps', '?')} / {card.get('images_seen', '?')} / {hours:.2f} h, {card.get('hardware', '?')}"
         init = card.get("init_from") or {}
-        return text + (" + the pre-fill head" if init.get("architecture") == "prefill_head" else "")
+        fill = (card.get("config") or {}).get("prefill")
+        return text + (f" + the {'spline ' if fill == 'spline' else ''}pre-fill head"
+                       if init.get("architecture") == "prefill_head" else "")
 
-    head_card = Path(a.weights) / "parts" / "prefill_head.json"
-    if head_card.exists():  # the shared pretrained head alone: what each network adds is the difference
+    for head_card in sorted((Path(a.weights) / "parts").glob("prefill_head*.json")):
+        # the shared pretrained heads alone (over Telea, over the spline): what each network adds is the difference
         card = json.loads(head_card.read_text())
         if "dev_evaluation" in card:
             # evaluated behind an idle network (docs/models.md), so its timing is not its own
-            row("prefill_head", card["dev_evaluation"]["summary"], f"{card['parameters'] / 1e6:.3f}", trained(card),
+            row(head_card.stem, card["dev_evaluation"]["summary"], f"{card['parameters'] / 1e6:.3f}", trained(card),
                 timed=False)
     for name, card in sorted(cards.items()):
         row(name, card["dev_evaluation"]["summary"], f"{card['parameters'] / 1e6:.2f}", trained(card))
