@@ -37,7 +37,7 @@ __all__ = ["DEFAULT_TENSION", "DIRECT_MAX", "spline_fill"]
 
 DEFAULT_TENSION = 1.0
 #: hole pixels per group above which the solve goes coarse-to-fine (:func:`_solve_tiled`) instead of one
-#: sparse LU (262,144 hole pixels: about 1 GiB and 5 s)
+#: sparse LU (measured on 2 cores: 309,403 hole pixels in 6 s; 1.2 M in 36 s and 3.9 GiB)
 DIRECT_MAX = 1 << 18
 #: side and overlap of the tiles of a coarse-to-fine solve
 #: (448 + 2 * 32)^2 = DIRECT_MAX: a tile's solve never exceeds one direct solve
