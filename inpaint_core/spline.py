@@ -19,7 +19,7 @@ direction are what costs it there. It is slower than Telea (a sparse solve per h
 Exact and local: the stencil of ``L^2`` reaches two pixels, so holes more than a few pixels apart
 are independent systems; each group is solved on its bounding box plus a 2-pixel ring, which gives
 the same values as a solve over the whole frame. A group with at most :data:`DIRECT_MAX` hole pixels
-is solved by a sparse LU factorisation (256 x 256 px with a 50% hole: ~0.2 s on one core); a larger
+is solved by a sparse LU factorisation (256 x 256 px with a 50-60% hole: ~0.3 s); a larger
 one coarse-to-fine (:func:`_solve_tiled`: the group at half resolution, then overlapping tiles solved
 directly from it; within a grey level or two of the exact solve, with bounded memory).
 """

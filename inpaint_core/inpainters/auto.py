@@ -114,7 +114,8 @@ class AutoInpainter(Inpainter):
         if checkpoint is not None and learned is None:
             raise ValueError("auto: with checkpoint=, also say which learned method it is (learned=NAME)")
         self.classical = create_inpainter(classical)
-        self.large = create_inpainter(large)
+        # one instance when both are the same method, so its windows go through it in one batch
+        self.large = self.classical if large == classical else create_inpainter(large)
         self.no_learned_reason = "no learned weights available"
         if learned is not None:
             self.learned = create_inpainter(learned, checkpoint=checkpoint, device=device)

@@ -28,7 +28,8 @@ from torch.utils.data import DataLoader
 
 from ..masks.generators import parse_hole_range
 from ..models.checkpoint import save_checkpoint
-from ..models.prefill import DEFAULT_DILATIONS, PREFILL_METHODS, PrefillHead, check_dilations, check_prefill, prefilled_image
+from ..models.prefill import (DEFAULT_DILATIONS, PREFILL_METHODS, PrefillHead, check_dilations, check_prefill,
+                              prefilled_image)
 from .data import InpaintingDataset, seed_everything
 from .trainer import _EpochDataset, _EpochSampler, hardware
 
