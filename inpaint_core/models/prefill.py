@@ -133,18 +133,29 @@ class Prefilled(nn.Module):
         self.method = method
         self.head = PrefillHead(width, dilations)
 
-    def _finish(self, prediction: torch.Tensor, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.head(prediction, prefilled_image(image, mask, self.method), mask)
+    def _finish(self, prediction: torch.Tensor, image: torch.Tensor, mask: torch.Tensor,
+                fill: torch.Tensor | None) -> torch.Tensor:
+        if fill is None:
+            filled = prefilled_image(image, mask, self.method)
+        else:
+            if fill.shape != image.shape:
+                raise ValueError(f"fill must have the image's shape {tuple(image.shape)}, got {tuple(fill.shape)}")
+            filled = image * (1 - mask) + fill.to(image.dtype) * mask
+        return self.head(prediction, filled, mask)
 
-    def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None) -> torch.Tensor:
-        return self._finish(self.net(image, mask, edges), image, mask)
+    def forward(self, image: torch.Tensor, mask: torch.Tensor, edges: torch.Tensor | None = None,
+                fill: torch.Tensor | None = None) -> torch.Tensor:
+        """``fill``: this model's classical fill of ``image``, when the caller already has it (the
+        training loader computes it in its workers); None computes it here."""
+        return self._finish(self.net(image, mask, edges), image, mask, fill)
 
-    def forward_train(self, image: torch.Tensor, mask: torch.Tensor, *args, **kwargs) -> dict[str, torch.Tensor]:
+    def forward_train(self, image: torch.Tensor, mask: torch.Tensor, *args, fill: torch.Tensor | None = None,
+                      **kwargs) -> dict[str, torch.Tensor]:
         fn = getattr(self.net, "forward_train", None)
         out = fn(image, mask, *args, **kwargs) if fn is not None else self.net(image, mask, *args, **kwargs)
         out = dict(out) if isinstance(out, dict) else {"output": out}
         out["network_output"] = out["output"]
-        out["output"] = self._finish(out["output"], image, mask)
+        out["output"] = self._finish(out["output"], image, mask, fill)
         return out
 
     def __getattr__(self, name: str):

@@ -84,11 +84,18 @@ class Recipe:
 
     def forward_generator(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         image, mask = batch["image"], batch["mask"]
+        kw = self.fill_kwargs(batch)
         fn = getattr(self.generator, "forward_train", None)
         if fn is not None:
-            out = fn(image * (1 - mask), mask, batch.get("edges"))
+            out = fn(image * (1 - mask), mask, batch.get("edges"), **kw)
             return out if isinstance(out, dict) else {"output": out}
-        return {"output": self.generator(image * (1 - mask), mask, batch.get("edges"))}
+        return {"output": self.generator(image * (1 - mask), mask, batch.get("edges"), **kw)}
+
+    @staticmethod
+    def fill_kwargs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``{"fill": ...}`` when the loader computed the generator's classical fill (a
+        :class:`~inpaint_core.models.prefill.Prefilled` generator), else nothing."""
+        return {"fill": batch["fill"]} if "fill" in batch else {}
 
     def generator_step(self, batch):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -36,6 +36,7 @@ from ..errors import CheckpointError
 from ..imageio import encode_image
 from ..models import get_model_spec
 from ..models.checkpoint import load_checkpoint, load_state_into, read_card, save_checkpoint
+from ..models.prefill import Prefilled
 from ..models.wrapper import resolve_device
 from ..storage import Location
 from .data import InpaintingDataset, seed_everything
@@ -227,7 +228,9 @@ class Trainer:
     def _loader(self) -> DataLoader:
         ds = InpaintingDataset(self.cfg.data, size=self.crop, masks=self.cfg.masks, seed=self.cfg.seed,
                                hole_range=self.cfg.hole_range,
-                               with_edges=self.spec.needs_edges, storage_options=self.cfg.storage_options)
+                               with_edges=self.spec.needs_edges, storage_options=self.cfg.storage_options,
+                               # a Prefilled generator's classical fill is made in the loader's workers
+                               prefill=self.generator.method if isinstance(self.generator, Prefilled) else None)
         epoch = self.images_seen // max(1, len(ds))
         return DataLoader(_EpochDataset(ds), batch_size=self.cfg.batch_size,
                           sampler=_EpochSampler(len(ds), self.cfg.seed, epoch), num_workers=self.cfg.num_workers,

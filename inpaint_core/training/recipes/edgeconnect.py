@@ -49,7 +49,7 @@ class EdgeConnectRecipe(Recipe):
     def forward_generator(self, batch):
         image, mask, edges = batch["image"], batch["mask"], batch["edges"]
         return self.generator.forward_train(image * (1 - mask), mask, edges, stage=self.opt["stage"],
-                                            true_edges=edges)
+                                            true_edges=edges, **self.fill_kwargs(batch))
 
     def _edge_losses(self, batch, out):
         gray = to_gray(batch["image"])
