@@ -98,7 +98,10 @@ class InpaintingDataset(Dataset):
             out["edges"] = torch.from_numpy(canny_edges(crop)[None].astype(np.float32))
         if self.prefill is not None:
             hole = mask.astype(np.uint8)
-            fill = PREFILL_METHODS[self.prefill](crop, hole) if hole.any() else crop
+            # the model's own fill sees the masked image (0 in [-1, 1], 128 in bytes, in the hole), and
+            # OpenCV's fills read the hole's edge pixels: give them the same values
+            fill = PREFILL_METHODS[self.prefill](np.where(hole[..., None] > 0, 128, crop).astype(np.uint8), hole) \
+                if hole.any() else crop
             out["fill"] = torch.from_numpy(np.ascontiguousarray(fill)).permute(2, 0, 1).float().div(127.5).sub(1.0)
         return out
 

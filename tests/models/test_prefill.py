@@ -107,3 +107,34 @@ def test_prefilled_model_learns_a_residual(name):
         loss.backward()
         opt.step()
     assert loss.item() < before
+
+
+@pytest.mark.parametrize("name", ["glcic", "edgeconnect", "context_encoder"])
+def test_a_fill_given_by_the_loader_is_the_one_the_model_uses(name):
+    """The recipe hands the loader's fill (batch["fill"]) to the model: the output is the same as when
+    the model computes that fill itself, and a different fill changes it."""
+    spec = get_model_spec(name)
+    g = spec.build(_config(name, **({"resolution": 64} if spec.fixed_size else {}))).eval()
+    torch.nn.init.normal_(g.head.net[-1].weight, std=0.01)  # a trained head: the output depends on its inputs
+    recipe_cls = get_recipe(name)
+    options = {"d_width": 8} if "d_width" in recipe_cls.default_options else {}
+    recipe = recipe_cls(g, options, resolution=64)
+    img, hole = _case()
+    image = torch.from_numpy(img[:64, :64]).permute(2, 0, 1)[None].float() / 127.5 - 1
+    mask = torch.from_numpy(hole[:64, :64])[None, None].float()
+    batch = {"image": image, "mask": mask}
+    if spec.needs_edges:
+        batch["edges"] = torch.from_numpy(canny_edges(img[:64, :64])[None, None].astype(np.float32))
+    with torch.no_grad():
+        own = recipe.forward_generator(batch)["output"]
+        given = recipe.forward_generator({**batch, "fill": classical_fill(image * (1 - mask), mask)})["output"]
+        other = recipe.forward_generator({**batch, "fill": torch.zeros_like(image)})["output"]
+    assert torch.allclose(own, given, atol=1e-6)
+    assert not torch.allclose(own, other, atol=1e-3)
+
+
+def test_a_fill_of_the_wrong_shape_is_refused():
+    g = get_model_spec("glcic").build(_config("glcic"))
+    image, mask = torch.zeros(1, 3, 32, 32), torch.zeros(1, 1, 32, 32)
+    with pytest.raises(ValueError, match="fill must have the image's shape"):
+        g(image, mask, fill=torch.zeros(1, 3, 16, 16))

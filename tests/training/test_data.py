@@ -1,9 +1,11 @@
 """Training data: crops, flips, masks and edges, reproducible from the seed, from any folder."""
 
 import numpy as np
+import pytest
 import torch
 from skimage import data as skdata
 
+from inpaint_core.models.prefill import classical_fill
 from inpaint_core.training.data import InpaintingDataset, list_images
 
 from ..collections import png_bytes, write
@@ -44,3 +46,21 @@ def test_hole_range_gives_every_crop_a_large_hole(tmp_path):
     ds = InpaintingDataset([_folder(tmp_path)], size=96, seed=2, hole_range=(0.4, 0.5))
     fractions = [ds[i]["mask"].mean().item() for i in range(len(ds))]
     assert all(0.4 <= f <= 0.52 for f in fractions), fractions
+
+
+@pytest.mark.parametrize("method", ["telea", "spline"])
+def test_items_carry_the_classical_fill_the_model_would_compute(tmp_path, method):
+    """A Prefilled model's fill is made in the loader's workers; it must be the very fill the model
+    makes itself from the masked image, or training would see another input than inference."""
+    ds = InpaintingDataset([_folder(tmp_path)], size=96, seed=2, prefill=method, hole_range=(0.2, 0.5))
+    for i in range(3):
+        item = ds[i]
+        image, mask = item["image"][None], item["mask"][None]
+        want = classical_fill(image * (1 - mask), mask, method)
+        assert item["fill"].shape == (3, 96, 96)
+        assert torch.equal(item["fill"][None] * mask, want * mask)
+
+
+def test_an_unknown_fill_is_refused_when_the_dataset_is_built(tmp_path):
+    with pytest.raises(ValueError, match="prefill must be one of"):
+        InpaintingDataset([_folder(tmp_path)], prefill="lama")

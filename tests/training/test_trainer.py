@@ -96,3 +96,14 @@ def test_a_resumed_run_takes_the_learning_rate_given_now(photos, tmp_path):
     assert again.step == 1 and {g["lr"] for g in again.g_opt.param_groups} == {1e-3}
     assert {g["betas"] for g in again.g_opt.param_groups} == {(0.5, 0.999)}
     assert again.g_opt.state  # Adam's moments came back with the checkpoint
+
+
+def test_the_loader_makes_a_prefilled_models_fill(photos, tmp_path):
+    """The classical fill is computed in the loader (its worker processes), not in the training step."""
+    config, options = small("glcic")
+    cfg = TrainConfig(model="glcic", data=[photos], dest=str(tmp_path / "run"), steps=1, batch_size=2, crop=64,
+                      model_config={**config, "prefill": "telea"}, recipe_options=options, num_workers=0)
+    batch = next(iter(Trainer(cfg)._loader()))
+    assert batch["fill"].shape == batch["image"].shape
+    plain = Trainer(TrainConfig(**{**cfg.__dict__, "dest": str(tmp_path / "plain"), "model_config": config}))
+    assert "fill" not in next(iter(plain._loader()))
