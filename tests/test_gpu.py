@@ -24,6 +24,7 @@ from inpaint_core.models import get_model_spec, list_models
 from inpaint_core.models.checkpoint import save_checkpoint
 from inpaint_core.models.wrapper import WEIGHTS_DIR
 
+SHIPPED = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
@@ -58,19 +59,44 @@ def _run(name: str, checkpoint: str | None, device: str, img, mask) -> np.ndarra
     return out
 
 
-@pytest.mark.parametrize("name", list_models())
-def test_model_on_gpu_gives_the_cpu_result(name, tmp_path, record_property):
-    img, mask = _case()
-    ckpt = _checkpoint(name, tmp_path)
-    cpu = _run(name, ckpt, "cpu", img, mask)
-    gpu = _run(name, ckpt, "cuda", img, mask)
+@pytest.fixture
+def no_tf32():
+    """Full float32 on the GPU (PyTorch's default lets cuDNN convolutions use TF32's 10-bit mantissa)."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+def _diff(gpu, cpu, img, mask, record_property) -> np.ndarray:
     assert np.array_equal(gpu[~mask], img[~mask])  # known pixels are kept exactly
     diff = np.abs(gpu.astype(int) - cpu.astype(int))[mask]
     record_property("diff", json.dumps({"mean": float(diff.mean()), "p99": float(np.percentile(diff, 99)),
                                         "max": int(diff.max())}))
-    # TF32 convolutions and other kernels differ from the CPU's in the last bits: a grey level here
-    # and there, never a different picture
-    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 4, (diff.mean(), np.percentile(diff, 99))
+    return diff
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_model_on_gpu_computes_what_the_cpu_does(name, tmp_path, record_property, no_tf32):
+    """In full float32 the CUDA kernels compute the CPU's function: rounding, not a different picture."""
+    img, mask = _case()
+    ckpt = _checkpoint(name, tmp_path)
+    diff = _diff(_run(name, ckpt, "cuda", img, mask), _run(name, ckpt, "cpu", img, mask), img, mask,
+                 record_property)
+    # measured on an H100 (torch 2.11, CUDA 13): mean 0.02-0.09 grey levels, p99 1, max 1; max 8 for
+    # shiftnet, whose shift layer picks each hole patch's nearest known patch (an argmax a rounding can flip);
+    # a random deepfill_v2 whose output sits on a rounding boundary: mean 0.33, max 1
+    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 2, (diff.mean(), np.percentile(diff, 99))
+    assert diff.max() <= (16 if name == "shiftnet" else 2), diff.max()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_weights_on_gpu_give_the_cpu_result(name, record_property):
+    """With PyTorch's default GPU settings (TF32 convolutions) a shipped model's fill is the CPU's."""
+    img, mask = _case()
+    diff = _diff(_run(name, None, "cuda", img, mask), _run(name, None, "cpu", img, mask), img, mask,
+                 record_property)
+    assert diff.mean() < 0.25 and np.percentile(diff, 99) <= 2, (diff.mean(), np.percentile(diff, 99))
 
 
 def test_auto_on_gpu_gives_the_cpu_result():
@@ -80,9 +106,8 @@ def test_auto_on_gpu_gives_the_cpu_result():
     (cpu,) = cpu_auto([img], [mask])
     (gpu,) = gpu_auto([img], [mask])
     assert gpu_auto.last_choices == cpu_auto.last_choices
-    assert np.array_equal(gpu[~mask], img[~mask])
-    diff = np.abs(gpu.astype(int) - cpu.astype(int))[mask]
-    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 4
+    diff = _diff(gpu, cpu, img, mask, lambda *a: None)
+    assert diff.mean() < 0.25 and np.percentile(diff, 99) <= 2
 
 
 def test_a_batch_of_windows_on_gpu_matches_one_at_a_time():
