@@ -7,6 +7,12 @@ time, hardware, recipe) and adds the development-evaluation table, the compariso
 and the storage precision. Float16 storage is used only when its evaluation differs from float32's
 by at most ``fp16_tolerance_db`` PSNR in every bin (it is then "lossless enough"); otherwise float32.
 
+A run started ``--init-from`` weights of its own architecture (training in stages: a GPU run, then
+more on a CPU) continues their training, so the card records every stage under ``stages`` and the
+totals (steps, images seen, wall time) over all of them: the earlier card is found at the run's
+``init_from`` address and must describe the very weights the run started from (same sha256), or be
+given with ``prior_card``.
+
     >>> summary = export_weights("runs/glcic/glcic.safetensors", "inpaint_core/weights",
     ...                          images="data/bsds500/val", masks_index="data/masks/index.csv")  # doctest: +SKIP
 """
@@ -18,9 +24,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..errors import CheckpointError
 from ..evaluation import BASELINES, evaluate_cases, protocol_cases, summarize
 from ..inpainters import create_inpainter
-from ..models.checkpoint import load_checkpoint, load_state_into, save_checkpoint
+from ..models.checkpoint import load_checkpoint, load_state_into, read_card, save_checkpoint
 from ..models.spec import get_model_spec
 
 #: The bins every shipped model must win against Telea (issue 4's target bins).
@@ -46,8 +53,76 @@ def compare_to_baseline(summary: Sequence[dict], method: str, baseline: str = "t
             for k in bins if k in m and k in b}
 
 
+def _stage(card: dict[str, Any]) -> dict[str, Any]:
+    """One training stage as the card of its checkpoint records it."""
+    tc = card.get("train_config") or {}
+    stage = {"hardware": card.get("hardware"), "steps": card.get("steps"), "images_seen": card.get("images_seen"),
+             "wall_seconds": card.get("wall_seconds"), "batch_size": tc.get("batch_size"), "lr": tc.get("lr"),
+             "training_data": card.get("training_data"), "init_from": card.get("init_from"),
+             "sha256": card.get("sha256")}
+    if card.get("training_data_note"):
+        stage["training_data_note"] = card["training_data_note"]
+    return {k: v for k, v in stage.items() if v is not None}
+
+
+def training_stages(card: dict[str, Any], prior: dict[str, Any] | None) -> dict[str, Any]:
+    """Card fields for a run that continued the weights of ``prior`` (a card; None = a run of one stage).
+
+    Returns ``{}`` for a single stage, else ``stages`` (the prior's own stages, or the prior as one,
+    then this run) and the totals over them: ``steps``, ``images_seen``, ``wall_seconds``, ``hardware``
+    ("A (360 s), then B (6000 s)"), ``training_data`` (every stage's, in order), the origin's
+    ``init_from`` and, when any stage has one, a ``training_data_note`` naming the stage it is about.
+    """
+    if prior is None:
+        return {}
+    stages = [dict(s) for s in prior.get("stages") or [_stage(prior)]] + [_stage(card)]
+    data: list[str] = []
+    for s in stages:
+        data += [d for d in s.get("training_data") or [] if d not in data]
+    out = {"stages": stages, "steps": sum(int(s.get("steps") or 0) for s in stages),
+           "images_seen": sum(int(s.get("images_seen") or 0) for s in stages),
+           "wall_seconds": round(sum(float(s.get("wall_seconds") or 0) for s in stages), 1),
+           "hardware": ", then ".join(f"{s.get('hardware', 'unknown hardware')} ({float(s.get('wall_seconds') or 0):.0f} s)"
+                                      for s in stages),
+           "training_data": data}
+    if stages[0].get("init_from") is not None:
+        out["init_from"] = stages[0]["init_from"]
+    notes = [f"stage {i + 1}: {s['training_data_note']}" for i, s in enumerate(stages) if s.get("training_data_note")]
+    if notes:
+        out["training_data_note"] = " ".join(notes)
+    return out
+
+
+def find_prior_card(card: dict[str, Any], prior_card: str | None = None,
+                    storage_options: dict | None = None) -> dict[str, Any] | None:
+    """The card of the weights a run continued, or None when it started from another architecture or scratch.
+
+    ``prior_card`` (a checkpoint or card address) overrides the run's ``init_from`` address; ``"none"``
+    records the run as a single stage on purpose.
+
+    Raises:
+        CheckpointError: the run continued same-architecture weights whose card cannot be read, or
+            whose sha256 is not the one the run started from (the weights there have been replaced).
+    """
+    init = card.get("init_from") or {}
+    if prior_card == "none" or (prior_card is None and init.get("architecture") != card.get("architecture")):
+        return None
+    uri = prior_card or init.get("uri")
+    hint = "pass prior_card (--prior-card) with the card of the weights it started from, or 'none'"
+    try:
+        prior = read_card(uri, storage_options)
+    except (CheckpointError, OSError, TypeError) as err:
+        raise CheckpointError(f"this run continued {card.get('architecture')} weights ({uri}) whose card cannot "
+                              f"be read to record the earlier training ({err}); {hint}") from err
+    if init.get("sha256") and prior.get("sha256") != init["sha256"]:
+        raise CheckpointError(f"{uri}: its card describes weights {str(prior.get('sha256'))[:12]}..., not the "
+                              f"{init['sha256'][:12]}... this run started from; {hint}")
+    return prior
+
+
 def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_index: str, size: int = 256,
                    limit: int | None = None, resolution: int | None = None, fp16: bool = True, fp16_tolerance_db: float = 0.02,
+                   prior_card: str | None = None, data_note: str | None = None,
                    storage_options: dict | None = None, log=print) -> dict[str, Any]:
     """Evaluate ``checkpoint`` and write it as ``<dest>/<architecture>.safetensors`` + card.
 
@@ -59,11 +134,18 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
         resolution: working side to ship (the card's ``resolution``); default the training crop's.
             A fully convolutional model trained on 128 px crops may do better run at 256.
         fp16: try float16 storage, kept only when within ``fp16_tolerance_db`` of float32 in every bin.
+        prior_card: the card of the weights the run continued, when its ``init_from`` address no longer
+            holds them (see :func:`find_prior_card`); ``"none"`` records this run alone.
+        data_note: a ``training_data_note`` for this run (e.g. "a subset of the folders train_config names").
 
     Returns:
         ``{"weights", "card", "summary", "vs_telea", "storage_dtype"}``.
     """
     state, card = load_checkpoint(checkpoint, storage_options)
+    if data_note:
+        card["training_data_note"] = data_note
+    # read before anything is written: the run may have started from the weights this export replaces
+    staged = training_stages(card, find_prior_card(card, prior_card, storage_options))
     name = card["architecture"]
     spec = get_model_spec(name)
     model = spec.build(card["config"])
@@ -74,7 +156,7 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
     rows = []
     for base, options in BASELINES.items():
         rows += evaluate_cases(create_inpainter(base, **options), cases)
-    extra = {k: card[k] for k in _TRAINING_FIELDS if k in card}
+    extra = {k: card[k] for k in _TRAINING_FIELDS + ("training_data_note",) if k in card} | staged
     if resolution:
         extra["training_resolution"], extra["resolution"] = extra.get("resolution"), int(resolution)
     rows += evaluate_cases(create_inpainter(name, checkpoint=checkpoint, device="cpu", resolution=resolution), cases)
@@ -127,9 +209,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--resolution", type=int, default=None, help="working side to ship (default: training crop)")
     p.add_argument("--no-fp16", action="store_true")
+    p.add_argument("--prior-card", default=None,
+                   help="card of the weights the run continued (default: its init_from address); 'none' = one stage")
+    p.add_argument("--data-note", default=None, help="training_data_note for this run's data")
     a = p.parse_args(argv)
     out = export_weights(a.checkpoint, a.dest, images=a.images, masks_index=a.masks, limit=a.limit,
-                         resolution=a.resolution, fp16=not a.no_fp16)
+                         resolution=a.resolution, fp16=not a.no_fp16, prior_card=a.prior_card, data_note=a.data_note)
     print(markdown_table(out["summary"]))
     print(f"wrote {out['weights']} ({out['storage_dtype']}) and {out['card']}")
     return 0

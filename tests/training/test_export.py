@@ -9,7 +9,8 @@ from skimage import data as skdata
 
 from inpaint_core import create_inpainter
 from inpaint_core.models import get_model_spec, save_checkpoint
-from inpaint_core.training.export import compare_to_baseline, export_weights
+from inpaint_core.errors import CheckpointError
+from inpaint_core.training.export import compare_to_baseline, export_weights, training_stages
 
 from ..collections import png_bytes, write
 
@@ -87,3 +88,57 @@ def test_export_can_ship_another_working_resolution(protocol, training_checkpoin
     card = json.loads((tmp_path / "shipped" / "glcic.json").read_text())
     assert (card["resolution"], card["training_resolution"]) == (32, 64)
     assert create_inpainter("glcic", checkpoint=str(tmp_path / "shipped" / "glcic.safetensors")).resolution == 32
+
+
+def _continued(tmp_path, shipped_card: dict, **card) -> str:
+    """A training checkpoint that continued the shipped glcic weights (``inpaint train --init-from``)."""
+    spec = get_model_spec("glcic")
+    path = tmp_path / "run2" / "glcic.safetensors"
+    path.parent.mkdir(exist_ok=True)
+    init = {"uri": str(tmp_path / "shipped" / "glcic.safetensors"), "architecture": "glcic",
+            "sha256": shipped_card["sha256"], "steps": shipped_card["steps"]}
+    save_checkpoint(spec.build(shipped_card["config"]), "glcic", shipped_card["config"], str(path),
+                    {"resolution": 64, "steps": 30, "images_seen": 480, "wall_seconds": 60.0, "hardware": "test gpu",
+                     "training_data": ["gpu/subset"], "init_from": init, "train_config": {"batch_size": 16, "lr": 2e-4}}
+                    | card)
+    return str(path)
+
+
+def test_a_run_that_continued_shipped_weights_records_every_stage(protocol, training_checkpoint, tmp_path):
+    images, index = protocol
+    export_weights(training_checkpoint, tmp_path / "shipped", images=images, masks_index=index, size=64,
+                   fp16=False, log=lambda *_: None)
+    first = json.loads((tmp_path / "shipped" / "glcic.json").read_text())
+    # the second run started from the shipped file, which its own export then replaces
+    second = _continued(tmp_path, first)
+    export_weights(second, tmp_path / "shipped", images=images, masks_index=index, size=64, fp16=False,
+                   data_note="a subset", log=lambda *_: None)
+    card = json.loads((tmp_path / "shipped" / "glcic.json").read_text())
+    assert [(s["hardware"], s["steps"], s["images_seen"]) for s in card["stages"]] == [
+        ("test cpu", 12, 96), ("test gpu", 30, 480)]
+    assert (card["steps"], card["images_seen"], card["wall_seconds"]) == (42, 576, 63.5)
+    assert card["hardware"] == "test cpu (4 s), then test gpu (60 s)"
+    assert card["training_data"] == ["somewhere/train", "gpu/subset"]
+    assert card["stages"][1]["init_from"]["sha256"] == first["sha256"] == card["stages"][0]["sha256"]
+    assert card["training_data_note"] == "stage 2: a subset" and card["stages"][1]["lr"] == 2e-4
+    # a third stage over a card that already has stages appends to them
+    third = json.loads((tmp_path / "shipped" / "glcic.json").read_text())
+    assert len(training_stages({"steps": 5, "hardware": "cpu"}, third)["stages"]) == 3
+
+
+def test_continuing_weights_that_were_since_replaced_is_refused_before_anything_is_written(
+        protocol, training_checkpoint, tmp_path):
+    images, index = protocol
+    export_weights(training_checkpoint, tmp_path / "shipped", images=images, masks_index=index, size=64,
+                   fp16=False, log=lambda *_: None)
+    shipped = json.loads((tmp_path / "shipped" / "glcic.json").read_text())
+    run = _continued(tmp_path, shipped | {"sha256": "0" * 64})  # started from other weights than those shipped
+    before = (tmp_path / "shipped" / "glcic.safetensors").read_bytes()
+    with pytest.raises(CheckpointError, match="prior-card"):
+        export_weights(run, tmp_path / "shipped", images=images, masks_index=index, size=64, log=lambda *_: None)
+    assert (tmp_path / "shipped" / "glcic.safetensors").read_bytes() == before
+    # told to, it records the run alone
+    export_weights(run, tmp_path / "out", images=images, masks_index=index, size=64, fp16=False,
+                   prior_card="none", log=lambda *_: None)
+    card = json.loads((tmp_path / "out" / "glcic.json").read_text())
+    assert "stages" not in card and card["steps"] == 30
