@@ -10,7 +10,9 @@ raw logits/scores of any shape.
 - feature matching (EdgeConnect): L1 between discriminator features of real and fake;
 - perceptual and style (PConv, EdgeConnect): L1 between feature maps / Gram matrices of a feature
   network given by the caller (no pretrained VGG can be downloaded here; see the model cards);
-- total variation on the hole's 1-px dilation (PConv).
+- total variation on the hole's 1-px dilation (PConv);
+- SSIM (the evaluation's metric, scikit-image's default form: 7×7 uniform window, sample covariance)
+  over the windows that touch the hole, as a loss: ``1 - SSIM`` (Zhao et al. 2017 pair it with L1).
 """
 
 from __future__ import annotations
@@ -109,3 +111,30 @@ def total_variation(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.
     mh = region[..., 1:, :] * region[..., :-1, :]
     mw = region[..., :, 1:] * region[..., :, :-1]
     return (dh * mh).sum() / mh.sum().clamp_min(1) / x.shape[1] + (dw * mw).sum() / mw.sum().clamp_min(1) / x.shape[1]
+
+
+def ssim_map(x: torch.Tensor, y: torch.Tensor, *, win: int = 7) -> torch.Tensor:
+    """Per-window, per-channel SSIM of images in [-1, 1], as ``skimage.metrics.structural_similarity``
+    computes it by default on the 0-255 images (uniform ``win``×``win`` window, sample covariance,
+    K1 0.01, K2 0.03); B×C×(H-win+1)×(W-win+1), the windows that lie inside the image.
+    (The luminance term is not shift-invariant, hence the mapping to [0, 1] first.)"""
+    if x.shape != y.shape:
+        raise ValueError(f"shapes differ: {tuple(x.shape)} and {tuple(y.shape)}")
+    x, y = (x + 1) / 2, (y + 1) / 2
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    cov_norm = win * win / (win * win - 1)
+    mean = lambda t: F.avg_pool2d(t, win, stride=1)  # noqa: E731
+    ux, uy = mean(x), mean(y)
+    vx = cov_norm * (mean(x * x) - ux * ux)
+    vy = cov_norm * (mean(y * y) - uy * uy)
+    vxy = cov_norm * (mean(x * y) - ux * uy)
+    return ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+
+
+def masked_ssim_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, *, win: int = 7) -> torch.Tensor:
+    """``1 - SSIM`` averaged over the windows that touch the hole, with ``pred`` composited over ``target``
+    (what the evaluation scores; windows away from the hole score 1 whatever the network does)."""
+    comp = pred * mask + target * (1 - mask)
+    touch = F.max_pool2d(mask, win, stride=1)  # B×1×h×w: 1 where the window holds a hole pixel
+    s = ssim_map(comp, target, win=win)
+    return ((1 - s) * touch).sum() / (touch.sum() * s.shape[1]).clamp_min(1)

@@ -64,3 +64,34 @@ def test_feature_matching_detaches_real():
     fake = [torch.randn(1, 2, 3, 3, requires_grad=True)]
     L.feature_matching(real, fake).backward()
     assert real[0].grad is None and fake[0].grad is not None
+
+
+def test_ssim_map_is_scikit_images_ssim():
+    import numpy as np
+    from skimage import data as skdata
+    from skimage.metrics import structural_similarity
+
+    ref = skdata.astronaut()[100:164, 150:214].astype(np.float64)
+    noisy = np.clip(ref + np.random.default_rng(0).normal(0, 25, ref.shape), 0, 255)
+    to_t = lambda a: torch.from_numpy(a / 127.5 - 1).permute(2, 0, 1)[None]  # noqa: E731
+    ours = L.ssim_map(to_t(noisy), to_t(ref)).mean().item()
+    assert ours == pytest.approx(structural_similarity(ref, noisy, data_range=255, channel_axis=-1), abs=1e-6)
+
+
+def test_masked_ssim_loss_scores_the_composite_around_the_hole():
+    torch.manual_seed(0)
+    target = torch.rand(1, 3, 32, 32) * 2 - 1
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., 10:20, 10:20] = 1
+    wrong = target.clone()
+    wrong[..., 10:20, 10:20] = 0  # a flat fill loses the texture
+    assert L.masked_ssim_loss(target.clone(), target, mask).item() == pytest.approx(0, abs=1e-6)
+    close = target + 0.05 * torch.randn_like(target)  # the texture kept, a little noise
+    assert L.masked_ssim_loss(wrong, target, mask).item() > 0.2 > L.masked_ssim_loss(close, target, mask).item() > 0
+    # only the hole is scored: whatever the network puts outside it is replaced by the known pixels
+    outside = wrong.clone()
+    outside[..., :5, :] = 1
+    assert L.masked_ssim_loss(outside, target, mask).item() == pytest.approx(L.masked_ssim_loss(wrong, target, mask).item())
+    pred = wrong.clone().requires_grad_()
+    L.masked_ssim_loss(pred, target, mask).backward()
+    assert pred.grad[..., 10:20, 10:20].abs().sum() > 0 and (pred.grad * (1 - mask)).abs().sum() == 0

@@ -1,4 +1,8 @@
-"""Context Encoder (Pathak et al. 2016): L2 reconstruction (hole-weighted) + vanilla adversarial (0.001)."""
+"""Context Encoder (Pathak et al. 2016): L2 reconstruction (hole-weighted) + vanilla adversarial (0.001).
+
+``ssim_weight`` (default 0, the paper's loss) adds ``1 - SSIM`` of the composite over the hole's
+windows (:func:`~inpaint_core.training.losses.masked_ssim_loss`), the metric the evaluation reports.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ from ..recipe import Recipe, register_recipe
 
 @register_recipe("context_encoder")
 class ContextEncoderRecipe(Recipe):
-    default_options = {"rec_weight": 0.999, "adv_weight": 0.001, "hole_weight": 10.0, "d_width": 64}
+    default_options = {"rec_weight": 0.999, "adv_weight": 0.001, "hole_weight": 10.0, "d_width": 64,
+                       "ssim_weight": 0.0}
     adversarial = "vanilla"
-    notes = "L2 reconstruction (hole pixels weighted 10x, as the paper's overlap weighting) + vanilla GAN."
+    notes = ("L2 reconstruction (hole pixels weighted 10x, as the paper's overlap weighting) + vanilla GAN; "
+             "with ssim_weight > 0, + 1-SSIM of the composite over the windows touching the hole.")
 
     def build_discriminators(self):
         g = self.generator
@@ -23,7 +29,12 @@ class ContextEncoderRecipe(Recipe):
                                       hole_weight=self.opt["hole_weight"])
         adv = self.adv_g(self.discriminators["d"](self.composite(out["output"], batch)))
         loss = self.opt["rec_weight"] * rec + self.opt["adv_weight"] * adv
-        return loss, {"rec": rec.item(), "adv_g": adv.item()}, out
+        logs = {"rec": rec.item(), "adv_g": adv.item()}
+        if self.opt["ssim_weight"]:
+            ssim = L.masked_ssim_loss(out["output"], batch["image"], batch["mask"])
+            loss = loss + self.opt["ssim_weight"] * ssim
+            logs["ssim"] = ssim.item()
+        return loss, logs, out
 
     def discriminator_step(self, batch, outputs):
         d = self.discriminators["d"]
