@@ -104,7 +104,7 @@ def find_prior_card(card: dict[str, Any], prior_card: str | None = None,
         CheckpointError: the run continued same-architecture weights whose card cannot be read, or
             whose sha256 is not the one the run started from (the weights there have been replaced).
     """
-    init = card.get("init_from") or {}
+    init = card.get("init_from") if isinstance(card.get("init_from"), dict) else {}
     if prior_card == "none" or (prior_card is None and init.get("architecture") != card.get("architecture")):
         return None
     uri = prior_card or init.get("uri")
