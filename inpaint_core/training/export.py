@@ -34,8 +34,8 @@ from ..models.spec import get_model_spec
 TARGET_BINS = ("0.3-0.4", "0.4-0.5", "0.5-0.6")
 
 #: Card fields copied from the training checkpoint's card.
-_TRAINING_FIELDS = ("resolution", "training_data", "steps", "images_seen", "wall_seconds", "hardware",
-                    "train_config", "recipe", "init_from")
+_TRAINING_FIELDS = ("resolution", "training_data", "training_data_note", "steps", "images_seen", "wall_seconds",
+                    "hardware", "train_config", "recipe", "init_from")
 
 LICENCE_NOTE = ("Trained on Imagenette (a subset of ImageNet; ImageNet's terms: non-commercial research) and "
                 "BSDS500 train (research use). The weights inherit those terms.")
@@ -156,7 +156,7 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
     rows = []
     for base, options in BASELINES.items():
         rows += evaluate_cases(create_inpainter(base, **options), cases)
-    extra = {k: card[k] for k in _TRAINING_FIELDS + ("training_data_note",) if k in card} | staged
+    extra = {k: card[k] for k in _TRAINING_FIELDS if k in card} | staged
     if resolution:
         extra["training_resolution"], extra["resolution"] = extra.get("resolution"), int(resolution)
     rows += evaluate_cases(create_inpainter(name, checkpoint=checkpoint, device="cpu", resolution=resolution), cases)
