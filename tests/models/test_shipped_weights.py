@@ -14,6 +14,7 @@ from inpaint_core.models.wrapper import WEIGHTS_DIR
 
 SHIPPED = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
 TARGET_BINS = ("0.3-0.4", "0.4-0.5", "0.5-0.6")
+STAGED = [n for n in SHIPPED if json.loads((WEIGHTS_DIR / f"{n}.json").read_text()).get("stages")]
 
 
 def test_at_least_one_model_ships():
@@ -32,6 +33,21 @@ def test_shipped_card_records_the_run_and_the_dev_evaluation(name):
         assert rows[(b, name)]["n"] == rows[(b, "telea")]["n"] > 0
         assert rows[(b, name)]["psnr"] > rows[(b, "telea")]["psnr"], (b, "psnr")
         assert rows[(b, name)]["ssim"] > rows[(b, "telea")]["ssim"], (b, "ssim")
+
+
+@pytest.mark.parametrize("name", STAGED)
+def test_a_staged_card_chains_its_stages(name):
+    """Weights trained in stages: each stage started from the weights the one before it ended with,
+    and the card's totals are the stages' sums."""
+    card = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+    stages = card["stages"]
+    for before, after in zip(stages, stages[1:]):
+        assert isinstance(after["init_from"], dict), "a stage's start is a weights record, not a phrase"
+        assert after["init_from"]["sha256"] == before["sha256"]
+    assert card["steps"] == sum(s["steps"] for s in stages)
+    assert card["images_seen"] == sum(s["images_seen"] for s in stages)
+    assert card["wall_seconds"] == pytest.approx(sum(s["wall_seconds"] for s in stages), abs=0.2)
+    assert card["init_from"] == stages[0]["init_from"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
