@@ -165,7 +165,8 @@ def cmd_evaluate(args) -> int:
     checkpoints = _parse_kv(args.checkpoint)
     s = run_evaluate([m for m in args.methods.split(",") if m], args.images, args.masks, args.out,
                      dask_address=args.dask_address, n_workers=args.workers, size=args.size, limit=args.limit,
-                     checkpoints=checkpoints, storage_options=_storage_options(args))
+                     checkpoints=checkpoints, storage_options=_storage_options(args),
+                     fid_weights=args.fid_weights, lpips_backbone=args.lpips_backbone, lpips_lin=args.lpips_lin)
     print(s["markdown"])
     print(f"results: {s['location']}/")
     return 0
@@ -234,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256, help="centre-crop side (default 256)")
     p.add_argument("--limit", type=int, help="only the first N images (quick looks)")
     p.add_argument("--checkpoint", action="append", metavar="METHOD=URL", help="weights of a learned method")
+    p.add_argument("--fid-weights", metavar="URL",
+                   help="FID Inception weights (pytorch-fid's pt_inception-2015-12-05-6726825d.pth): adds FID per bin")
+    p.add_argument("--lpips-backbone", metavar="URL",
+                   help="torchvision AlexNet or VGG16 weights for LPIPS (with --lpips-lin)")
+    p.add_argument("--lpips-lin", metavar="URL",
+                   help="LPIPS linear layers (the lpips package's weights/v0.1/alex.pth or vgg.pth)")
     p.add_argument("--dask-address")
     p.add_argument("--workers", type=int)
     p.add_argument("--s3-endpoint-url")

@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from inpaint_core.evaluation import BASELINES, markdown_table, summarize
+from inpaint_core.perceptual import PerceptualScorer
 from inpaint_core.storage import Location
 from tasks.evaluate import evaluate_method_task
 
@@ -31,8 +32,16 @@ def evaluate(
     checkpoints: dict[str, str] | None = None,
     method_options: dict[str, dict[str, Any]] | None = None,
     storage_options: dict[str, Any] | None = None,
+    fid_weights: str | None = None,
+    lpips_backbone: str | None = None,
+    lpips_lin: str | None = None,
 ) -> dict[str, Any]:
     """Score ``methods`` (plus the classical baselines: Telea, Navier-Stokes, spline) per hole-ratio bin.
+
+    FID and LPIPS are computed when their network weights are given (``fid_weights``: the FID
+    Inception, ``pt_inception-2015-12-05-6726825d.pth``; ``lpips_backbone`` + ``lpips_lin``:
+    torchvision AlexNet/VGG16 and the lpips linear layers; see :mod:`inpaint_core.perceptual`);
+    the report says which were not. Weight files are checked before any method runs.
 
     Writes ``<dest>/eval/<run_id>/results.parquet`` (one row per image, mask and method),
     ``summary.parquet`` and ``summary.md``; returns the summary rows and their locations.
@@ -40,14 +49,19 @@ def evaluate(
     logger = get_run_logger()
     opts = storage_options or {}
     checkpoints, method_options = checkpoints or {}, method_options or {}
+    perceptual = {k: v for k, v in (("fid_weights", fid_weights), ("lpips_backbone", lpips_backbone),
+                                    ("lpips_lin", lpips_lin)) if v}
+    if perceptual:  # a wrong file fails here, once, not in every method's task
+        PerceptualScorer(**perceptual, device="cpu", storage_options=opts)
     all_methods = list(dict.fromkeys([*BASELINES, *methods]))
     futures = [evaluate_method_task.submit(m, images, masks_index, size, limit, bins, checkpoints.get(m),
-                                           BASELINES[m] if m in BASELINES else method_options.get(m, {}), opts)
+                                           BASELINES[m] if m in BASELINES else method_options.get(m, {}), opts,
+                                           perceptual or None)
                for m in all_methods]
-    rows = [r for f in futures for r in f.result()]
-    summary = summarize(rows)
-    notes = [f"images: {images} (centre crop {size}x{size}); masks: {masks_index}",
-             "FID and LPIPS: not computed (they need pretrained network weights; none were given)"]
+    results = [f.result() for f in futures]
+    rows = [r for res in results for r in res["rows"]]
+    summary = summarize(rows, [s for res in results for s in res["sets"]])
+    notes = [f"images: {images} (centre crop {size}x{size}); masks: {masks_index}", *perceptual_notes(perceptual)]
     md = markdown_table(summary, notes)
     run_id = new_run_id()
     out = Location(dest, opts)
@@ -62,6 +76,23 @@ def evaluate(
     logger.info("evaluation %s: %d methods, %d scored cases -> %s", run_id, len(all_methods), len(rows),
                 out.uri(base))
     return {"run_id": run_id, "summary": summary, "markdown": md, "location": out.uri(base)}
+
+
+def perceptual_notes(perceptual: dict[str, str]) -> list[str]:
+    """What the report says of FID and LPIPS: the weights used, or that they were not computed."""
+    notes = []
+    if perceptual.get("lpips_backbone"):
+        notes.append(f"LPIPS (v0.1) per image on the composited image: backbone {perceptual['lpips_backbone']}, "
+                     f"linear layers {perceptual['lpips_lin']}; lower is closer")
+    else:
+        notes.append("LPIPS: not computed (it needs pretrained network weights: --lpips-backbone and --lpips-lin)")
+    if perceptual.get("fid_weights"):
+        notes.append(f"FID per bin between the composited images and the originals, FID Inception "
+                     f"{perceptual['fid_weights']}; with fewer images than its 2048 features the estimate is "
+                     "biased upwards: compare FIDs only at equal n")
+    else:
+        notes.append("FID: not computed (it needs pretrained network weights: --fid-weights)")
+    return notes
 
 
 def run_evaluate(methods: list[str], images: str, masks_index: str, dest: str, *, dask_address: str | None = None,

@@ -8,7 +8,10 @@
 - the method's output is composited (known pixels kept) before scoring;
 - PSNR and SSIM (scikit-image, ``data_range=255``, ``channel_axis=-1``, default window) and L1 (mean
   absolute error, % of 255) on the composited RGB image against the original;
-- one row per bin and method; the classical baselines (:data:`BASELINES`) run in the same evaluation.
+- one row per bin and method; the classical baselines (:data:`BASELINES`) run in the same evaluation;
+- with a :class:`~inpaint_core.perceptual.PerceptualScorer` (network weights the user gives), LPIPS
+  per image on the same composited image, and FID per bin and method between the composited images
+  and the originals of that bin.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import cv2
 import numpy as np
 
 from .imageio import IMAGE_EXTENSIONS, decode_image, decode_mask
+from .perceptual import fid_from_features
 from .quality import score_reference
 from .storage import Location
 
@@ -83,26 +87,53 @@ def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bi
             yield EvalCase(b, key, f, kind, crops[key], m)
 
 
-def evaluate_cases(inpainter, cases: Sequence[EvalCase], batch: int = 16) -> list[dict]:
-    """Run one inpainter over the cases; one result row per case (metrics on the composited output)."""
-    rows = []
+def evaluate_method(inpainter, cases: Sequence[EvalCase], batch: int = 16,
+                    perceptual=None) -> tuple[list[dict], list[dict]]:
+    """Run one inpainter over the cases (metrics on the composited output).
+
+    Returns ``(rows, sets)``: one row per case (PSNR, SSIM, L1, and LPIPS when ``perceptual`` has
+    it), and, when ``perceptual`` has the FID network, one row per bin with its FID over the bin's
+    cases (``fid``, ``fid_n``).
+    """
+    lpips = perceptual is not None and perceptual.lpips is not None
+    fid = perceptual is not None and perceptual.inception is not None
+    rows, feats = [], {}
     for start in range(0, len(cases), batch):
         chunk = cases[start:start + batch]
         damaged = [np.where(c.mask[..., None], 0, c.image).astype(np.uint8) for c in chunk]
         t = time.perf_counter()
         outs = inpainter(damaged, [c.mask for c in chunk])
         ms = (time.perf_counter() - t) * 1000 / len(chunk)
-        for c, out in zip(chunk, outs):
-            comp = np.where(c.mask[..., None], out, c.image)
+        comps = [np.where(c.mask[..., None], out, c.image) for c, out in zip(chunk, outs)]
+        refs = [c.image for c in chunk]
+        dist = perceptual.lpips_distance(comps, refs) if lpips else None
+        if fid:
+            for c, f, r in zip(chunk, perceptual.fid_features(comps), perceptual.fid_features(refs)):
+                feats.setdefault(c.bin, ([], []))
+                feats[c.bin][0].append(f)
+                feats[c.bin][1].append(r)
+        for i, (c, comp) in enumerate(zip(chunk, comps)):
             s = score_reference(comp, c.image)
-            rows.append({"method": inpainter.name, "bin": c.bin, "image_id": c.image_id, "mask_file": c.mask_file,
-                         "kind": c.kind, "hole_fraction": float(c.mask.mean()), "psnr": s["psnr"],
-                         "ssim": s["ssim"], "l1": s["l1"], "ms": ms})
-    return rows
+            row = {"method": inpainter.name, "bin": c.bin, "image_id": c.image_id, "mask_file": c.mask_file,
+                   "kind": c.kind, "hole_fraction": float(c.mask.mean()), "psnr": s["psnr"],
+                   "ssim": s["ssim"], "l1": s["l1"], "ms": ms}
+            if lpips:
+                row["lpips"] = float(dist[i])
+            rows.append(row)
+    sets = [{"method": inpainter.name, "bin": b, "fid": fid_from_features(np.stack(f), np.stack(r)), "fid_n": len(f)}
+            for b, (f, r) in feats.items()]
+    return rows, sets
 
 
-def summarize(rows: Sequence[dict]) -> list[dict]:
-    """Mean PSNR/SSIM/L1 per (bin, method), bins in ratio order."""
+def evaluate_cases(inpainter, cases: Sequence[EvalCase], batch: int = 16) -> list[dict]:
+    """Run one inpainter over the cases; one result row per case (metrics on the composited output)."""
+    return evaluate_method(inpainter, cases, batch)[0]
+
+
+def summarize(rows: Sequence[dict], sets: Sequence[dict] = ()) -> list[dict]:
+    """Mean PSNR/SSIM/L1 (and LPIPS where the rows have it) per (bin, method), bins in ratio order,
+    with each (bin, method)'s FID from ``sets`` (:func:`evaluate_method`) where given."""
+    fids = {(r["bin"], r["method"]): r for r in sets}
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in rows:
         groups.setdefault((r["bin"], r["method"]), []).append(r)
@@ -112,11 +143,21 @@ def summarize(rows: Sequence[dict]) -> list[dict]:
         out.append({"bin": b, "method": m, "n": len(rs), "psnr": float(np.mean(finite)) if finite else float("inf"),
                     "ssim": float(np.mean([r["ssim"] for r in rs])), "l1": float(np.mean([r["l1"] for r in rs])),
                     "ms_per_image": float(np.mean([r["ms"] for r in rs]))})
+        if any("lpips" in r for r in rs):
+            out[-1]["lpips"] = float(np.mean([r["lpips"] for r in rs]))
+        if (b, m) in fids:
+            out[-1].update(fid=fids[(b, m)]["fid"], fid_n=fids[(b, m)]["fid_n"])
     return out
 
 
 def markdown_table(summary: Sequence[dict], notes: Sequence[str] = ()) -> str:
-    lines = ["| hole ratio | method | n | PSNR (dB) | SSIM | L1 (%) | ms/image |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {s['bin']} | {s['method']} | {s['n']} | {s['psnr']:.2f} | {s['ssim']:.3f} | {s['l1']:.2f} | "
-              f"{s['ms_per_image']:.1f} |" for s in summary]
+    """The summary as a markdown table; LPIPS and FID columns when any row has them."""
+    extra = [(k, title, fmt) for k, title, fmt in (("lpips", "LPIPS", "{:.4f}"), ("fid", "FID", "{:.2f}"))
+             if any(k in s for s in summary)]
+    head = ["hole ratio", "method", "n", "PSNR (dB)", "SSIM", "L1 (%)", *(t for _, t, _ in extra), "ms/image"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in summary:
+        cells = [s["bin"], s["method"], str(s["n"]), f"{s['psnr']:.2f}", f"{s['ssim']:.3f}", f"{s['l1']:.2f}",
+                 *(fmt.format(s[k]) if k in s else "-" for k, _, fmt in extra), f"{s['ms_per_image']:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes])

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from prefect import task
 
-from inpaint_core.evaluation import evaluate_cases, protocol_cases
+from inpaint_core.evaluation import evaluate_method, protocol_cases
 
 
 @task(name="evaluate-method", task_run_name="evaluate {method}")
 def evaluate_method_task(method: str, images: str, masks_index: str, size: int, limit: int | None,
                          bins: list[str] | None, checkpoint: str | None, options: dict,
-                         storage_options: dict) -> list[dict]:
+                         storage_options: dict, perceptual: dict | None = None) -> dict:
+    """``{"rows": per-case rows, "sets": per-bin FID rows}``; ``perceptual`` holds the
+    :class:`~inpaint_core.perceptual.PerceptualScorer` arguments (weight files), if any."""
+    from inpaint_core.perceptual import PerceptualScorer
     from inpaint_core.pipeline import RestoreConfig, get_inpainter
 
     inpainter = get_inpainter(RestoreConfig(method=method, checkpoint=checkpoint, method_options=options))
+    scorer = PerceptualScorer(**perceptual, storage_options=storage_options) if perceptual else None
     cases = list(protocol_cases(images, masks_index, size=size, bins=bins, limit=limit,
                                 storage_options=storage_options))
-    return evaluate_cases(inpainter, cases)
+    rows, sets = evaluate_method(inpainter, cases, perceptual=scorer)
+    return {"rows": rows, "sets": sets}
