@@ -28,7 +28,7 @@ refused with the keys it lacks, before any image is scored.
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -334,8 +334,6 @@ class PerceptualScorer:
         self.inception = FIDInception.from_file(fid_weights, storage_options).to(self.device) if fid_weights else None
         self.lpips = (LPIPS.from_files(lpips_backbone, lpips_lin, storage_options).to(self.device)
                       if lpips_backbone else None)
-        self.description = {k: v for k, v in {"fid_weights": fid_weights, "lpips_backbone": lpips_backbone,
-                                              "lpips_lin": lpips_lin}.items() if v}
 
     def __bool__(self) -> bool:
         return self.inception is not None or self.lpips is not None
@@ -352,6 +350,3 @@ class PerceptualScorer:
     def fid_features(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """FID Inception pool3 features (N x 2048, float64) of uint8 RGB images."""
         return self.inception(self._tensor(images)).cpu().numpy().astype(np.float64)
-
-    def info(self) -> dict[str, Any]:
-        return dict(self.description, lpips_net=self.lpips.net if self.lpips else None)
