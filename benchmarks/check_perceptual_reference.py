@@ -6,8 +6,8 @@
 The networks are built with random weights (no pretrained file is needed, none can be downloaded
 here), loaded into both implementations from the same state dicts, and run on the same inputs:
 the FID Inception's pool3 features, the Frechet distance (a full-rank and a singular case) and
-LPIPS over AlexNet and VGG16 with the lpips package's own linear layers. Prints the largest
-differences. Not a test: it needs three packages the project does not depend on.
+LPIPS over AlexNet and VGG16 with the lpips package's own linear layers, and the VGG16/VGG19
+features the training losses can use. Prints the largest differences. Not a test: it needs three packages the project does not depend on.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main() -> int:
     import pytorch_fid.inception as ref_inception
     from pytorch_fid.fid_score import calculate_frechet_distance
 
-    from inpaint_core.perceptual import LPIPS, FIDInception, frechet_distance
+    from inpaint_core.perceptual import LPIPS, FIDInception, VGGFeatures, frechet_distance
 
     torch.manual_seed(0)
     tmp = tempfile.mkdtemp()
@@ -94,6 +94,18 @@ def main() -> int:
             r, o = ref(x, y).flatten(), ours(x, y)
         print(f"LPIPS {net} (lpips's linear layers): max |diff| {float((r - o).abs().max()):.3g} "
               f"(values {float(r.min()):.4f}-{float(r.max()):.4f})")
+    # the training losses' VGG features (PConv's pool1-3) against torchvision's own VGG
+    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    for name, build, pools in (("vgg16", torchvision.models.vgg16, (4, 9, 16)),
+                               ("vgg19", torchvision.models.vgg19, (4, 9, 18))):
+        tv = build(weights=None).eval()
+        torch.save(tv.state_dict(), f"{tmp}/{name}-full.pth")
+        ours = VGGFeatures.from_file(f"{tmp}/{name}-full.pth", taps=("pool1", "pool2", "pool3"))
+        x = torch.rand(2, 3, 64, 64) * 2 - 1
+        with torch.no_grad():
+            ref = [tv.features[:p + 1](((x + 1) / 2 - mean) / std) for p in pools]
+            diff = max(float((a - b).abs().max()) for a, b in zip(ref, ours(x)))
+        print(f"{name} pool1-3 features for the training losses: max |diff| {diff:.3g}")
     return 0
 
 

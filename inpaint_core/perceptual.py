@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["FIDInception", "LPIPS", "PerceptualScorer", "frechet_distance", "fid_from_features", "load_state_dict"]
+__all__ = ["FIDInception", "LPIPS", "PerceptualScorer", "VGGFeatures", "file_sha256", "vgg_layers", "frechet_distance", "fid_from_features", "load_state_dict"]
 
 
 def load_state_dict(url: str, storage_options: dict | None = None) -> dict[str, torch.Tensor]:
@@ -57,6 +57,16 @@ def load_state_dict(url: str, storage_options: dict | None = None) -> dict[str, 
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise ValueError(f"{url}: not a state dict of tensors")
     return sd
+
+
+def file_sha256(url: str, storage_options: dict | None = None) -> str:
+    """sha256 of a file's bytes (a path or URL), for model cards."""
+    import hashlib
+
+    from .storage import Location
+
+    parent, _, name = url.rpartition("/")
+    return hashlib.sha256(Location(parent or ".", storage_options or {}).read(name)).hexdigest()
 
 
 def _load_strict(module: nn.Module, sd: dict[str, torch.Tensor], url: str, what: str, ignore: Sequence[str] = ()):
@@ -246,8 +256,31 @@ def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
 _ALEX = [(3, 64, 11, 4, 2), "R", "M", (64, 192, 5, 1, 2), "R", "M", (192, 384, 3, 1, 1), "R",
          (384, 256, 3, 1, 1), "R", (256, 256, 3, 1, 1), "R"]
 _ALEX_TAPS = (2, 5, 8, 10, 12)
-_VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]
-_VGG16_TAPS = (4, 9, 16, 23, 30)
+#: torchvision's VGG ``features`` configurations (channels; "M" = 2x2 max pool)
+VGG_CONFIGS = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+_VGG16_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")  # LPIPS's layers
+
+
+def vgg_layers(config: str) -> tuple[nn.Sequential, dict[str, int]]:
+    """torchvision's VGG ``features`` (same indices, so its state dict loads) and each layer's index
+    by name: ``conv{block}_{k}``, ``relu{block}_{k}``, ``pool{block}``."""
+    layers: list[nn.Module] = []
+    names: dict[str, int] = {}
+    cin, block, k = 3, 1, 0
+    for spec in VGG_CONFIGS[config]:
+        if spec == "M":
+            names[f"pool{block}"] = len(layers)
+            layers.append(nn.MaxPool2d(2, 2))
+            block, k = block + 1, 0
+        else:
+            k += 1
+            names[f"conv{block}_{k}"], names[f"relu{block}_{k}"] = len(layers), len(layers) + 1
+            layers += [nn.Conv2d(cin, spec, 3, padding=1), nn.ReLU()]
+            cin = spec
+    return nn.Sequential(*layers), names
 
 
 def _features(net: str) -> tuple[nn.Sequential, tuple[int, ...], list[int]]:
@@ -257,14 +290,59 @@ def _features(net: str) -> tuple[nn.Sequential, tuple[int, ...], list[int]]:
             layers.append(nn.ReLU() if spec == "R" else nn.MaxPool2d(3, 2) if spec == "M"
                           else nn.Conv2d(spec[0], spec[1], spec[2], stride=spec[3], padding=spec[4]))
         return nn.Sequential(*layers), _ALEX_TAPS, [64, 192, 384, 256, 256]
-    cin = 3
-    for spec in _VGG16:
-        if spec == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(cin, spec, 3, padding=1), nn.ReLU()]
-            cin = spec
-    return nn.Sequential(*layers), _VGG16_TAPS, [64, 128, 256, 512, 512]
+    features, names = vgg_layers("vgg16")
+    taps = tuple(names[t] + 1 for t in _VGG16_TAPS)
+    return features[:taps[-1]], taps, [64, 128, 256, 512, 512]
+
+
+class VGGFeatures(nn.Module):
+    """A fixed ImageNet VGG (torchvision's ``vgg16-397923af.pth`` or ``vgg19-dcbb9e9d.pth``, which the
+    user gives) read at named layers, for the perceptual and style losses of training.
+
+    ``forward`` takes B x 3 x H x W in [-1, 1] (the trainer's range), applies ImageNet's
+    normalisation and returns the feature maps at ``taps`` (e.g. PConv's ``pool1, pool2, pool3``).
+    The weights are frozen: gradients flow to the input only.
+    """
+
+    def __init__(self, config: str = "vgg16", taps: Sequence[str] = ("pool1", "pool2", "pool3")):
+        super().__init__()
+        features, names = vgg_layers(config)
+        unknown = [t for t in taps if t not in names]
+        if unknown:
+            raise ValueError(f"{config} has no layer {unknown[0]!r}; layers: {', '.join(names)}")
+        self.config, self.tap_names = config, tuple(taps)
+        self.ends = [names[t] + 1 for t in taps]
+        self.features = features[:max(self.ends)]
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    @classmethod
+    def from_file(cls, url: str, taps: Sequence[str] = ("pool1", "pool2", "pool3"),
+                  storage_options: dict | None = None) -> "VGGFeatures":
+        sd = load_state_dict(url, storage_options)
+        convs = sorted({int(k.split(".")[1]) for k in sd if k.startswith("features.") and k.endswith(".weight")})
+        config = {28: "vgg16", 34: "vgg19"}.get(convs[-1] if convs else -1)
+        if config is None:
+            raise ValueError(f"{url} is not a torchvision VGG16 or VGG19 state dict (features.N.* keys)")
+        net = cls(config, taps)
+        _load_strict(net.features, {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")},
+                     url, f"a torchvision {config.upper()}")
+        return net
+
+    def train(self, mode: bool = True) -> "VGGFeatures":
+        return super().train(False)  # fixed network
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = ((x + 1) / 2 - self.mean) / self.std
+        feats, start = [], 0
+        for end in sorted(set(self.ends)):
+            x = self.features[start:end](x)
+            start = end
+            feats.append(x)
+        order = sorted(set(self.ends))
+        return [feats[order.index(e)] for e in self.ends]
 
 
 class _Lin(nn.Module):

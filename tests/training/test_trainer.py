@@ -119,3 +119,36 @@ def test_context_encoder_can_train_on_the_evaluation_metric(photos, tmp_path):
     assert ((log["ssim"] > 0) & (log["ssim"] <= 2)).all()  # 1 - SSIM of an untrained fill, logged each step
     card = json.loads((tmp_path / "run" / "context_encoder.json").read_text())
     assert card["recipe"]["options"]["ssim_weight"] == 1.0 and "1-SSIM" in card["recipe"]["notes"]
+
+
+@pytest.mark.parametrize("model", ["pconv", "ctsdg"])
+def test_perceptual_and_style_losses_can_use_an_imagenet_vgg_file(model, photos, tmp_path):
+    """With ``feature_weights`` (torchvision's VGG16 file; random weights here, same keys and shapes)
+    the losses read the paper's pool1-3, and the card says which file; a wrong file stops the run
+    before any step."""
+    import torch
+
+    from inpaint_core.perceptual import VGGFeatures, file_sha256, vgg_layers
+
+    vgg = tmp_path / "vgg16.pth"
+    torch.manual_seed(0)
+    features, _ = vgg_layers("vgg16")
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, vgg)
+    config, options = small(model)
+    cfg = TrainConfig(model=model, data=[photos], dest=str(tmp_path / "run"), steps=2, batch_size=2, crop=32,
+                      model_config=config, recipe_options={**options, "feature_weights": str(vgg)},
+                      checkpoint_every=2, log_every=1, num_workers=0)
+    trainer = Trainer(cfg)
+    assert isinstance(trainer.recipe.features, VGGFeatures)
+    trainer.run()
+    log = pd.read_parquet(tmp_path / "run" / "log")
+    assert (log["perceptual"] > 0).all() and (log["style"] > 0).all()
+    notes = json.loads((tmp_path / "run" / f"{model}.json").read_text())["recipe"]["notes"]
+    assert "VGG16 pool1, pool2, pool3" in notes and file_sha256(str(vgg)) in notes
+    wrong = tmp_path / "not-vgg.pth"
+    torch.save({"features.0.weight": torch.zeros(64, 3, 11, 11)}, wrong)
+    bad = TrainConfig(model=model, data=[photos], dest=str(tmp_path / "bad"), steps=2, batch_size=2, crop=32,
+                      model_config=config, recipe_options={**options, "feature_weights": str(wrong)}, num_workers=0)
+    with pytest.raises(ValueError, match="not a torchvision VGG16 or VGG19"):
+        Trainer(bad).run()
+    assert not (tmp_path / "bad" / "checkpoints").exists()

@@ -9,10 +9,9 @@ import torch.nn.functional as F
 
 from ...models.ctsdg import to_gray
 from ...models.ctsdg_train import CTSDGDiscriminator
-from ...models.pconv_train import RandomFeatureNet
 from .. import losses as L
 from ..recipe import Recipe, register_recipe
-from .pconv import freeze_encoder_bn, perceptual_style_terms
+from .pconv import freeze_encoder_bn, loss_network, perceptual_style_terms
 
 
 def bce(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -25,18 +24,19 @@ def bce(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class CTSDGRecipe(Recipe):
     default_options = {"valid_weight": 1.0, "hole_weight": 6.0, "perceptual_weight": 0.05, "style_weight": 250.0,
                        "intermediate_weight": 1.0, "adv_weight": 0.1, "detector_weight": 1.0,
-                       "d_width": 32, "feature_width": 32, "freeze_encoder_bn": False}
+                       "d_width": 32, "feature_width": 32, "feature_weights": None, "freeze_encoder_bn": False}
     adversarial = "vanilla"
     notes = ("CTSDG loss: L1 valid 1 / hole 6, perceptual 0.05 and style 250 (output and composite), "
              "intermediate 1 (L1 of the projected image + BCE of the projected edge map vs Canny edges of the "
              "full crop), vanilla BCE GAN 0.1 (as the repository's nn.BCELoss) on the raw output with a "
              "spectral-norm texture PatchGAN + structure PatchGAN on [edges, gray]. Perceptual/style on a "
-             "fixed seeded random-init VGG-shaped encoder (no ImageNet VGG-16 offline). The discriminator's "
+             "fixed seeded random-init VGG-shaped encoder (no ImageNet VGG-16 offline; give its file as "
+             "feature_weights to use it). The discriminator's "
              "edge detector is also fitted to the real image's Canny edges (BCE, detector_weight).")
 
     def __init__(self, generator, options=None, resolution: int = 128):
         super().__init__(generator, options, resolution)
-        self.features = RandomFeatureNet(self.opt["feature_width"])
+        self.features = loss_network(self)
 
     def build_discriminators(self):
         return {"d": CTSDGDiscriminator(width=self.opt["d_width"])}

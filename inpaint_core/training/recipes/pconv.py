@@ -10,11 +10,29 @@ import torch
 from torch import nn
 
 from ...models.pconv_train import RandomFeatureNet
+from ...perceptual import VGGFeatures, file_sha256
 from .. import losses as L
 from ..recipe import Recipe, register_recipe
 
+#: the layers of ImageNet VGG-16 that PConv's (and CTSDG's) perceptual and style losses read
+PAPER_TAPS = ("pool1", "pool2", "pool3")
 
-def perceptual_style_terms(features: RandomFeatureNet, out: torch.Tensor, comp: torch.Tensor,
+
+def loss_network(recipe: Recipe) -> nn.Module:
+    """The feature network of the perceptual and style losses: the paper's ImageNet VGG (pool1-3) from
+    the ``feature_weights`` file when the user gives one (torchvision's ``vgg16-397923af.pth``), else
+    the fixed seeded random encoder. Says which in the recipe's card notes."""
+    url = recipe.opt["feature_weights"]
+    if not url:
+        return RandomFeatureNet(recipe.opt["feature_width"])
+    net = VGGFeatures.from_file(url, taps=PAPER_TAPS)
+    recipe.notes = (f"{type(recipe).notes} feature_weights given: perceptual/style on ImageNet "
+                    f"{net.config.upper()} {', '.join(PAPER_TAPS)} from {url} (sha256 {file_sha256(url)}), "
+                    "not the random encoder.")
+    return net
+
+
+def perceptual_style_terms(features: nn.Module, out: torch.Tensor, comp: torch.Tensor,
                            target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """PConv's L_perceptual (out and comp vs target) and L_style_out + L_style_comp on ``features``."""
     features.to(target.device)
@@ -36,15 +54,15 @@ def freeze_encoder_bn(generator: nn.Module) -> None:
 class PConvRecipe(Recipe):
     default_options = {"valid_weight": 1.0, "hole_weight": 6.0, "perceptual_weight": 0.05,
                        "style_weight": 120.0, "tv_weight": 0.1, "feature_width": 32,
-                       "freeze_encoder_bn": False}
+                       "feature_weights": None, "freeze_encoder_bn": False}
     notes = ("Loss of the paper (valid 1, hole 6, perceptual 0.05, style 120 on output and composite, "
              "TV 0.1 on the hole's 1-px dilation); perceptual/style on a fixed seeded random-init "
-             "VGG-shaped encoder (3 conv-conv-pool stages), not ImageNet VGG-16 (no download offline). "
-             "No discriminator.")
+             "VGG-shaped encoder (3 conv-conv-pool stages), not ImageNet VGG-16 (no download offline; "
+             "give its file as feature_weights to use it). No discriminator.")
 
     def __init__(self, generator, options=None, resolution: int = 128):
         super().__init__(generator, options, resolution)
-        self.features = RandomFeatureNet(self.opt["feature_width"])
+        self.features = loss_network(self)
 
     def generator_step(self, batch):
         if self.opt["freeze_encoder_bn"]:
