@@ -18,6 +18,8 @@ Needs a Prefect API (``PREFECT_API_URL``; ``inpaint serve`` starts one). The wor
 ``INPAINT_SETTLE_SECONDS``      objects younger than this wait for the next poll (10)
 ``INPAINT_BENCHMARK_IMAGES``    evaluation images (``../shared/data/bsds500/val``), ``INPAINT_BENCHMARK_MASKS``
                                 its masks index; ``INPAINT_BENCHMARK_LIMIT`` first N images; ``INPAINT_EVAL_DEST``
+``INPAINT_FID_WEIGHTS``         the weekly evaluation's FID Inception file; ``INPAINT_LPIPS_BACKBONE`` and
+                                ``INPAINT_LPIPS_LIN`` its LPIPS files (unset: FID/LPIPS not computed)
 ``INPAINT_STORAGE_OPTIONS``     fsspec options as JSON, e.g. ``{"endpoint_url": "http://minio:9000"}``
 ``INPAINT_WORK_POOL``           work pool name (``inpaint-process``)
 =============================  ==============================================================
@@ -62,6 +64,9 @@ class DeployConfig:
     benchmark_limit: int | None = field(default_factory=lambda: int(os.environ["INPAINT_BENCHMARK_LIMIT"])
                                         if os.environ.get("INPAINT_BENCHMARK_LIMIT") else None)
     eval_dest: str = field(default_factory=lambda: _env("INPAINT_EVAL_DEST", str(REPO / "serve-data" / "evaluation")))
+    fid_weights: str | None = field(default_factory=lambda: os.environ.get("INPAINT_FID_WEIGHTS") or None)
+    lpips_backbone: str | None = field(default_factory=lambda: os.environ.get("INPAINT_LPIPS_BACKBONE") or None)
+    lpips_lin: str | None = field(default_factory=lambda: os.environ.get("INPAINT_LPIPS_LIN") or None)
     storage_options: dict[str, Any] = field(default_factory=lambda: json.loads(_env("INPAINT_STORAGE_OPTIONS", "{}")))
     work_pool: str = field(default_factory=lambda: _env("INPAINT_WORK_POOL", "inpaint-process"))
     job_env: dict[str, str] = field(default_factory=dict)  # extra environment of the flow-run processes
@@ -129,7 +134,9 @@ def build_deployments(cfg: DeployConfig | None = None, names: tuple[str, ...] = 
         "evaluate-weekly": lambda: evaluate.to_deployment(
             "evaluate-weekly", schedules=[Cron(cfg.evaluate_cron, timezone=cfg.timezone)], concurrency_limit=1,
             parameters={"methods": [], "images": cfg.benchmark_images, "masks_index": cfg.benchmark_masks,
-                        "dest": cfg.eval_dest, "limit": cfg.benchmark_limit, "storage_options": opts},
+                        "dest": cfg.eval_dest, "limit": cfg.benchmark_limit, "storage_options": opts,
+                        "fid_weights": cfg.fid_weights, "lpips_backbone": cfg.lpips_backbone,
+                        "lpips_lin": cfg.lpips_lin},
             description="The evaluation protocol on the configured benchmark, every week.",
             tags=["inpaint", "evaluation"], **common),
         "watch-incoming": lambda: watch.to_deployment(

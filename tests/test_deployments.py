@@ -40,7 +40,8 @@ def _automations_of(client, deployment_id):
 
 def test_deployments_are_created_with_schedules_and_triggers(prefect_server, tmp_path):
     cfg = DeployConfig(watch_prefix=str(tmp_path / "in"), dest=str(tmp_path / "out"), timezone="America/New_York",
-                       work_pool="inpaint-test-process", debounce_s=45, watch_interval_s=20)
+                       work_pool="inpaint-test-process", debounce_s=45, watch_interval_s=20,
+                       fid_weights="s3://w/pt_inception.pth")
     ids = deploy_all(cfg)
     assert len(ids) == len(NAMES) == 4
     with _client() as client:
@@ -55,6 +56,8 @@ def test_deployments_are_created_with_schedules_and_triggers(prefect_server, tmp
         weekly = client.read_deployment_by_name("evaluate/evaluate-weekly")
         assert weekly.schedules[0].schedule.cron == "0 4 * * 0"
         assert weekly.parameters["images"].endswith("bsds500/val")
+        assert weekly.parameters["fid_weights"] == "s3://w/pt_inception.pth"
+        assert weekly.parameters["lpips_backbone"] is None
 
         watcher = client.read_deployment_by_name("watch-prefix/watch-incoming")
         assert watcher.schedules[0].schedule.interval == timedelta(seconds=20)
