@@ -6,12 +6,12 @@ import io
 import json
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
 from inpaint_core.evaluation import BASELINES, markdown_table, summarize
+from inpaint_core.manifest import table_of_rows
 from inpaint_core.perceptual import PerceptualScorer
 from inpaint_core.storage import Location
 from tasks.evaluate import evaluate_method_task
@@ -68,7 +68,7 @@ def evaluate(
     base = f"eval/{run_id}"
     for name, table in (("results", rows), ("summary", summary)):
         buf = io.BytesIO()
-        pq.write_table(pa.Table.from_pylist(table), buf)
+        pq.write_table(table_of_rows(table), buf)
         out.write_atomic(f"{base}/{name}.parquet", buf.getvalue())
     out.write_atomic(f"{base}/summary.md", md.encode())
     out.write_atomic(f"{base}/summary.json", json.dumps(summary, indent=2).encode())

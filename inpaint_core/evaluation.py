@@ -121,7 +121,7 @@ def evaluate_method(inpainter, cases: Sequence[EvalCase], batch: int = 16,
                 row["lpips"] = float(dist[i])
             rows.append(row)
     sets = [{"method": inpainter.name, "bin": b, "fid": fid_from_features(np.stack(f), np.stack(r)), "fid_n": len(f)}
-            for b, (f, r) in feats.items()]
+            for b, (f, r) in feats.items() if len(f) >= 2]  # one image has no covariance: no FID ("-")
     return rows, sets
 
 

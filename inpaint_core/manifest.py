@@ -93,6 +93,14 @@ def rows_to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist([empty_row() | r for r in rows], schema=SCHEMA)
 
 
+def table_of_rows(rows: Iterable[dict[str, Any]]) -> pa.Table:
+    """Free-form rows (evaluation results, training logs) as a table with every key any row has,
+    null where a row lacks it (``pa.Table.from_pylist`` keeps only the first row's keys)."""
+    rows = list(rows)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in keys})
+
+
 def part_key(run_id: str, shard: int) -> str:
     return f"manifest/run={run_id}/part-{shard:06d}.parquet"
 

@@ -90,3 +90,13 @@ def test_spline_beats_telea_by_about_a_decibel_on_the_dev_split():
     (ours,) = summarize(evaluate_cases(create_inpainter("spline"), cases))
     assert ours["psnr"] - telea["psnr"] == pytest.approx(1.15, abs=0.05)
     assert ours["ssim"] - telea["ssim"] == pytest.approx(0.013, abs=0.002)
+
+
+def test_result_tables_keep_columns_only_some_rows_have():
+    """A bin without FID (one image) first, bins with FID after: the column stays, null where absent
+    (the same holds for training-log rows with a discriminator loss only on some steps)."""
+    from inpaint_core.manifest import table_of_rows
+
+    t = table_of_rows([{"bin": "0.1-0.2", "psnr": 30.0}, {"bin": "0.2-0.3", "psnr": 25.0, "fid": 41.5}])
+    assert t.column_names == ["bin", "psnr", "fid"]
+    assert t.column("fid").to_pylist() == [None, 41.5]

@@ -116,6 +116,12 @@ def test_evaluation_adds_lpips_per_image_and_fid_per_bin(weights, tiny_protocol)
     assert large["lpips"] > small["lpips"] and large["fid"] > small["fid"]
     md = markdown_table(summary)
     assert "| LPIPS | FID |" in md and "not computed" not in md
+    # a bin of one image has no FID (no covariance): shown as "-", the other metrics still there
+    one = [c for c in cases if c.bin == "0.1-0.2"][:1] + [c for c in cases if c.bin == "0.01-0.1"]
+    rows1, sets1 = evaluate_method(create_inpainter("telea"), one, perceptual=scorer)
+    assert [s["bin"] for s in sets1] == ["0.01-0.1"] and len(rows1) == 4
+    assert "| 0.1-0.2 | telea | 1 |" in markdown_table(summarize(rows1, sets1))
+    assert markdown_table(summarize(rows1, sets1)).splitlines()[3].split("|")[8].strip() == "-"
     plain, no_sets = evaluate_method(create_inpainter("telea"), cases)
     assert no_sets == [] and "lpips" not in plain[0]
     assert "FID" not in markdown_table(summarize(plain))

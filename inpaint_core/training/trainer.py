@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 from safetensors.torch import load as st_load
@@ -34,6 +33,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from ..errors import CheckpointError
 from ..imageio import encode_image
+from ..manifest import table_of_rows
 from ..models import get_model_spec
 from ..models.checkpoint import load_checkpoint, load_state_into, read_card, save_checkpoint
 from ..models.prefill import Prefilled
@@ -216,7 +216,7 @@ class Trainer:
         self.dest.write_atomic(f"{base}/optim.pt", buf.getvalue())
         if self._log:
             out = io.BytesIO()
-            pq.write_table(pa.Table.from_pylist(self._log), out)
+            pq.write_table(table_of_rows(self._log), out)
             self.dest.write_atomic(f"log/part-{self.step:06d}.parquet", out.getvalue())
             self._log = []
         latest = {"model": self.cfg.model, "step": self.step, "checkpoint": ck, "images_seen": self.images_seen,
