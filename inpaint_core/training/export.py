@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import CheckpointError
-from ..evaluation import BASELINES, evaluate_cases, protocol_cases, summarize
+from ..evaluation import BASELINES, evaluate_cases, evaluate_method, protocol_cases, summarize
 from ..inpainters import create_inpainter
 from ..models.checkpoint import load_checkpoint, load_state_into, read_card, save_checkpoint
 from ..models.spec import get_model_spec
+from ..perceptual import PerceptualScorer, file_sha256
 
 #: The bins every shipped model must win against Telea (issue 4's target bins).
 TARGET_BINS = ("0.3-0.4", "0.4-0.5", "0.5-0.6")
@@ -123,6 +124,7 @@ def find_prior_card(card: dict[str, Any], prior_card: str | None = None,
 def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_index: str, size: int = 256,
                    limit: int | None = None, resolution: int | None = None, fp16: bool = True, fp16_tolerance_db: float = 0.02,
                    prior_card: str | None = None, data_note: str | None = None,
+                   perceptual: dict[str, str] | None = None,
                    storage_options: dict | None = None, log=print) -> dict[str, Any]:
     """Evaluate ``checkpoint`` and write it as ``<dest>/<architecture>.safetensors`` + card.
 
@@ -137,6 +139,9 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
         prior_card: the card of the weights the run continued, when its ``init_from`` address no longer
             holds them (see :func:`find_prior_card`); ``"none"`` records this run alone.
         data_note: a ``training_data_note`` for this run (e.g. "a subset of the folders train_config names").
+        perceptual: FID/LPIPS weight files (:class:`~inpaint_core.perceptual.PerceptualScorer`'s
+            ``fid_weights``, ``lpips_backbone``, ``lpips_lin``): the card's evaluation then has them,
+            and names the files with their sha256.
 
     Returns:
         ``{"weights", "card", "summary", "vs_telea", "storage_dtype"}``.
@@ -151,15 +156,17 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
     model = spec.build(card["config"])
     load_state_into(model, state, checkpoint)
     model.eval()
+    scorer = PerceptualScorer(**perceptual, storage_options=storage_options) if perceptual else None
     cases = list(protocol_cases(images, masks_index, size=size, limit=limit, storage_options=storage_options))
     log(f"{name}: {len(cases)} evaluation cases from {images}")
-    rows = []
-    for base, options in BASELINES.items():
-        rows += evaluate_cases(create_inpainter(base, **options), cases)
+    rows, sets = [], []
+    for inpainter in [create_inpainter(base, **options) for base, options in BASELINES.items()] + [
+            create_inpainter(name, checkpoint=checkpoint, device="cpu", resolution=resolution)]:
+        r, s = evaluate_method(inpainter, cases, perceptual=scorer)
+        rows, sets = rows + r, sets + s
     extra = {k: card[k] for k in _TRAINING_FIELDS if k in card} | staged
     if resolution:
         extra["training_resolution"], extra["resolution"] = extra.get("resolution"), int(resolution)
-    rows += evaluate_cases(create_inpainter(name, checkpoint=checkpoint, device="cpu", resolution=resolution), cases)
     storage_dtype = "native"
     with tempfile.TemporaryDirectory() as tmp:
         if fp16:
@@ -171,7 +178,7 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
             log(f"{name}: float16 storage changes per-bin PSNR by at most {drift:.4f} dB")
             if drift <= fp16_tolerance_db:
                 storage_dtype = "float16"
-    summary = summarize(rows)
+    summary = summarize(rows, sets)
     vs = compare_to_baseline(summary, name)
     extra |= {
         "dev_evaluation": {
@@ -180,6 +187,8 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
             "images": images, "masks_index": masks_index, "size": size, "limit": limit,
             "evaluated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "summary": summary, "vs_telea": vs,
+            "perceptual_weights": {k: {"uri": v, "sha256": file_sha256(v, storage_options)}
+                                   for k, v in (perceptual or {}).items()} or "FID and LPIPS not computed",
             "beats_telea_in_target_bins": bool(vs) and all(v["psnr_gain"] > 0 and v["ssim_gain"] > 0
                                                            for v in vs.values()),
         },
@@ -212,9 +221,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--prior-card", default=None,
                    help="card of the weights the run continued (default: its init_from address); 'none' = one stage")
     p.add_argument("--data-note", default=None, help="training_data_note for this run's data")
+    p.add_argument("--fid-weights", help="FID Inception file: FID per bin in the card (docs/evaluation.md)")
+    p.add_argument("--lpips-backbone", help="LPIPS backbone file (torchvision AlexNet/VGG16), with --lpips-lin")
+    p.add_argument("--lpips-lin", help="LPIPS linear layers (lpips's weights/v0.1/alex.pth or vgg.pth)")
     a = p.parse_args(argv)
+    perceptual = {k: v for k, v in (("fid_weights", a.fid_weights), ("lpips_backbone", a.lpips_backbone),
+                                    ("lpips_lin", a.lpips_lin)) if v}
     out = export_weights(a.checkpoint, a.dest, images=a.images, masks_index=a.masks, limit=a.limit,
-                         resolution=a.resolution, fp16=not a.no_fp16, prior_card=a.prior_card, data_note=a.data_note)
+                         resolution=a.resolution, fp16=not a.no_fp16, prior_card=a.prior_card, data_note=a.data_note,
+                         perceptual=perceptual or None)
     print(markdown_table(out["summary"]))
     print(f"wrote {out['weights']} ({out['storage_dtype']}) and {out['card']}")
     return 0

@@ -142,3 +142,28 @@ def test_continuing_weights_that_were_since_replaced_is_refused_before_anything_
                    prior_card="none", log=lambda *_: None)
     card = json.loads((tmp_path / "out" / "glcic.json").read_text())
     assert "stages" not in card and card["steps"] == 30
+
+
+def test_export_can_add_fid_and_lpips_to_the_card(protocol, training_checkpoint, tmp_path):
+    """Given the networks' files (random weights here, the real files' layout), the card's evaluation has
+    FID per bin and LPIPS per bin for every method and names the files with their sha256."""
+    from inpaint_core.perceptual import LPIPS, FIDInception, file_sha256
+
+    torch.manual_seed(0)
+    torch.save(FIDInception().state_dict(), tmp_path / "fid.pth")
+    net = LPIPS("alex")
+    torch.save({f"features.{k}": v for k, v in net.features.state_dict().items()}, tmp_path / "alex.pth")
+    torch.save({f"lin{k}": v.abs() for k, v in net.lins.state_dict().items()}, tmp_path / "lin.pth")
+    files = {"fid_weights": str(tmp_path / "fid.pth"), "lpips_backbone": str(tmp_path / "alex.pth"),
+             "lpips_lin": str(tmp_path / "lin.pth")}
+    images, index = protocol
+    export_weights(training_checkpoint, tmp_path / "shipped", images=images, masks_index=index, size=64, fp16=False,
+                   perceptual=files, log=lambda *_: None)
+    ev = json.loads((tmp_path / "shipped" / "glcic.json").read_text())["dev_evaluation"]
+    assert all(s["fid_n"] == 3 and s["fid"] >= 0 and s["lpips"] > 0 for s in ev["summary"])
+    assert ev["perceptual_weights"]["fid_weights"] == {"uri": files["fid_weights"],
+                                                       "sha256": file_sha256(files["fid_weights"])}
+    export_weights(training_checkpoint, tmp_path / "plain", images=images, masks_index=index, size=64, fp16=False,
+                   log=lambda *_: None)
+    ev = json.loads((tmp_path / "plain" / "glcic.json").read_text())["dev_evaluation"]
+    assert ev["perceptual_weights"] == "FID and LPIPS not computed" and "fid" not in ev["summary"][0]
