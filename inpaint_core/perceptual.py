@@ -15,7 +15,10 @@ very same weights are used, so this module builds the networks and loads the sta
   ``vgg16-397923af.pth``, keys ``features.N.*``) and the linear layers (the ``lpips`` package's
   ``weights/v0.1/alex.pth`` or ``vgg.pth``, keys ``linK.model.1.weight``). Inputs in [-1, 1].
 
-Files are read through :class:`inpaint_core.storage.Location` (a path or any fsspec URL) as a
+:class:`VGGFeatures` reads torchvision's VGG16/VGG19 files at named layers for the perceptual and
+style losses of training (``feature_weights`` of the ``pconv`` and ``ctsdg`` recipes).
+
+Files are read through :func:`inpaint_core.storage.read_uri` (a path or any fsspec URL) as a
 PyTorch state dict (``torch.load(weights_only=True)``) or safetensors. A file of the wrong shape is
 refused with the keys it lacks, before any image is scored.
 
@@ -27,6 +30,7 @@ refused with the keys it lacks, before any image is scored.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from typing import Sequence
 
@@ -35,15 +39,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["FIDInception", "LPIPS", "PerceptualScorer", "VGGFeatures", "file_sha256", "vgg_layers", "frechet_distance", "fid_from_features", "load_state_dict"]
+from .storage import read_uri
+
+__all__ = ["FIDInception", "LPIPS", "PerceptualScorer", "VGGFeatures", "fid_from_features", "file_sha256",
+           "frechet_distance", "load_state_dict", "vgg_layers"]
 
 
 def load_state_dict(url: str, storage_options: dict | None = None) -> dict[str, torch.Tensor]:
     """A state dict from a path or URL: a PyTorch file (tensors only) or safetensors."""
-    from .storage import Location
-
-    parent, _, name = url.rpartition("/")
-    data = Location(parent or ".", storage_options or {}).read(name)
+    data = read_uri(url, storage_options)
     if url.endswith(".safetensors"):
         from safetensors.torch import load as st_load
 
@@ -61,12 +65,7 @@ def load_state_dict(url: str, storage_options: dict | None = None) -> dict[str, 
 
 def file_sha256(url: str, storage_options: dict | None = None) -> str:
     """sha256 of a file's bytes (a path or URL), for model cards."""
-    import hashlib
-
-    from .storage import Location
-
-    parent, _, name = url.rpartition("/")
-    return hashlib.sha256(Location(parent or ".", storage_options or {}).read(name)).hexdigest()
+    return hashlib.sha256(read_uri(url, storage_options)).hexdigest()
 
 
 def _load_strict(module: nn.Module, sd: dict[str, torch.Tensor], url: str, what: str, ignore: Sequence[str] = ()):

@@ -363,8 +363,8 @@ def _fsync_dir(directory: str) -> None:
 
 def read_uri(uri: str, storage_options: dict[str, Any] | None = None) -> bytes:
     """Read a whole object given by its full URI (or plain path)."""
-    parent, _, name = uri.rstrip("/").rpartition("/")
-    return Location(parent or "/", storage_options or {}).read(name)
+    parent, sep, name = uri.rstrip("/").rpartition("/")
+    return Location(parent or ("/" if sep else "."), storage_options or {}).read(name)  # "f.pth": here
 
 
 def check_source_and_dest(source: Location, dest: Location) -> None:

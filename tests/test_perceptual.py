@@ -147,3 +147,12 @@ def test_evaluate_flow_reports_fid_and_lpips_only_when_given_weights(prefect_ser
     with pytest.raises(ValueError, match="not the FID network"):
         run_evaluate([], images, masks, str(tmp_path / "c"), n_workers=1, size=64, fid_weights=weights["imagenet"])
     assert not (tmp_path / "c" / "eval").exists()
+
+
+def test_weight_files_are_found_by_a_bare_relative_name(weights, tmp_path, monkeypatch):
+    """``--fid-weights pt_inception.pth``: a bare name is a file in the current folder."""
+    import shutil
+
+    shutil.copy(weights["fid"], tmp_path / "pt_inception.pth")
+    monkeypatch.chdir(tmp_path)
+    assert FIDInception.from_file("pt_inception.pth").Mixed_7c.max_pool
