@@ -156,3 +156,23 @@ def test_weight_files_are_found_by_a_bare_relative_name(weights, tmp_path, monke
     shutil.copy(weights["fid"], tmp_path / "pt_inception.pth")
     monkeypatch.chdir(tmp_path)
     assert FIDInception.from_file("pt_inception.pth").Mixed_7c.max_pool
+
+
+def test_weight_files_can_live_in_a_bucket(weights, s3_server):
+    """The files are read through fsspec: s3:// URLs with the run's storage options (moto's S3 server)."""
+    import s3fs
+
+    from inpaint_core.perceptual import file_sha256
+
+    fs = s3fs.S3FileSystem(endpoint_url=s3_server)
+    fs.mkdir("models")
+    for local, key in ((weights["fid"], "fid.pth"), (weights["alex"][0], "alex.pth"), (weights["alex"][1], "lin.pth")):
+        fs.put(local, f"models/{key}")
+    opts = {"endpoint_url": s3_server}
+    scorer = PerceptualScorer(fid_weights="s3://models/fid.pth", lpips_backbone="s3://models/alex.pth",
+                              lpips_lin="s3://models/lin.pth", device="cpu", storage_options=opts)
+    img = skdata.coffee()[:64, :64]
+    assert scorer.fid_features([img]).shape == (1, 2048) and scorer.lpips_distance([img], [img])[0] < 1e-6
+    assert file_sha256("s3://models/fid.pth", opts) == file_sha256(weights["fid"])
+    with pytest.raises(FileNotFoundError):
+        PerceptualScorer(fid_weights="s3://models/missing.pth", storage_options=opts)
