@@ -47,13 +47,17 @@ __all__ = ["FIDInception", "LPIPS", "PerceptualScorer", "VGGFeatures", "fid_from
 
 def load_state_dict(url: str, storage_options: dict | None = None) -> dict[str, torch.Tensor]:
     """A state dict from a path or URL: a PyTorch file (tensors only) or safetensors."""
-    data = read_uri(url, storage_options)
-    if url.endswith(".safetensors"):
-        from safetensors.torch import load as st_load
+    return _parse_state_dict(read_uri(url, storage_options), url)
 
-        return st_load(data)
+
+def _parse_state_dict(data: bytes, url: str) -> dict[str, torch.Tensor]:
     try:
-        sd = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        if url.endswith(".safetensors"):
+            from safetensors.torch import load as st_load
+
+            sd = st_load(data)
+        else:
+            sd = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling error means "not a state dict"
         raise ValueError(f"{url}: not a PyTorch state dict or safetensors file ({exc})") from exc
     if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
@@ -320,7 +324,8 @@ class VGGFeatures(nn.Module):
     @classmethod
     def from_file(cls, url: str, taps: Sequence[str] = ("pool1", "pool2", "pool3"),
                   storage_options: dict | None = None) -> "VGGFeatures":
-        sd = load_state_dict(url, storage_options)
+        data = read_uri(url, storage_options)
+        sd = _parse_state_dict(data, url)
         convs = sorted({int(k.split(".")[1]) for k in sd if k.startswith("features.") and k.endswith(".weight")})
         config = {28: "vgg16", 34: "vgg19"}.get(convs[-1] if convs else -1)
         if config is None:
@@ -328,6 +333,7 @@ class VGGFeatures(nn.Module):
         net = cls(config, taps)
         _load_strict(net.features, {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")},
                      url, f"a torchvision {config.upper()}")
+        net.sha256 = hashlib.sha256(data).hexdigest()  # for the model card (the file can be 0.5 GB: read once)
         return net
 
     def train(self, mode: bool = True) -> "VGGFeatures":

@@ -73,9 +73,14 @@ def test_fid_network_loads_the_fid_file_and_refuses_an_imagenet_inception(weight
     torch.save({"Conv2d_1a_3x3.conv.weight": torch.zeros(32, 3, 3, 3)}, tmp_path / "partial.pth")
     with pytest.raises(ValueError, match="is not the FID Inception v3: missing"):
         FIDInception.from_file(str(tmp_path / "partial.pth"))
-    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a PyTorch state dict"):
-        FIDInception.from_file(str(tmp_path / "junk.pth"))
+    for junk in ("junk.pth", "junk.safetensors"):
+        (tmp_path / junk).write_bytes(b"not a checkpoint")
+        with pytest.raises(ValueError, match="not a PyTorch state dict or safetensors file"):
+            FIDInception.from_file(str(tmp_path / junk))
+    from safetensors.torch import save_file  # the same weights as safetensors load too
+
+    save_file(FIDInception().state_dict(), str(tmp_path / "fid.safetensors"))
+    assert FIDInception.from_file(str(tmp_path / "fid.safetensors")).Mixed_7c.max_pool
 
 
 @pytest.mark.parametrize("net", ["alex", "vgg"])

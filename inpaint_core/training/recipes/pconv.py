@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ...models.pconv_train import RandomFeatureNet
-from ...perceptual import VGGFeatures, file_sha256
+from ...perceptual import VGGFeatures
 from .. import losses as L
 from ..recipe import Recipe, register_recipe
 
@@ -27,7 +27,7 @@ def loss_network(recipe: Recipe) -> nn.Module:
         return RandomFeatureNet(recipe.opt["feature_width"])
     net = VGGFeatures.from_file(url, taps=PAPER_TAPS)
     recipe.notes = (f"{type(recipe).notes} feature_weights given: perceptual/style on ImageNet "
-                    f"{net.config.upper()} {', '.join(PAPER_TAPS)} from {url} (sha256 {file_sha256(url)}), "
+                    f"{net.config.upper()} {', '.join(PAPER_TAPS)} from {url} (sha256 {net.sha256}), "
                     "not the random encoder.")
     return net
 
