@@ -39,18 +39,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .models.wrapper import resolve_device
 from .storage import read_uri
 
-__all__ = ["FIDInception", "LPIPS", "PerceptualScorer", "VGGFeatures", "fid_from_features", "file_sha256",
-           "frechet_distance", "load_state_dict", "vgg_layers"]
+__all__ = ["FIDInception", "LPIPS", "PerceptualScorer", "VGGFeatures", "fid_from_features", "frechet_distance",
+           "read_weights", "vgg_layers"]
 
 
-def load_state_dict(url: str, storage_options: dict | None = None) -> dict[str, torch.Tensor]:
-    """A state dict from a path or URL: a PyTorch file (tensors only) or safetensors."""
-    return _parse_state_dict(read_uri(url, storage_options), url)
-
-
-def _parse_state_dict(data: bytes, url: str) -> dict[str, torch.Tensor]:
+def read_weights(url: str, storage_options: dict | None = None) -> tuple[dict[str, torch.Tensor], str]:
+    """``(state dict, sha256 of the file)`` from a path or URL: a PyTorch file (tensors only) or
+    safetensors. One read serves both (the files run to hundreds of MB; the cards record the hash)."""
+    data = read_uri(url, storage_options)
     try:
         if url.endswith(".safetensors"):
             from safetensors.torch import load as st_load
@@ -64,12 +63,12 @@ def _parse_state_dict(data: bytes, url: str) -> dict[str, torch.Tensor]:
         sd = sd["state_dict"]
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise ValueError(f"{url}: not a state dict of tensors")
-    return sd
+    return sd, hashlib.sha256(data).hexdigest()
 
 
-def file_sha256(url: str, storage_options: dict | None = None) -> str:
-    """sha256 of a file's bytes (a path or URL), for model cards."""
-    return hashlib.sha256(read_uri(url, storage_options)).hexdigest()
+def _under(sd: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """The entries of ``sd`` under ``prefix``, with the prefix taken off their keys."""
+    return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
 
 
 def _load_strict(module: nn.Module, sd: dict[str, torch.Tensor], url: str, what: str, ignore: Sequence[str] = ()):
@@ -190,8 +189,6 @@ class FIDInception(nn.Module):
     ``forward`` takes N x 3 x H x W floats in [0, 1] and returns N x 2048.
     """
 
-    FEATURES = 2048
-
     def __init__(self):
         super().__init__()
         self.Conv2d_1a_3x3 = _Conv(3, 32, 3, stride=2)
@@ -208,13 +205,14 @@ class FIDInception(nn.Module):
 
     @classmethod
     def from_file(cls, url: str, storage_options: dict | None = None) -> "FIDInception":
-        sd = load_state_dict(url, storage_options)
+        sd, sha256 = read_weights(url, storage_options)
         fc = sd.get("fc.weight")
         if fc is not None and fc.shape[0] != 1008:
             raise ValueError(f"{url} has a {fc.shape[0]}-class head: that is an ImageNet Inception (torchvision's?), "
                              "not the FID network; FID needs pt_inception-2015-12-05-6726825d.pth (1008 classes)")
         net = cls()
         _load_strict(net, sd, url, "the FID Inception v3", ignore=("fc.", "AuxLogits."))
+        net.sha256 = sha256
         return net.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -313,7 +311,7 @@ class VGGFeatures(nn.Module):
         unknown = [t for t in taps if t not in names]
         if unknown:
             raise ValueError(f"{config} has no layer {unknown[0]!r}; layers: {', '.join(names)}")
-        self.config, self.tap_names = config, tuple(taps)
+        self.config = config
         self.ends = [names[t] + 1 for t in taps]
         self.features = features[:max(self.ends)]
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
@@ -324,16 +322,14 @@ class VGGFeatures(nn.Module):
     @classmethod
     def from_file(cls, url: str, taps: Sequence[str] = ("pool1", "pool2", "pool3"),
                   storage_options: dict | None = None) -> "VGGFeatures":
-        data = read_uri(url, storage_options)
-        sd = _parse_state_dict(data, url)
+        sd, sha256 = read_weights(url, storage_options)
         convs = sorted({int(k.split(".")[1]) for k in sd if k.startswith("features.") and k.endswith(".weight")})
         config = {28: "vgg16", 34: "vgg19"}.get(convs[-1] if convs else -1)
         if config is None:
             raise ValueError(f"{url} is not a torchvision VGG16 or VGG19 state dict (features.N.* keys)")
         net = cls(config, taps)
-        _load_strict(net.features, {k[len("features."):]: v for k, v in sd.items() if k.startswith("features.")},
-                     url, f"a torchvision {config.upper()}")
-        net.sha256 = hashlib.sha256(data).hexdigest()  # for the model card (the file can be 0.5 GB: read once)
+        _load_strict(net.features, _under(sd, "features."), url, f"a torchvision {config.upper()}")
+        net.sha256 = sha256
         return net
 
     def train(self, mode: bool = True) -> "VGGFeatures":
@@ -341,13 +337,12 @@ class VGGFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = ((x + 1) / 2 - self.mean) / self.std
-        feats, start = [], 0
-        for end in sorted(set(self.ends)):
-            x = self.features[start:end](x)
-            start = end
-            feats.append(x)
-        order = sorted(set(self.ends))
-        return [feats[order.index(e)] for e in self.ends]
+        at = {}
+        for i, layer in enumerate(self.features, 1):
+            x = layer(x)
+            if i in self.ends:
+                at[i] = x
+        return [at[e] for e in self.ends]
 
 
 class _Lin(nn.Module):
@@ -371,16 +366,16 @@ class LPIPS(nn.Module):
 
     @classmethod
     def from_files(cls, backbone: str, lin: str, storage_options: dict | None = None) -> "LPIPS":
-        bsd = load_state_dict(backbone, storage_options)
+        bsd, backbone_sha256 = read_weights(backbone, storage_options)
         first = bsd.get("features.0.weight")
         if first is None:
             raise ValueError(f"{backbone} is not a torchvision AlexNet or VGG16 state dict (no features.0.weight)")
         model = cls("alex" if first.shape[-1] == 11 else "vgg")
-        _load_strict(model.features, {k[len("features."):]: v for k, v in bsd.items() if k.startswith("features.")},
-                     backbone, f"a torchvision {'AlexNet' if model.net == 'alex' else 'VGG16'}")
-        lsd = load_state_dict(lin, storage_options)
-        _load_strict(model.lins, {k[3:]: v for k, v in lsd.items() if k.startswith("lin")}, lin,
-                     f"the LPIPS linear layers for {model.net}")
+        _load_strict(model.features, _under(bsd, "features."), backbone,
+                     f"a torchvision {'AlexNet' if model.net == 'alex' else 'VGG16'}")
+        lsd, lin_sha256 = read_weights(lin, storage_options)
+        _load_strict(model.lins, _under(lsd, "lin"), lin, f"the LPIPS linear layers for {model.net}")
+        model.sha256 = {"backbone": backbone_sha256, "lin": lin_sha256}
         return model.eval()
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -405,6 +400,8 @@ class PerceptualScorer:
         fid_weights: the FID Inception's file, or None (no FID).
         lpips_backbone, lpips_lin: LPIPS's two files, both or neither.
         device: ``"cpu"``, ``"cuda"``..., or ``"auto"`` (CUDA when present).
+
+    ``files`` records each given file's ``uri`` and ``sha256`` (for reports and model cards).
     """
 
     def __init__(self, fid_weights: str | None = None, lpips_backbone: str | None = None,
@@ -412,14 +409,16 @@ class PerceptualScorer:
         if bool(lpips_backbone) != bool(lpips_lin):
             raise ValueError("LPIPS needs both files: the backbone (torchvision AlexNet/VGG16) and the linear "
                              "layers (the lpips package's weights/v0.1/alex.pth or vgg.pth)")
-        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                                   "cpu" if device == "auto" else device)
+        self.device = torch.device(resolve_device(device))
         self.inception = FIDInception.from_file(fid_weights, storage_options).to(self.device) if fid_weights else None
         self.lpips = (LPIPS.from_files(lpips_backbone, lpips_lin, storage_options).to(self.device)
                       if lpips_backbone else None)
-
-    def __bool__(self) -> bool:
-        return self.inception is not None or self.lpips is not None
+        self.files = {}
+        if self.inception is not None:
+            self.files["fid_weights"] = {"uri": fid_weights, "sha256": self.inception.sha256}
+        if self.lpips is not None:
+            self.files["lpips_backbone"] = {"uri": lpips_backbone, "sha256": self.lpips.sha256["backbone"]}
+            self.files["lpips_lin"] = {"uri": lpips_lin, "sha256": self.lpips.sha256["lin"]}
 
     def _tensor(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div(255).to(self.device)

@@ -6,6 +6,8 @@ No pretrained weights can be had here, so the files are the right architectures 
 numbers as those packages' own code was checked with ``benchmarks/check_perceptual_reference.py``.
 """
 
+import hashlib
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -17,6 +19,10 @@ from inpaint_core.evaluation import evaluate_method, markdown_table, protocol_ca
 from inpaint_core.perceptual import LPIPS, FIDInception, PerceptualScorer, fid_from_features, frechet_distance
 
 from .test_evaluation import tiny_protocol  # noqa: F401  (fixture)
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +173,6 @@ def test_weight_files_can_live_in_a_bucket(weights, s3_server):
     """The files are read through fsspec: s3:// URLs with the run's storage options (moto's S3 server)."""
     import s3fs
 
-    from inpaint_core.perceptual import file_sha256
-
     fs = s3fs.S3FileSystem(endpoint_url=s3_server)
     fs.mkdir("models")
     for local, key in ((weights["fid"], "fid.pth"), (weights["alex"][0], "alex.pth"), (weights["alex"][1], "lin.pth")):
@@ -178,6 +182,6 @@ def test_weight_files_can_live_in_a_bucket(weights, s3_server):
                               lpips_lin="s3://models/lin.pth", device="cpu", storage_options=opts)
     img = skdata.coffee()[:64, :64]
     assert scorer.fid_features([img]).shape == (1, 2048) and scorer.lpips_distance([img], [img])[0] < 1e-6
-    assert file_sha256("s3://models/fid.pth", opts) == file_sha256(weights["fid"])
+    assert scorer.files["fid_weights"] == {"uri": "s3://models/fid.pth", "sha256": _sha256(weights["fid"])}
     with pytest.raises(FileNotFoundError):
         PerceptualScorer(fid_weights="s3://models/missing.pth", storage_options=opts)

@@ -29,7 +29,7 @@ from ..evaluation import BASELINES, evaluate_cases, evaluate_method, protocol_ca
 from ..inpainters import create_inpainter
 from ..models.checkpoint import load_checkpoint, load_state_into, read_card, save_checkpoint
 from ..models.spec import get_model_spec
-from ..perceptual import PerceptualScorer, file_sha256
+from ..perceptual import PerceptualScorer
 
 #: The bins every shipped model must win against Telea (issue 4's target bins).
 TARGET_BINS = ("0.3-0.4", "0.4-0.5", "0.5-0.6")
@@ -163,7 +163,8 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
     for inpainter in [create_inpainter(base, **options) for base, options in BASELINES.items()] + [
             create_inpainter(name, checkpoint=checkpoint, device="cpu", resolution=resolution)]:
         r, s = evaluate_method(inpainter, cases, perceptual=scorer)
-        rows, sets = rows + r, sets + s
+        rows += r
+        sets += s
     extra = {k: card[k] for k in _TRAINING_FIELDS if k in card} | staged
     if resolution:
         extra["training_resolution"], extra["resolution"] = extra.get("resolution"), int(resolution)
@@ -187,8 +188,7 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
             "images": images, "masks_index": masks_index, "size": size, "limit": limit,
             "evaluated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "summary": summary, "vs_telea": vs,
-            "perceptual_weights": {k: {"uri": v, "sha256": file_sha256(v, storage_options)}
-                                   for k, v in (perceptual or {}).items()} or "FID and LPIPS not computed",
+            "perceptual_weights": scorer.files if scorer else "FID and LPIPS not computed",
             "beats_telea_in_target_bins": bool(vs) and all(v["psnr_gain"] > 0 and v["ssim_gain"] > 0
                                                            for v in vs.values()),
         },

@@ -147,7 +147,9 @@ def test_continuing_weights_that_were_since_replaced_is_refused_before_anything_
 def test_export_can_add_fid_and_lpips_to_the_card(protocol, training_checkpoint, tmp_path):
     """Given the networks' files (random weights here, the real files' layout), the card's evaluation has
     FID per bin and LPIPS per bin for every method and names the files with their sha256."""
-    from inpaint_core.perceptual import LPIPS, FIDInception, file_sha256
+    import hashlib
+
+    from inpaint_core.perceptual import LPIPS, FIDInception
 
     torch.manual_seed(0)
     torch.save(FIDInception().state_dict(), tmp_path / "fid.pth")
@@ -161,8 +163,8 @@ def test_export_can_add_fid_and_lpips_to_the_card(protocol, training_checkpoint,
                    perceptual=files, log=lambda *_: None)
     ev = json.loads((tmp_path / "shipped" / "glcic.json").read_text())["dev_evaluation"]
     assert all(s["fid_n"] == 3 and s["fid"] >= 0 and s["lpips"] > 0 for s in ev["summary"])
-    assert ev["perceptual_weights"]["fid_weights"] == {"uri": files["fid_weights"],
-                                                       "sha256": file_sha256(files["fid_weights"])}
+    assert ev["perceptual_weights"] == {k: {"uri": v, "sha256": hashlib.sha256(open(v, "rb").read()).hexdigest()}
+                                        for k, v in files.items()}
     export_weights(training_checkpoint, tmp_path / "plain", images=images, masks_index=index, size=64, fp16=False,
                    log=lambda *_: None)
     ev = json.loads((tmp_path / "plain" / "glcic.json").read_text())["dev_evaluation"]

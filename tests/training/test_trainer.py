@@ -128,7 +128,9 @@ def test_perceptual_and_style_losses_can_use_an_imagenet_vgg_file(model, photos,
     before any step."""
     import torch
 
-    from inpaint_core.perceptual import VGGFeatures, file_sha256, vgg_layers
+    import hashlib
+
+    from inpaint_core.perceptual import VGGFeatures, vgg_layers
 
     vgg = tmp_path / "vgg16.pth"
     torch.manual_seed(0)
@@ -144,7 +146,7 @@ def test_perceptual_and_style_losses_can_use_an_imagenet_vgg_file(model, photos,
     log = pd.read_parquet(tmp_path / "run" / "log")
     assert (log["perceptual"] > 0).all() and (log["style"] > 0).all()
     notes = json.loads((tmp_path / "run" / f"{model}.json").read_text())["recipe"]["notes"]
-    assert "VGG16 pool1, pool2, pool3" in notes and file_sha256(str(vgg)) in notes
+    assert "VGG16 pool1, pool2, pool3" in notes and hashlib.sha256(vgg.read_bytes()).hexdigest() in notes
     wrong = tmp_path / "not-vgg.pth"
     torch.save({"features.0.weight": torch.zeros(64, 3, 11, 11)}, wrong)
     bad = TrainConfig(model=model, data=[photos], dest=str(tmp_path / "bad"), steps=2, batch_size=2, crop=32,
