@@ -20,7 +20,8 @@ Needs a Prefect API (``PREFECT_API_URL``; ``inpaint serve`` starts one). The wor
                                 its masks index; ``INPAINT_BENCHMARK_LIMIT`` first N images; ``INPAINT_EVAL_DEST``
 ``INPAINT_FID_WEIGHTS``         the weekly evaluation's FID Inception file; ``INPAINT_LPIPS_BACKBONE`` and
                                 ``INPAINT_LPIPS_LIN`` its LPIPS files (unset: FID/LPIPS not computed)
-``INPAINT_STORAGE_OPTIONS``     fsspec options as JSON, e.g. ``{"endpoint_url": "http://minio:9000"}``
+``INPAINT_STORAGE_OPTIONS``     fsspec options as JSON, e.g. ``{"endpoint_url": "http://minio:9000"}``;
+                                no credentials (refused: deployment parameters are stored in clear)
 ``INPAINT_WORK_POOL``           work pool name (``inpaint-process``)
 =============================  ==============================================================
 """
@@ -110,11 +111,13 @@ def build_deployments(cfg: DeployConfig | None = None, names: tuple[str, ...] = 
     from prefect.schedules import Cron, Interval
 
     from flows.bucket import bucket_restore
+    from flows.credentials import check_no_credentials
     from flows.evaluate import evaluate
     from flows.restore import restore
     from flows.watch import watch
 
     cfg = cfg or DeployConfig()
+    check_no_credentials(cfg.storage_options, "INPAINT_STORAGE_OPTIONS (the deployments' storage_options)")
     opts = cfg.storage_options or None
     job = {"working_dir": str(REPO), **({"env": cfg.job_env} if cfg.job_env else {})}
     common = dict(work_pool_name=cfg.work_pool, job_variables=job, entrypoint_type=EntrypointType.MODULE_PATH)

@@ -17,6 +17,7 @@ from prefect import flow, get_run_logger
 from inpaint_core.storage import Location
 from inpaint_core.watermark import Watermark, list_objects
 
+from .credentials import check_no_credentials
 from .restore import restore
 
 
@@ -38,6 +39,7 @@ def bucket_restore(
     started the run). Objects are marked handled only after the restore run returns: a crashed
     or failed run leaves them pending for the next one.
     """
+    check_no_credentials(storage_options)  # credentials come from the workers' environment or a profile
     logger = get_run_logger()
     opts = storage_options or {}
     src, dst = Location(source, opts), Location(dest, opts)

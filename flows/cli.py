@@ -174,16 +174,15 @@ def cmd_evaluate(args) -> int:
 
 def cmd_train(args) -> int:
     _quiet_prefect(True)
-    from flows.train import train
+    from flows.train import run_train
 
     masks = {k: float(v) for k, v in _parse_kv(args.masks.split(",")).items()} if args.masks else None
-    r = train(model=args.model, data=args.data, dest=args.out, steps=args.steps, batch_size=args.batch_size,
-              crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
-              model_options=_parse_kv(args.model_option), recipe_options=_parse_kv(args.recipe_option), masks=masks,
-              hole_range=args.hole_range, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-              num_workers=args.loader_workers,
-              fp16_weights=args.fp16_weights, max_minutes=args.max_minutes, storage_options=_storage_options(args),
-              init_from=args.init_from)
+    r = run_train(model=args.model, data=args.data, dest=args.out, steps=args.steps, batch_size=args.batch_size,
+                  crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
+                  model_options=_parse_kv(args.model_option), recipe_options=_parse_kv(args.recipe_option),
+                  masks=masks, hole_range=args.hole_range, checkpoint_every=args.checkpoint_every,
+                  log_every=args.log_every, num_workers=args.loader_workers, fp16_weights=args.fp16_weights,
+                  max_minutes=args.max_minutes, storage_options=_storage_options(args), init_from=args.init_from)
     print(f"{args.model}: step {r['step']}, {r['card']['images_seen']} images seen, "
           f"{r['card']['wall_seconds']:.0f} s; checkpoint {r['checkpoint']}")
     return 0

@@ -9,13 +9,16 @@ from typing import Any
 import pyarrow.parquet as pq
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from pydantic import SecretStr
 
 from inpaint_core.evaluation import BASELINES, markdown_table, summarize
 from inpaint_core.manifest import table_of_rows
 from inpaint_core.perceptual import PerceptualScorer
+from inpaint_core.redact import install_log_redaction
 from inpaint_core.storage import Location
 from tasks.evaluate import evaluate_method_task
 
+from .credentials import flow_storage_options, hide_credentials
 from .restore import new_run_id
 from .runners import api_for_workers, make_task_runner
 
@@ -35,6 +38,7 @@ def evaluate(
     fid_weights: str | None = None,
     lpips_backbone: str | None = None,
     lpips_lin: str | None = None,
+    storage_secrets: SecretStr | None = None,
 ) -> dict[str, Any]:
     """Score ``methods`` (plus the classical baselines: Telea, Navier-Stokes, spline) per hole-ratio bin.
 
@@ -45,9 +49,11 @@ def evaluate(
 
     Writes ``<dest>/eval/<run_id>/results.parquet`` (one row per image, mask and method),
     ``summary.parquet`` and ``summary.md``; returns the summary rows and their locations.
+    Credentials go in ``storage_secrets`` (:mod:`flows.credentials`; ``run_evaluate`` moves them there).
     """
     logger = get_run_logger()
-    opts = storage_options or {}
+    install_log_redaction()
+    opts = flow_storage_options(storage_options, storage_secrets)
     checkpoints, method_options = checkpoints or {}, method_options or {}
     perceptual = {k: v for k, v in (("fid_weights", fid_weights), ("lpips_backbone", lpips_backbone),
                                     ("lpips_lin", lpips_lin)) if v}
@@ -99,4 +105,5 @@ def run_evaluate(methods: list[str], images: str, masks_index: str, dest: str, *
                  n_workers: int | None = None, **kwargs: Any) -> dict[str, Any]:
     runner = make_task_runner(dask_address, n_workers)
     with api_for_workers():
-        return evaluate.with_options(task_runner=runner)(methods, images, masks_index, dest, **kwargs)
+        return evaluate.with_options(task_runner=runner)(methods, images, masks_index, dest,
+                                                         **hide_credentials(kwargs))

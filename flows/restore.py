@@ -26,12 +26,13 @@ from pydantic import SecretStr
 
 from inpaint_core.discover import discover, read_mask_list
 from inpaint_core.pipeline import RestoreConfig
-from inpaint_core.redact import install_log_redaction, merge_options, secret_option_keys, split_secret_options
+from inpaint_core.redact import install_log_redaction
 from inpaint_core.report import write_contact_sheet
 from inpaint_core.storage import Location, check_source_and_dest
 from tasks import finish_shard_task, inpaint_shard_task, prepare_shard_task, restore_shard_task
 
 from . import artifacts
+from .credentials import flow_storage_options, hide_credentials
 from .runners import api_for_workers, cluster_has_gpu, make_task_runner
 
 #: Callables ``f(summary_of_one_shard)`` run in the flow process as shards finish (the CLI's progress bar).
@@ -141,7 +142,7 @@ def restore(
     logger = get_run_logger()
     install_log_redaction()
     artifacts.check_max_failure_rate(max_failure_rate)
-    opts = _storage_options(storage_options, storage_secrets)
+    opts = flow_storage_options(storage_options, storage_secrets)
     src, dst = Location(source, opts), Location(dest, opts)
     check_source_and_dest(src, dst)
     src.check_reachable()  # a missing or forbidden bucket fails here, not as an empty run
@@ -250,19 +251,6 @@ def _publish(summary: dict[str, Any], dst: Location, progress_id, max_failure_ra
                              description=f"restore run {summary['run_id']}: quality, worst images, contact sheet")
 
 
-def _storage_options(public: dict[str, Any] | None, secrets: SecretStr | None) -> dict[str, Any]:
-    """The run's fsspec options: the recorded ones plus the credentials passed hidden (``storage_secrets``,
-    a JSON object in a SecretStr, which Prefect stores as ``**********``)."""
-    found = secret_option_keys(public)
-    if found:
-        raise ValueError(
-            f"storage_options carries credentials ({', '.join(found)}), and Prefect records flow parameters in "
-            "its database and UI. Give them to the flow and its workers through the environment "
-            "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) or an AWS profile (profile=NAME), "
-            "or start the run with run_restore() or the CLI, which pass them hidden")
-    return merge_options(public, json.loads(secrets.get_secret_value()) if secrets else None)
-
-
 def run_restore(source: str, dest: str, *, dask_address: str | None = None, n_workers: int | None = None,
                 **kwargs: Any) -> dict[str, Any]:
     """Run :func:`restore` on a chosen Dask cluster (the CLI's and the tests' entry point).
@@ -270,9 +258,7 @@ def run_restore(source: str, dest: str, *, dask_address: str | None = None, n_wo
     Returns the run summary; a run that ended Failed on its failure rate returns it too, with
     ``summary["state"] == "failed"`` and the reason in ``summary["state_message"]``.
     """
-    public, secret = split_secret_options(kwargs.get("storage_options") or {})
-    if secret:  # never a flow parameter in clear: Prefect would store and show it
-        kwargs["storage_options"], kwargs["storage_secrets"] = public or None, SecretStr(json.dumps(secret))
+    kwargs = hide_credentials(kwargs)  # never a flow parameter in clear: Prefect would store and show it
     runner = make_task_runner(dask_address, n_workers)
     with api_for_workers():
         try:

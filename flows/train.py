@@ -14,7 +14,12 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
                                update_progress_artifact)
 
+from pydantic import SecretStr
+
+from inpaint_core.redact import install_log_redaction
 from inpaint_core.training.trainer import TrainConfig, Trainer
+
+from .credentials import flow_storage_options, hide_credentials
 
 
 def _eta(seconds: float) -> str:
@@ -46,15 +51,21 @@ def train(
     max_minutes: float | None = None,
     storage_options: dict[str, Any] | None = None,
     init_from: str | None = None,
+    storage_secrets: SecretStr | None = None,
 ) -> dict[str, Any]:
-    """Train ``model`` on the images under ``data`` into ``dest`` (resuming from ``dest`` if it holds a run)."""
+    """Train ``model`` on the images under ``data`` into ``dest`` (resuming from ``dest`` if it holds a run).
+
+    Credentials go in ``storage_secrets`` (:mod:`flows.credentials`; ``run_train`` moves them there).
+    """
     logger = get_run_logger()
+    install_log_redaction()
     cfg = TrainConfig(model=model, data=list(data), dest=dest, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
                       lr_d=lr_d, seed=seed, device=device, model_config=model_options or {},
                       recipe_options=recipe_options or {}, masks=masks,
                       hole_range=list(hole_range) if hole_range else None, checkpoint_every=checkpoint_every,
                       log_every=log_every, num_workers=num_workers, fp16_weights=fp16_weights,
-                      max_minutes=max_minutes, storage_options=storage_options or {}, init_from=init_from)
+                      max_minutes=max_minutes, storage_options=flow_storage_options(storage_options, storage_secrets),
+                      init_from=init_from)
     trainer = Trainer(cfg)
     slug = model.replace("_", "-")  # artifact keys: lowercase letters, digits and dashes
     start_step, t0 = trainer.step, time.perf_counter()
@@ -86,3 +97,8 @@ def train(
         f"- recipe: {card['recipe']['name']} ({card['recipe']['notes']})\n",
         key=f"train-{slug}-summary", description="training summary")
     return {**result, "card": card}
+
+
+def run_train(**kwargs: Any) -> dict[str, Any]:
+    """Run :func:`train` with the credentials of ``storage_options`` passed hidden (the CLI's entry point)."""
+    return train(**hide_credentials(kwargs))

@@ -23,6 +23,8 @@ from prefect.events import emit_event
 from inpaint_core.storage import Location
 from inpaint_core.watermark import Watermark, list_objects
 
+from .credentials import check_no_credentials
+
 EVENT = "inpaint.object.landed"
 MAX_KEYS_IN_EVENT = 100  # events are small messages; the flow that acts on one lists the prefix itself
 
@@ -52,6 +54,7 @@ def watch(prefix: str, dest: str, settle_seconds: float = 10.0,
     The event is sent before the watermark is written: a crash in between reports the objects
     again (at least once), never loses them.
     """
+    check_no_credentials(storage_options)  # credentials come from the workers' environment or a profile
     logger = get_run_logger()
     opts = storage_options or {}
     src, dst = Location(prefix, opts), Location(dest, opts)

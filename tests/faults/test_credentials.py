@@ -97,15 +97,67 @@ def test_manifest_error_text_is_scrubbed(monkeypatch):
 
 
 def test_plain_credentials_in_flow_parameters_are_refused_by_name():
-    from flows.restore import _storage_options
+    from flows.credentials import flow_storage_options
 
     with pytest.raises(ValueError, match=r"storage_options carries credentials \(key, secret, client_kwargs.aws_"
                                          r"session_token\).*environment.*profile=NAME") as err:
-        _storage_options({"key": KEY_ID, "secret": SECRET, "client_kwargs": {"aws_session_token": TOKEN}}, None)
+        flow_storage_options({"key": KEY_ID, "secret": SECRET, "client_kwargs": {"aws_session_token": TOKEN}}, None)
     assert not _leaks(str(err.value), "the refusal")
 
 
+def test_entry_points_pass_credentials_hidden_and_flows_get_them_back():
+    from flows.credentials import flow_storage_options, hide_credentials
+
+    opts = {"endpoint_url": "http://minio:9000", "key": KEY_ID, "secret": SECRET}
+    call = hide_credentials({"dest": "s3://b/out", "storage_options": opts})
+    assert call["storage_options"] == {"endpoint_url": "http://minio:9000"} and call["dest"] == "s3://b/out"
+    assert str(call["storage_secrets"]) == "**********" and not _leaks(repr(call), "the flow call")
+    assert flow_storage_options(call["storage_options"], call["storage_secrets"]) == opts
+    plain = {"storage_options": {"endpoint_url": "http://minio:9000"}}
+    assert hide_credentials(plain) is plain  # nothing to hide: no storage_secrets parameter at all
+
+
+def test_deployments_refuse_credentials_in_their_parameters():
+    """A deployment's parameters are stored in clear: its credentials must come from the workers' environment."""
+    from deployments.deploy import DeployConfig, build_deployments
+
+    cfg = DeployConfig(watch_prefix="s3://b/in", dest="s3://b/out",
+                       storage_options={"endpoint_url": "http://minio:9000", "secret": SECRET})
+    with pytest.raises(ValueError, match=r"INPAINT_STORAGE_OPTIONS .* carries credentials \(secret\)") as err:
+        build_deployments(cfg)
+    assert not _leaks(str(err.value), "the refusal")
+
+
+@pytest.mark.parametrize("flow", ["watch", "bucket"])
+def test_watch_and_bucket_flows_refuse_credentials_before_listing(flow):
+    """Their parameters come from deployments; credentials in them are refused before any request
+    (port 9: nothing answers there). Called as plain functions: a flow run would record them."""
+    from flows.bucket import bucket_restore
+    from flows.watch import watch
+
+    opts = {"endpoint_url": "http://127.0.0.1:9", "key": KEY_ID, "secret": SECRET}
+    with pytest.raises(ValueError, match=r"carries credentials \(key, secret\)"):
+        (watch if flow == "watch" else bucket_restore).fn("s3://b/in", "s3://b/out", storage_options=opts)
+
+
 # --- end to end ------------------------------------------------------------------------------
+
+
+def _tiny_protocol(fs, tmp_path) -> None:
+    """Two photos and a two-bin mask index in the bucket (the evaluation protocol's layout)."""
+    from skimage import data as skdata
+
+    from ..collections import png_bytes
+
+    for i, p in enumerate([skdata.astronaut(), skdata.coffee()]):
+        fs.pipe(f"creds/eval/images/{i}.png", png_bytes(p[:128, :128]))
+    rows = ["file,hole_ratio_bin,kind,hole_fraction"]
+    for n, (b, side) in enumerate((("0.01-0.1", 12), ("0.1-0.2", 30))):
+        m = np.zeros((128, 128), np.uint8)
+        m[40:40 + side, 40:40 + side] = 255
+        fs.pipe(f"creds/eval/masks/{n:05d}.png", png_bytes(m))
+        rows.append(f"{n:05d}.png,{b},no_border_holes,0")
+    fs.pipe("creds/eval/masks/index.csv", ("\n".join(rows) + "\n").encode())
 
 
 @pytest.mark.slow
@@ -138,6 +190,19 @@ def test_no_credential_anywhere_after_real_runs(prefect_server, s3_server, tmp_p
         proxy.add("status", method="PUT", path=r"/creds/out2/", status=403, times=-1)
         with pytest.raises(Exception) as err:
             run_restore("s3://creds/in", "s3://creds/out2", n_workers=1, shard_size=2, storage_options=opts)
+    # the issue-4 flows, through their entry points, with the same options (no proxy: nothing fails)
+    from flows.evaluate import run_evaluate
+    from flows.train import run_train
+
+    direct = {"endpoint_url": s3_server, "key": KEY_ID, "secret": SECRET, "token": TOKEN}
+    _tiny_protocol(fs, tmp_path)
+    ev = run_evaluate([], "s3://creds/eval/images", "s3://creds/eval/masks/index.csv", "s3://creds/evalout",
+                      n_workers=1, size=64, limit=2, storage_options=direct)
+    assert ev["location"].startswith("s3://creds/evalout/eval/") and "| telea |" in ev["markdown"]
+    tr = run_train(model="glcic", data=["s3://creds/in/set0"], dest="s3://creds/train", steps=1, batch_size=2,
+                   crop=64, model_options={"width": 4}, recipe_options={"d_width": 4}, checkpoint_every=1,
+                   num_workers=0, storage_options=direct)
+    assert tr["step"] == 1 and tr["card"]["train_config"]["storage_options"] == "<redacted>"
     assert s["ok"] == 3 and s["failed"] == 2, s
     reasons = dict(s["failures"])
     assert "access denied" in reasons["denied.png"] and "truncated" in reasons["broken.jpg"]
@@ -145,7 +210,7 @@ def test_no_credential_anywhere_after_real_runs(prefect_server, s3_server, tmp_p
 
     leaks = _leaks(str(err.value), "the error") + _leaks("".join(traceback.format_exception(err.value)), "traceback")
     fs.invalidate_cache()
-    for path in fs.find("creds/out") + fs.find("creds/out2"):
+    for path in fs.find("creds/out") + fs.find("creds/out2") + fs.find("creds/evalout") + fs.find("creds/train"):
         leaks += _leaks(fs.cat(path), path)
     assert any(p.endswith(".parquet") for p in fs.find("creds/out")) and fs.find("creds/out/runs")
 
@@ -161,6 +226,10 @@ def test_no_credential_anywhere_after_real_runs(prefect_server, s3_server, tmp_p
     ours = [r for r in flow_runs if r.parameters.get("dest") == "s3://creds/out"]
     assert ours and ours[0].parameters["storage_options"] == {"endpoint_url": proxy.url}
     assert ours[0].parameters["storage_secrets"] == "**********"  # recorded, but masked
+    for name, dest in (("evaluate", "s3://creds/evalout"), ("train", "s3://creds/train")):
+        (run,) = [r for r in flow_runs if r.parameters.get("dest") == dest]
+        assert run.parameters["storage_options"] == {"endpoint_url": s3_server}, name
+        assert run.parameters["storage_secrets"] == "**********", name
     assert any("denied.png" in line for line in api["logs"])  # the failure was logged, so logs were read
 
     db = Path(get_current_settings().server.database.connection_url.get_secret_value().split("///", 1)[1])
