@@ -23,7 +23,7 @@ from .restore import new_run_id
 from .runners import api_for_workers, make_task_runner
 
 
-@flow(name="evaluate", task_runner=make_task_runner())
+@flow(name="evaluate", flow_run_name="evaluate {images}", task_runner=make_task_runner())
 def evaluate(
     methods: list[str],
     images: str,

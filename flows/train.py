@@ -28,7 +28,7 @@ def _eta(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
-@flow(name="train", log_prints=False)
+@flow(name="train", flow_run_name="train {model} -> {dest}", log_prints=False)
 def train(
     model: str,
     data: list[str],
@@ -85,17 +85,24 @@ def train(
                     _eta(per_step * (steps - row["step"])))
         update_progress_artifact(progress, 100.0 * row["step"] / steps)
 
-    result = trainer.run(on_log)
+    def on_checkpoint(saved: dict[str, Any]) -> None:  # losses and the newest samples, while it runs
+        card = trainer.card()
+        create_table_artifact([dict(r) for r in trainer.recent_log[-10:]] or [{"step": trainer.step}],
+                              key=f"train-{slug}-losses", description=f"{model}: latest losses")
+        create_markdown_artifact(
+            f"# {model}: step {saved['step']} of {steps}\n\n"
+            f"- checkpoint: `{saved['checkpoint']}`\n- newest sample grid (masked input | output | target): "
+            f"`{saved['samples']}`\n"
+            f"- images seen: {card['images_seen']}, wall time {card['wall_seconds']:.0f} s on {card['hardware']}\n"
+            f"- recipe: {card['recipe']['name']} ({card['recipe']['notes']})\n",
+            key=f"train-{slug}-summary", description=f"{model}: training summary")
+
+    result = trainer.run(on_log, on_checkpoint)
+    if result["checkpoint"] is None:  # the destination was already at `steps`
+        create_markdown_artifact(f"# {model}: already at step {trainer.step} of {steps}; nothing to train\n",
+                                 key=f"train-{slug}-summary", description=f"{model}: training summary")
     update_progress_artifact(progress, 100.0 * trainer.step / steps)
     card = trainer.card()
-    create_table_artifact([{k: v for k, v in r.items()} for r in trainer.recent_log[-10:]] or [{"step": trainer.step}],
-                          key=f"train-{slug}-losses", description="latest losses")
-    create_markdown_artifact(
-        f"# {model}: step {trainer.step} of {steps}\n\n"
-        f"- checkpoint: `{result['checkpoint']}`\n- samples: `{trainer.dest.uri('samples')}/`\n"
-        f"- images seen: {card['images_seen']}, wall time {card['wall_seconds']:.0f} s on {card['hardware']}\n"
-        f"- recipe: {card['recipe']['name']} ({card['recipe']['notes']})\n",
-        key=f"train-{slug}-summary", description="training summary")
     return {**result, "card": card}
 
 

@@ -154,6 +154,10 @@ def test_evaluate_flow_reports_fid_and_lpips_only_when_given_weights(prefect_ser
     assert set(summary.column("method").to_pylist()) == {"telea", "ns", "spline"}
     without = run_evaluate([], images, masks, str(tmp_path / "b"), n_workers=1, size=64)
     assert "FID: not computed" in without["markdown"] and "LPIPS: not computed" in without["markdown"]
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:  # named after what it evaluates, in the UI's run list
+        assert f"evaluate {images}" in {r.name for r in client.read_flow_runs()}
     # a wrong file stops the run before any method is scored
     with pytest.raises(ValueError, match="not the FID network"):
         run_evaluate([], images, masks, str(tmp_path / "c"), n_workers=1, size=64, fid_weights=weights["imagenet"])

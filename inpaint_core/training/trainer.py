@@ -267,8 +267,13 @@ class Trainer:
             raise FloatingPointError(f"non-finite loss at step {self.step + 1}: {logs}")
         return logs, {"batch": batch, **out}
 
-    def run(self, on_log: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-        """Train until ``steps`` (or ``max_minutes``); checkpoint at intervals and at the end."""
+    def run(self, on_log: Callable[[dict[str, Any]], None] | None = None,
+            on_checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Train until ``steps`` (or ``max_minutes``); checkpoint at intervals and at the end.
+
+        ``on_log(row)`` gets every logged row; ``on_checkpoint({"step", "checkpoint", "samples"})``
+        gets the URIs of each checkpoint and sample grid once both are written.
+        """
         cfg = self.cfg
         deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else None
         last_saved = self.step
@@ -290,15 +295,17 @@ class Trainer:
                     on_log(row)
             done = self.step >= cfg.steps or (deadline is not None and time.monotonic() > deadline)
             if self.step % cfg.checkpoint_every == 0 or done:
-                self._write_samples(out)
-                self.save()
+                samples = self._write_samples(out)
+                checkpoint = self.save()
                 last_saved = self.step
+                if on_checkpoint:
+                    on_checkpoint({"step": self.step, "checkpoint": checkpoint, "samples": samples})
             if done:
                 break
         return {"step": self.step, "checkpoint": self.dest.uri(f"checkpoints/step-{last_saved:06d}.safetensors"),
                 "images_seen": self.images_seen, "wall_seconds": self.wall_seconds}
 
-    def _write_samples(self, out: dict[str, torch.Tensor], n: int = 4) -> None:
+    def _write_samples(self, out: dict[str, torch.Tensor], n: int = 4) -> str:
         b = out["batch"]
         image, mask = b["image"][:n].float(), b["mask"][:n].float()
         pred = out["output"][:n].detach().float()
@@ -306,4 +313,6 @@ class Trainer:
         masked = image * (1 - mask) + mask  # holes shown white
         rows = [torch.cat([masked[i], comp[i], image[i]], dim=2) for i in range(image.shape[0])]
         grid = torch.cat(rows, dim=1).clamp(-1, 1).add(1).mul(127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-        self.dest.write_atomic(f"samples/step-{self.step:06d}.png", encode_image(np.ascontiguousarray(grid), "png"))
+        key = f"samples/step-{self.step:06d}.png"
+        self.dest.write_atomic(key, encode_image(np.ascontiguousarray(grid), "png"))
+        return self.dest.uri(key)

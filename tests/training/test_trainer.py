@@ -71,20 +71,22 @@ def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path
     from flows.train import train
 
     r = train(model="glcic", data=[photos], dest=str(tmp_path / "run"), steps=2, batch_size=2, crop=64,
-              model_options={"width": 4}, recipe_options={"d_width": 4}, checkpoint_every=2, log_every=1,
+              model_options={"width": 4}, recipe_options={"d_width": 4}, checkpoint_every=1, log_every=1,
               num_workers=0, hole_range=[0.3, 0.6])
     assert r["step"] == 2 and r["card"]["steps"] == 2
     assert r["card"]["train_config"]["hole_range"] == [0.3, 0.6]  # the card says what the masks were
 
-    import asyncio
-
-    async def artifacts():
-        async with get_client() as client:
-            return await client.read_artifacts()
-
-    by_key = {a.key: a for a in asyncio.run(artifacts()) if a.key}
+    with get_client(sync_client=True) as client:
+        # the UI's run list says what each run trains, and where
+        (run,) = [f for f in client.read_flow_runs() if f.name == f"train glcic -> {tmp_path / 'run'}"]
+        every = [a for a in client.read_artifacts() if a.key and a.flow_run_id == run.id]
+    by_key = {a.key: a for a in sorted(every, key=lambda a: a.created)}  # the newest version of each
     assert float(by_key["train-glcic-progress"].data) == 100.0
     assert "step 2 of 2" in by_key["train-glcic-summary"].data
+    # published at every checkpoint, not only at the end: the step-1 grid was visible while step 2 ran
+    summaries = [a.data for a in every if a.key == "train-glcic-summary"]
+    assert any("step 1 of 2" in d and "samples/step-000001.png" in d for d in summaries), summaries
+    assert len([a for a in every if a.key == "train-glcic-losses"]) == 2
 
 
 def test_a_resumed_run_takes_the_learning_rate_given_now(photos, tmp_path):
