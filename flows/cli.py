@@ -229,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score methods with the evaluation protocol, per hole-ratio bin")
     p.add_argument("--methods", default="", help="comma-separated methods (Telea and NS always run too)")
     p.add_argument("--images", required=True, help="folder or URL of evaluation images (e.g. bsds500/val)")
-    p.add_argument("--masks", required=True, help="index.csv of the masks (file, hole_ratio_bin, kind, ...)")
+    p.add_argument("--masks", required=True,
+                   help="index.csv of the masks (file, hole_ratio_bin, kind, ...) or a folder of masks "
+                        "(binned by hole fraction)")
     p.add_argument("--out", required=True, help="folder or URL for results.parquet and summary.md")
     p.add_argument("--size", type=int, default=256, help="centre-crop side (default 256)")
     p.add_argument("--limit", type=int, help="only the first N images (quick looks)")

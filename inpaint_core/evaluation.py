@@ -4,7 +4,8 @@
 - masks: an ``index.csv`` (``file, hole_ratio_bin, kind, hole_fraction``) beside the mask files; for
   each bin, image ``i`` gets the bin's masks in index order, alternating the two kinds (the kind
   listed first takes the even images: image ``2j`` gets that kind's ``j``-th mask, image ``2j+1``
-  the other kind's), resized to ``size`` with nearest neighbour;
+  the other kind's), resized to ``size`` with nearest neighbour. Masks of your own (a folder, or an
+  index without bins) are binned by hole fraction into the same bins (:func:`read_mask_index`);
 - the method's output is composited (known pixels kept) before scoring;
 - PSNR and SSIM (scikit-image, ``data_range=255``, ``channel_axis=-1``, default window) and L1 (mean
   absolute error, % of 255) on the composited RGB image against the original;
@@ -54,19 +55,63 @@ def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(rgb[y:y + size, x:x + size])
 
 
-def read_mask_index(index_url: str, storage_options: dict | None = None) -> dict[str, dict[str, list[str]]]:
-    """``{bin: {kind: [mask file, ...]}}`` in index order (kinds in order of first appearance)."""
-    parent, _, name = index_url.rpartition("/")
-    rows = csv.DictReader(io.StringIO(Location(parent or ".", storage_options or {}).read(name).decode()))
+#: hole-fraction edges of the protocol's bins (the irregular-mask set's: 0.01-0.1, 0.1-0.2, ... 0.5-0.6);
+#: masks without an index are binned by them, with ``0-0.01`` below and ``0.6-1`` above
+BIN_EDGES = (0.01, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+
+
+def hole_ratio_bin(fraction: float) -> str | None:
+    """The protocol's bin label of a hole fraction (``0.34`` -> ``"0.3-0.4"``); ``None`` for an empty mask."""
+    if fraction <= 0:
+        return None
+    edges = (0, *BIN_EDGES, 1)
+    for lo, hi in zip(edges, edges[1:]):
+        if fraction < hi or hi == 1:
+            return f"{lo:g}-{hi:g}"
+    raise AssertionError(fraction)
+
+
+def read_mask_index(masks_url: str, storage_options: dict | None = None
+                    ) -> tuple[Location, dict[str, dict[str, list[str]]]]:
+    """Where the masks are, and ``{bin: {kind: [mask file, ...]}}`` in index order (kinds in order of
+    first appearance).
+
+    ``masks_url`` is an ``index.csv`` (``file`` plus any of ``hole_ratio_bin``, ``kind``,
+    ``hole_fraction``; file names relative to the index's folder) or a folder of mask files. A mask
+    without a bin is binned by its ``hole_fraction``, else by its pixels (non-zero = hole, at its own
+    size); one without a kind is of kind ``all``; empty masks are left out (nothing to fill).
+    """
+    opts = storage_options or {}
+    if masks_url.lower().endswith(".csv"):
+        parent, _, name = masks_url.rpartition("/")
+        root = Location(parent or ".", opts)
+        rows = list(csv.DictReader(io.StringIO(root.read(name).decode("utf-8-sig"))))
+        if not rows or "file" not in rows[0]:
+            raise ValueError(f"mask index {masks_url} needs a 'file' column (and optionally hole_ratio_bin, kind, "
+                             f"hole_fraction); it has {', '.join(rows[0]) if rows else 'no rows'}")
+    else:
+        root = Location(masks_url, opts)
+        rows = [{"file": root.key_of(p)} for p in sorted(root.fs.find(root.root))
+                if any(p.lower().endswith(e) for e in IMAGE_EXTENSIONS)]
+        if not rows:
+            raise FileNotFoundError(f"no mask files under {masks_url} (give a folder of masks or an index.csv)")
     out: dict[str, dict[str, list[str]]] = {}
     for r in rows:
-        out.setdefault(r["hole_ratio_bin"], {}).setdefault(r["kind"], []).append(r["file"])
-    return out
+        b = r.get("hole_ratio_bin") or None
+        if b is None:
+            fraction = (float(r["hole_fraction"]) if r.get("hole_fraction")
+                        else float(decode_mask(root.read(r["file"])).mean()))
+            b = hole_ratio_bin(fraction)
+            if b is None:
+                continue
+        out.setdefault(b, {}).setdefault(r.get("kind") or "all", []).append(r["file"])
+    return root, out
 
 
 def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bins: Sequence[str] | None = None,
                    limit: int | None = None, storage_options: dict | None = None) -> Iterator[EvalCase]:
-    """Every (image, mask) case of the protocol, bin by bin."""
+    """Every (image, mask) case of the protocol, bin by bin (masks: an index.csv or a folder,
+    see :func:`read_mask_index`)."""
     opts = storage_options or {}
     images = Location(images_url, opts)
     keys = sorted(images.key_of(p) for p in images.fs.find(images.root)
@@ -74,9 +119,12 @@ def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bi
     if not keys:
         raise FileNotFoundError(f"no images under {images_url}")
     crops = {k: center_crop(decode_image(images.read(k)).rgb, size) for k in keys}
-    index = read_mask_index(masks_index_url, opts)
-    masks_loc = Location(masks_index_url.rpartition("/")[0] or ".", opts)
-    for b in bins or sorted(index, key=lambda s: float(s.split("-")[0])):
+    masks_loc, index = read_mask_index(masks_index_url, opts)
+    unknown = [b for b in bins or () if b not in index]
+    if unknown:
+        raise ValueError(f"no masks in bin(s) {', '.join(unknown)} of {masks_index_url}; "
+                         f"its bins: {', '.join(sorted(index, key=_bin_start))}")
+    for b in bins or sorted(index, key=_bin_start):
         kinds = list(index[b])
         for i, key in enumerate(keys):
             kind = kinds[i % len(kinds)]
@@ -85,6 +133,10 @@ def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bi
             m = decode_mask(masks_loc.read(f)).astype(np.uint8)
             m = cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
             yield EvalCase(b, key, f, kind, crops[key], m)
+
+
+def _bin_start(label: str) -> float:
+    return float(label.split("-")[0])
 
 
 def evaluate_method(inpainter, cases: Sequence[EvalCase], batch: int = 16,
@@ -138,7 +190,7 @@ def summarize(rows: Sequence[dict], sets: Sequence[dict] = ()) -> list[dict]:
     for r in rows:
         groups.setdefault((r["bin"], r["method"]), []).append(r)
     out = []
-    for (b, m), rs in sorted(groups.items(), key=lambda kv: (float(kv[0][0].split("-")[0]), kv[0][1])):
+    for (b, m), rs in sorted(groups.items(), key=lambda kv: (_bin_start(kv[0][0]), kv[0][1])):
         finite = [r["psnr"] for r in rs if np.isfinite(r["psnr"])]
         out.append({"bin": b, "method": m, "n": len(rs), "psnr": float(np.mean(finite)) if finite else float("inf"),
                     "ssim": float(np.mean([r["ssim"] for r in rs])), "l1": float(np.mean([r["l1"] for r in rs])),

@@ -7,7 +7,8 @@ import pytest
 from skimage import data as skdata
 
 from inpaint_core import create_inpainter
-from inpaint_core.evaluation import center_crop, evaluate_cases, markdown_table, protocol_cases, summarize
+from inpaint_core.evaluation import (center_crop, evaluate_cases, hole_ratio_bin, markdown_table, protocol_cases,
+                                     read_mask_index, summarize)
 
 from .collections import png_bytes, write
 
@@ -41,6 +42,49 @@ def test_masks_alternate_kinds_in_index_order(tiny_protocol):
         ("0.png", "no_border_holes", "00000.png"), ("1.png", "border_holes", "00002.png"),
         ("2.png", "no_border_holes", "00001.png")]
     assert all(c.image.shape == (64, 64, 3) and c.mask.shape == (64, 64) for c in cases)
+
+
+def test_hole_fractions_fall_in_the_protocols_bins():
+    assert [hole_ratio_bin(f) for f in (0, 0.005, 0.01, 0.05, 0.1, 0.35, 0.5999, 0.6, 1.0)] == [
+        None, "0-0.01", "0.01-0.1", "0.01-0.1", "0.1-0.2", "0.3-0.4", "0.5-0.6", "0.6-1", "0.6-1"]
+
+
+def _own_masks(root, fractions):
+    """Masks of a user's own: square holes of the given fractions of a 100x100 frame, no index."""
+    for i, f in enumerate(fractions):
+        m = np.zeros((100, 100), np.uint8)
+        side = int(round((f * 10000) ** 0.5))
+        m[10:10 + side, 5:5 + side] = 255
+        write(root, f"own/m{i}.png", png_bytes(m))
+    return str(root / "own")
+
+
+def test_a_folder_of_masks_is_binned_by_hole_fraction(tiny_protocol, tmp_path):
+    folder = _own_masks(tmp_path, [0.36, 0.04, 0.0, 0.33, 0.81])
+    root, index = read_mask_index(folder)
+    assert index == {"0.3-0.4": {"all": ["m0.png", "m3.png"]}, "0.01-0.1": {"all": ["m1.png"]},
+                     "0.6-1": {"all": ["m4.png"]}}  # the empty m2 has nothing to fill: left out
+    images, _ = tiny_protocol
+    cases = list(protocol_cases(images, folder, size=64))
+    assert [(c.bin, c.image_id, c.mask_file) for c in cases[3:6]] == [
+        ("0.3-0.4", "0.png", "m0.png"), ("0.3-0.4", "1.png", "m3.png"), ("0.3-0.4", "2.png", "m0.png")]
+    assert 0.3 <= cases[3].mask.mean() < 0.4  # resized to the crop, still in its bin
+    rows = evaluate_cases(create_inpainter("telea"), cases)
+    assert {r["bin"] for r in summarize(rows)} == {"0.01-0.1", "0.3-0.4", "0.6-1"}
+
+
+def test_an_index_without_bins_is_binned_by_its_fractions_and_bad_ones_are_refused(tiny_protocol, tmp_path):
+    folder = _own_masks(tmp_path, [0.36, 0.15])
+    (tmp_path / "own" / "index.csv").write_text("file,hole_fraction\nm0.png,0.36\nm1.png,0.15\n")
+    _, index = read_mask_index(str(tmp_path / "own" / "index.csv"))
+    assert index == {"0.3-0.4": {"all": ["m0.png"]}, "0.1-0.2": {"all": ["m1.png"]}}
+    (tmp_path / "own" / "bad.csv").write_text("mask,bin\nm0.png,0.3-0.4\n")
+    with pytest.raises(ValueError, match=r"needs a 'file' column .* it has mask, bin"):
+        read_mask_index(str(tmp_path / "own" / "bad.csv"))
+    with pytest.raises(ValueError, match=r"no masks in bin\(s\) 0.5-0.6 .* its bins: 0.1-0.2, 0.3-0.4"):
+        list(protocol_cases(tiny_protocol[0], folder, size=64, bins=["0.5-0.6"]))
+    with pytest.raises(FileNotFoundError, match="no mask files under"):
+        read_mask_index(str(tmp_path / "nothing"))
 
 
 def test_center_crop_does_not_resize():
