@@ -136,6 +136,20 @@ def test_spline_beats_telea_by_about_a_decibel_on_the_dev_split():
     assert ours["ssim"] - telea["ssim"] == pytest.approx(0.013, abs=0.002)
 
 
+@pytest.mark.skipif(not os.path.isdir(os.path.join(SHARED, "masks", "nvidia_irregular")),
+                    reason="shared evaluation data absent")
+def test_binning_masks_by_their_pixels_agrees_with_the_shared_index():
+    """Binned from their pixels as a plain folder, the shared masks land where their index puts them."""
+    import csv
+
+    folder = os.path.join(SHARED, "masks", "nvidia_irregular")
+    _, index = read_mask_index(folder)
+    with open(os.path.join(folder, "index.csv")) as f:
+        given = {r["file"]: r["hole_ratio_bin"] for r in csv.DictReader(f)}
+    got = {name: b for b, kinds in index.items() for names in kinds.values() for name in names}
+    assert got == given
+
+
 def test_result_tables_keep_columns_only_some_rows_have():
     """A bin without FID (one image) first, bins with FID after: the column stays, null where absent
     (the same holds for training-log rows with a discriminator loss only on some steps)."""
