@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--dest", default=str(Path(__file__).resolve().parent.parent / "weights"),
                    help="folder for the shipped weights (default: the package's weights/)")
     p.add_argument("--images", required=True)
-    p.add_argument("--masks", required=True, help="mask index.csv")
+    p.add_argument("--masks", required=True, help="mask index.csv or a folder of masks (docs/evaluation.md)")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--resolution", type=int, default=None, help="working side to ship (default: training crop)")
     p.add_argument("--no-fp16", action="store_true")
