@@ -13,7 +13,6 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
                                update_progress_artifact)
-
 from pydantic import SecretStr
 
 from inpaint_core.redact import install_log_redaction
