@@ -80,9 +80,10 @@ def train(
         done = row["step"] - start_step
         per_step = (time.perf_counter() - t0) / max(done, 1)
         losses = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "images_seen", "wall_seconds"))
-        logger.info("step %d/%d (%d images): %s; ETA %s", row["step"], steps, row["images_seen"], losses,
-                    _eta(per_step * (steps - row["step"])))
-        update_progress_artifact(progress, 100.0 * row["step"] / steps)
+        eta = _eta(per_step * (steps - row["step"]))
+        logger.info("step %d/%d (%d images): %s; ETA %s", row["step"], steps, row["images_seen"], losses, eta)
+        update_progress_artifact(progress, 100.0 * row["step"] / steps,
+                                 description=f"training {model}: step {row['step']} of {steps}, ETA {eta}")
 
     def on_checkpoint(saved: dict[str, Any]) -> None:  # losses and the newest samples, while it runs
         card = trainer.card()
@@ -100,7 +101,9 @@ def train(
     if result["checkpoint"] is None:  # the destination was already at `steps`
         create_markdown_artifact(f"# {model}: already at step {trainer.step} of {steps}; nothing to train\n",
                                  key=f"train-{slug}-summary", description=f"{model}: training summary")
-    update_progress_artifact(progress, 100.0 * trainer.step / steps)
+    update_progress_artifact(progress, 100.0 * trainer.step / steps,
+                             description=f"training {model}: step {trainer.step} of {steps}, stopped"
+                             if trainer.step < steps else f"training {model}: done, {steps} steps")
     card = trainer.card()
     return {**result, "card": card}
 

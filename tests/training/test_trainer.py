@@ -82,6 +82,7 @@ def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path
         every = [a for a in client.read_artifacts() if a.key and a.flow_run_id == run.id]
     by_key = {a.key: a for a in sorted(every, key=lambda a: a.created)}  # the newest version of each
     assert float(by_key["train-glcic-progress"].data) == 100.0
+    assert by_key["train-glcic-progress"].description == "training glcic: done, 2 steps"
     assert "step 2 of 2" in by_key["train-glcic-summary"].data
     # published at every checkpoint, not only at the end: the step-1 grid was visible while step 2 ran
     summaries = [a.data for a in every if a.key == "train-glcic-summary"]
