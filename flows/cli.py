@@ -180,7 +180,8 @@ def cmd_train(args) -> int:
     r = run_train(model=args.model, data=args.data, dest=args.out, steps=args.steps, batch_size=args.batch_size,
                   crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
                   model_options=_parse_kv(args.model_option), recipe_options=_parse_kv(args.recipe_option),
-                  masks=masks, hole_range=args.hole_range, checkpoint_every=args.checkpoint_every,
+                  masks=masks, hole_range=args.hole_range, image_side=args.image_side,
+                  checkpoint_every=args.checkpoint_every,
                   log_every=args.log_every, num_workers=args.loader_workers, fp16_weights=args.fp16_weights,
                   max_minutes=args.max_minutes, storage_options=_storage_options(args), init_from=args.init_from)
     print(f"{args.model}: step {r['step']}, {r['card']['images_seen']} images seen, "
@@ -264,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hole-range", type=_hole_range_arg, metavar="LO,HI",
                    help="hole fraction of every training mask, e.g. 0.1,0.6: masks of the mix are united until "
                         "they reach a fraction drawn in it (default: the mix's own sizes, mostly under 0.3)")
+    p.add_argument("--image-side", type=int, metavar="N",
+                   help="downscale each training image to this shorter side before the random crop (large "
+                        "photos and scans: crops see whole scenes, and JPEGs decode several times faster); "
+                        "default: native resolution")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=25)
     p.add_argument("--loader-workers", type=int, default=2, help="data-loading processes")

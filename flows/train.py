@@ -43,6 +43,7 @@ def train(
     recipe_options: dict[str, Any] | None = None,
     masks: dict[str, float] | None = None,
     hole_range: list[float] | None = None,
+    image_side: int | None = None,
     checkpoint_every: int = 500,
     log_every: int = 25,
     num_workers: int = 2,
@@ -61,7 +62,8 @@ def train(
     cfg = TrainConfig(model=model, data=list(data), dest=dest, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
                       lr_d=lr_d, seed=seed, device=device, model_config=model_options or {},
                       recipe_options=recipe_options or {}, masks=masks,
-                      hole_range=list(hole_range) if hole_range else None, checkpoint_every=checkpoint_every,
+                      hole_range=list(hole_range) if hole_range else None, image_side=image_side,
+                      checkpoint_every=checkpoint_every,
                       log_every=log_every, num_workers=num_workers, fp16_weights=fp16_weights,
                       max_minutes=max_minutes, storage_options=flow_storage_options(storage_options, storage_secrets),
                       init_from=init_from)

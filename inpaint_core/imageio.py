@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import re
 import struct
 import warnings
@@ -114,7 +115,7 @@ def apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(array)) if op else array
 
 
-def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int | None = None) -> DecodedImage:
     """Decode image bytes into oriented RGB (+ alpha).
 
     Args:
@@ -122,6 +123,9 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         max_pixels: Refuse images with more pixels than this, judged from the header before any
             pixel is decoded (our own parse for PNG, JPEG, TIFF, WebP, GIF and BMP, so the refusal
             costs microseconds). Pillow's own bomb guard (``2 × Image.MAX_IMAGE_PIXELS``) still applies.
+        min_side: Only for consumers that downscale anyway (training crops): a JPEG may be decoded
+            at 1/2, 1/4 or 1/8 of its size (the decoder's DCT scaling, several times faster) as long
+            as its shorter side stays at least ``min_side``. Other formats decode at full size.
 
     Returns:
         A :class:`DecodedImage`. Of an MPO photo or a multi-page TIFF, the first frame (the primary
@@ -134,7 +138,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
             precision), a mode that cannot be converted to RGB, or an animation (GIF, APNG,
             WebP with more than one frame: restoring one frame would silently drop the others).
     """
-    with _open(data, max_pixels) as im:
+    with _open(data, max_pixels, min_side) as im:
         _refuse_high_depth(im, data)
         fmt = im.format or ""
         mode = im.mode
@@ -252,8 +256,9 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _open(data: bytes, max_pixels: int) -> _Opened:
-    """Open ``data``, refuse it if too large, then load the first frame's pixels."""
+def _open(data: bytes, max_pixels: int, min_side: int | None = None) -> _Opened:
+    """Open ``data``, refuse it if too large, then load the first frame's pixels (a JPEG at a
+    reduced scale whose shorter side is still at least ``min_side``, when that is given)."""
     if len(data) == 0:
         raise DecodeError("empty file (0 bytes)")
     size = _header_size(data)
@@ -271,6 +276,9 @@ def _open(data: bytes, max_pixels: int) -> _Opened:
     try:
         _check_pixels(im.width, im.height, max_pixels)
         _refuse_animation(im)
+        if min_side and im.format == "JPEG" and min(im.size) >= 2 * min_side:
+            f = min_side / min(im.size)  # draft picks the smallest DCT scale at least this large
+            im.draft(im.mode, (math.ceil(im.width * f), math.ceil(im.height * f)))
         _load(im)
     except BaseException:
         im.close()

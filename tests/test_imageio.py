@@ -276,3 +276,20 @@ def test_decode_mask_errors_are_mask_errors():
         decode_mask(b"")
     with pytest.raises(MaskError, match="not a decodable image"):
         decode_mask(b"hello")
+
+
+def test_min_side_lets_a_large_jpeg_decode_at_a_reduced_scale():
+    """Training crops downscale anyway: a JPEG may decode at 1/2, 1/4 or 1/8 scale (DCT scaling) as long
+    as its shorter side stays at least ``min_side``. Other formats, and small JPEGs, decode whole."""
+    from .collections import jpeg_bytes
+
+    photo = cv2.resize(data.astronaut(), (2048, 1536))
+    jpeg = jpeg_bytes(Image.fromarray(photo))
+    assert decode_image(jpeg).rgb.shape == (1536, 2048, 3)
+    reduced = decode_image(jpeg, min_side=300).rgb
+    assert reduced.shape == (384, 512, 3)  # 1/4: the smallest scale keeping 300 px
+    assert decode_image(jpeg, min_side=1000).rgb.shape == (1536, 2048, 3)  # 1/2 would be 768: too small
+    small = cv2.resize(photo, (reduced.shape[1], reduced.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(reduced.astype(int) - small).mean() < 3  # the same picture, not a different crop
+    png = cv2.imencode(".png", photo[:, :, ::-1])[1].tobytes()
+    assert decode_image(png, min_side=300).rgb.shape == (1536, 2048, 3)

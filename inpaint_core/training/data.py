@@ -48,6 +48,10 @@ class InpaintingDataset(Dataset):
         masks: ``{generator: weight}`` for :class:`~inpaint_core.masks.generators.MaskMixer`.
         seed: base seed; item ``i`` of epoch ``e`` is reproducible from ``(seed, e, i)``.
         scale: random rescale range applied before cropping (1, 1) = none.
+        image_side: downscale each image so its shorter side is this many pixels before the random
+            crop (larger images only; a JPEG decodes at a reduced DCT scale on the way, several times
+            faster): crops then see scene content rather than a patch of a large photo's texture.
+            None = native resolution.
         hole_range: ``(lo, hi)`` hole fraction of every mask (unions of the mix; see
             :class:`~inpaint_core.masks.generators.MaskMixer`); None = the generators' own sizes.
         prefill: a method of :data:`~inpaint_core.models.prefill.PREFILL_METHODS` whose fill each item
@@ -57,7 +61,10 @@ class InpaintingDataset(Dataset):
     def __init__(self, sources: list[str], size: int = 128, masks: Mapping[str, float] | None = None,
                  seed: int = 0, with_edges: bool = False, scale: tuple[float, float] = (1.0, 1.0),
                  storage_options: dict | None = None, hole_range: tuple[float, float] | None = None,
-                 prefill: str | None = None):
+                 prefill: str | None = None, image_side: int | None = None):
+        if image_side is not None and image_side < size:
+            raise ValueError(f"image_side ({image_side}) must be at least the crop size ({size})")
+        self.image_side = image_side
         self.locs = [Location(s, storage_options or {}) for s in sources]
         self.items = [(i, k) for i, loc in enumerate(self.locs) for k in list_images(loc.url, storage_options)]
         if not self.items:
@@ -84,12 +91,16 @@ class InpaintingDataset(Dataset):
         for attempt in range(5):
             src, key = self.items[(index + attempt * 7919) % len(self.items)]
             try:
-                rgb = decode_image(self.locs[src].read(key)).rgb
+                rgb = decode_image(self.locs[src].read(key), min_side=self.image_side).rgb
                 break
             except InpaintError:
                 continue  # a corrupt training image: take another one
         else:
             raise InpaintError(f"could not decode training images near index {index}")
+        if self.image_side is not None and min(rgb.shape[:2]) > self.image_side:
+            f = self.image_side / min(rgb.shape[:2])
+            rgb = cv2.resize(rgb, (max(self.image_side, round(rgb.shape[1] * f)),
+                                   max(self.image_side, round(rgb.shape[0] * f))), interpolation=cv2.INTER_AREA)
         crop = self._crop(rgb, rng)
         mask = self.mixer(self.size, self.size, rng=np.random.default_rng(int(rng.integers(2**31))))
         out = {"image": torch.from_numpy(crop).permute(2, 0, 1).float().div(127.5).sub(1.0),

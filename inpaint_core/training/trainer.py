@@ -62,6 +62,8 @@ class TrainConfig:
     masks: dict[str, float] | None = None
     #: hole fraction of every training mask, ``[lo, hi]`` (unions of the mix); None = the mix's own sizes
     hole_range: list[float] | None = None
+    #: shorter side each training image is downscaled to before the crop (larger images only); None = native
+    image_side: int | None = None
     checkpoint_every: int = 500
     log_every: int = 25
     num_workers: int = 2
@@ -227,7 +229,7 @@ class Trainer:
     # ---------------------------------------------------------------- the loop
     def _loader(self) -> DataLoader:
         ds = InpaintingDataset(self.cfg.data, size=self.crop, masks=self.cfg.masks, seed=self.cfg.seed,
-                               hole_range=self.cfg.hole_range,
+                               hole_range=self.cfg.hole_range, image_side=self.cfg.image_side,
                                with_edges=self.spec.needs_edges, storage_options=self.cfg.storage_options,
                                # a Prefilled generator's classical fill is made in the loader's workers
                                prefill=self.generator.method if isinstance(self.generator, Prefilled) else None)

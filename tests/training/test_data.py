@@ -64,3 +64,34 @@ def test_items_carry_the_classical_fill_the_model_would_compute(tmp_path, method
 def test_an_unknown_fill_is_refused_when_the_dataset_is_built(tmp_path):
     with pytest.raises(ValueError, match="prefill must be one of"):
         InpaintingDataset([_folder(tmp_path)], prefill="lama")
+
+
+def _split_photo(w: int = 2400, h: int = 1600) -> np.ndarray:
+    """A large photo: red left half, blue right half."""
+    img = np.zeros((h, w, 3), np.uint8)
+    img[:, : w // 2, 0] = 220
+    img[:, w // 2:, 2] = 220
+    return img
+
+
+def test_image_side_crops_whole_scenes_of_large_photos(tmp_path):
+    """Native crops of a 2400x1600 photo are patches of one half; downscaled to a 64 px shorter side
+    first (96x64), every 64 px crop spans two thirds of the scene, so it holds both halves."""
+    from PIL import Image
+
+    from ..collections import jpeg_bytes
+
+    write(tmp_path, "big/split.jpg", jpeg_bytes(Image.fromarray(_split_photo())))
+    both = lambda item: (item["image"][0] > 0.3).any() and (item["image"][2] > 0.3).any()  # noqa: E731
+    native = InpaintingDataset([str(tmp_path / "big")], size=64, seed=0)
+    scenes = InpaintingDataset([str(tmp_path / "big")], size=64, seed=0, image_side=64)
+    native_items, scene_items = [], []
+    for epoch in range(20):
+        native.set_epoch(epoch)
+        scenes.set_epoch(epoch)
+        native_items.append(native[0])
+        scene_items.append(scenes[0])
+    assert all(both(it) for it in scene_items)
+    assert sum(both(it) for it in native_items) <= 2  # only a crop straddling the middle column
+    with pytest.raises(ValueError, match="image_side .* at least the crop size"):
+        InpaintingDataset([str(tmp_path / "big")], size=64, image_side=32)

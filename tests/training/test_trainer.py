@@ -90,6 +90,17 @@ def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path
     assert len([a for a in every if a.key == "train-glcic-losses"]) == 2
 
 
+def test_cli_train_options_reach_the_model_card(prefect_server, photos, tmp_path, capsys):
+    from flows.cli import main
+
+    assert main(["train", "--model", "glcic", "--data", photos, "--out", str(tmp_path / "run"), "--steps", "1",
+                 "--batch-size", "2", "--crop", "64", "--image-side", "96", "--hole-range", "0.3,0.6",
+                 "--model-option", "width=4", "--recipe-option", "d_width=4", "--loader-workers", "0"]) == 0
+    assert "glcic: step 1, 2 images seen" in capsys.readouterr().out
+    card = json.loads((tmp_path / "run" / "glcic.json").read_text())
+    assert card["train_config"]["image_side"] == 96 and card["train_config"]["hole_range"] == [0.3, 0.6]
+
+
 def test_same_seed_same_weights_and_a_resumed_run_equals_an_unbroken_one(photos, tmp_path):
     """Bit for bit on the CPU, with loader worker processes, across GLCIC's warm-up into its GAN phase
     (discriminator, both optimisers, the data order and the masks all come back with the checkpoint)."""
