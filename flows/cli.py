@@ -172,15 +172,32 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _mask_mix(text: str) -> dict[str, float]:
+    """``free_form=0.4,thick=0.3`` -> weights, checked against the generators before anything starts."""
+    from inpaint_core.masks.generators import MaskMixer
+
+    mix = {}
+    for name, weight in _parse_kv(text.split(",")).items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise ValueError(f"--masks: the weight of {name!r} must be a number, got {weight!r}")
+        mix[name] = float(weight)
+    named = {k: 1.0 for k in mix if not k.startswith("folder:")}  # folders are listed when training starts
+    if named:
+        MaskMixer(named)  # an unknown generator is refused here, with the known names
+    return mix
+
+
 def cmd_train(args) -> int:
     _quiet_prefect(True)
     from flows.train import run_train
+    from inpaint_core.training.trainer import check_settings
 
-    masks = {k: float(v) for k, v in _parse_kv(args.masks.split(",")).items()} if args.masks else None
+    model_options, recipe_options = _parse_kv(args.model_option), _parse_kv(args.recipe_option)
+    check_settings(args.model, model_options, recipe_options)  # before a Prefect server is started
+    masks = _mask_mix(args.masks) if args.masks else None
     r = run_train(model=args.model, data=args.data, dest=args.out, steps=args.steps, batch_size=args.batch_size,
                   crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
-                  model_options=_parse_kv(args.model_option), recipe_options=_parse_kv(args.recipe_option),
-                  masks=masks, hole_range=args.hole_range, image_side=args.image_side,
+                  model_options=model_options, recipe_options=recipe_options, masks=masks, hole_range=args.hole_range, image_side=args.image_side,
                   checkpoint_every=args.checkpoint_every,
                   log_every=args.log_every, num_workers=args.loader_workers, fp16_weights=args.fp16_weights,
                   max_minutes=args.max_minutes, storage_options=_storage_options(args), init_from=args.init_from)

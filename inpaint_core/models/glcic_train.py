@@ -20,7 +20,7 @@ class _ConvFC(nn.Module):
     def __init__(self, size: int, width: int, n: int) -> None:
         super().__init__()
         if size % 2 ** n:
-            raise ValueError(f"input side must be a multiple of {2 ** n}, got {size}")
+            raise ValueError(f"discriminator input side must be a multiple of {2 ** n}, got {size}")
         layers, c_in = [], 3
         for i in range(n):
             c = width * 2 ** min(i, 3)

@@ -108,10 +108,26 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()} CPU x{os.cpu_count()}"
 
 
+def check_settings(model: str, model_config: dict[str, Any] | None = None,
+                   recipe_options: dict[str, Any] | None = None) -> None:
+    """A ValueError naming what is known, for an unknown model, model option or training option
+    (the CLI calls it before it starts a Prefect server; the :class:`Trainer` calls it first)."""
+    from .recipe import list_recipes
+
+    if model not in list_recipes():
+        raise ValueError(f"no trainable model named {model!r}; known: {', '.join(list_recipes())}")
+    for what, given, known in (("model option", model_config, get_model_spec(model).default_config),
+                               ("training (recipe) option", recipe_options, get_recipe(model).default_options)):
+        unknown = sorted(set(given or {}) - set(known))
+        if unknown:
+            raise ValueError(f"{model}: unknown {what}(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+
 class Trainer:
     """Builds the generator, its recipe and optimisers; resumes from ``dest`` when it can."""
 
     def __init__(self, cfg: TrainConfig):
+        check_settings(cfg.model, cfg.model_config, cfg.recipe_options)
         self.cfg = cfg
         seed_everything(cfg.seed)
         self.device = resolve_device(cfg.device)
@@ -131,12 +147,13 @@ class Trainer:
                                  f"a model with prefill={asked!r} cannot start from it")
         self.config = {**self.spec.default_config,
                        **{k: v for k, v in base.items() if k in self.spec.default_config}, **cfg.model_config}
-        unknown = set(cfg.model_config) - set(self.spec.default_config)
-        if unknown:
-            raise TypeError(f"{cfg.model}: unknown model config keys {sorted(unknown)}")
         self.crop = int(self.config["resolution"]) if self.spec.fixed_size else cfg.crop
         self.generator = self.spec.build(dict(self.config)).to(self.device).train()
-        self.recipe = get_recipe(cfg.model)(self.generator, cfg.recipe_options, resolution=self.crop)
+        try:
+            self.recipe = get_recipe(cfg.model)(self.generator, cfg.recipe_options, resolution=self.crop)
+        except ValueError as exc:  # e.g. a discriminator that needs a crop side divisible by 2^layers
+            raise ValueError(f"{cfg.model} cannot train with these settings (crop {self.crop} px"
+                             f"{', from its resolution option' if self.spec.fixed_size else ''}): {exc}") from exc
         for d in self.recipe.discriminators.values():
             d.to(self.device).train()
         # GAN practice (DCGAN onwards) is beta1 = 0.5; a recipe may choose another (GLCIC's MSE-only warm-up).

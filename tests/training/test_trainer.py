@@ -101,6 +101,31 @@ def test_cli_train_options_reach_the_model_card(prefect_server, photos, tmp_path
     assert card["train_config"]["image_side"] == 96 and card["train_config"]["hole_range"] == [0.3, 0.6]
 
 
+def test_wrong_settings_are_refused_with_what_is_known(photos, tmp_path, capsys):
+    from flows.cli import main
+    from inpaint_core.training.trainer import check_settings
+
+    with pytest.raises(ValueError, match="no trainable model named 'glcicc'; known: context_encoder, ctsdg"):
+        check_settings("glcicc")
+    with pytest.raises(ValueError, match="glcic: unknown model option.s. widht; known: prefill, prefill_dilations, "
+                                         "width"):
+        check_settings("glcic", {"widht": 8})
+    with pytest.raises(ValueError, match=r"glcic: unknown training \(recipe\) option.s. dwidth; known: .*d_width"):
+        check_settings("glcic", {}, {"dwidth": 8})
+    cfg = TrainConfig(model="glcic", data=[photos], dest=str(tmp_path / "run"), crop=100, model_config={"width": 4})
+    with pytest.raises(ValueError, match=r"glcic cannot train with these settings \(crop 100 px\): discriminator "
+                                         "input side must be a multiple of 64"):
+        Trainer(cfg)
+    # the CLI says so before it starts anything (no Prefect server: this test has none)
+    base = ["train", "--data", photos, "--out", str(tmp_path / "cli")]
+    for extra, said in ((["--model", "nosuch"], "no trainable model named 'nosuch'"),
+                        (["--model", "glcic", "--masks", "free_form=abc"], "the weight of 'free_form' must be a number"),
+                        (["--model", "glcic", "--masks", "nosuch=1"], "unknown mask generator 'nosuch'")):
+        assert main(base + extra) == 2
+        assert said in capsys.readouterr().err
+    assert not (tmp_path / "cli").exists()
+
+
 def test_same_seed_same_weights_and_a_resumed_run_equals_an_unbroken_one(photos, tmp_path):
     """Bit for bit on the CPU, with loader worker processes, across GLCIC's warm-up into its GAN phase
     (discriminator, both optimisers, the data order and the masks all come back with the checkpoint)."""
