@@ -161,9 +161,12 @@ def cmd_demo(args) -> int:
 def cmd_evaluate(args) -> int:
     _quiet_prefect(args.verbose)
     from flows.evaluate import run_evaluate
+    from inpaint_core import inpainter_info
 
-    checkpoints = _parse_kv(args.checkpoint)
-    s = run_evaluate([m for m in args.methods.split(",") if m], args.images, args.masks, args.out,
+    checkpoints, methods = _parse_kv(args.checkpoint), [m for m in args.methods.split(",") if m]
+    for m in methods:  # an unknown method is refused before a Prefect server or cluster is started
+        inpainter_info(m)
+    s = run_evaluate(methods, args.images, args.masks, args.out,
                      dask_address=args.dask_address, n_workers=args.workers, size=args.size, limit=args.limit,
                      checkpoints=checkpoints, storage_options=_storage_options(args),
                      fid_weights=args.fid_weights, lpips_backbone=args.lpips_backbone, lpips_lin=args.lpips_lin)

@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from pydantic import SecretStr
 
+from inpaint_core import inpainter_info
 from inpaint_core.evaluation import BASELINES, markdown_table, summarize
 from inpaint_core.manifest import table_of_rows
 from inpaint_core.perceptual import PerceptualScorer
@@ -57,6 +58,8 @@ def evaluate(
     checkpoints, method_options = checkpoints or {}, method_options or {}
     perceptual = {k: v for k, v in (("fid_weights", fid_weights), ("lpips_backbone", lpips_backbone),
                                     ("lpips_lin", lpips_lin)) if v}
+    for m in methods:  # an unknown method fails here, once, before any task runs
+        inpainter_info(m)
     if perceptual:  # a wrong file fails here, once, not in every method's task
         PerceptualScorer(**perceptual, device="cpu", storage_options=opts)
     all_methods = list(dict.fromkeys([*BASELINES, *methods]))

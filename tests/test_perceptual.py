@@ -162,6 +162,12 @@ def test_evaluate_flow_reports_fid_and_lpips_only_when_given_weights(prefect_ser
     with pytest.raises(ValueError, match="not the FID network"):
         run_evaluate([], images, masks, str(tmp_path / "c"), n_workers=1, size=64, fid_weights=weights["imagenet"])
     assert not (tmp_path / "c" / "eval").exists()
+    # so does an unknown method (a deployment's parameters can name one)
+    from inpaint_core.errors import UnknownMethodError
+
+    with pytest.raises(UnknownMethodError, match="unknown inpainting method 'glcicc'"):
+        run_evaluate(["glcicc"], images, masks, str(tmp_path / "d"), n_workers=1, size=64)
+    assert not (tmp_path / "d" / "eval").exists()
 
 
 def test_weight_files_are_found_by_a_bare_relative_name(weights, tmp_path, monkeypatch):
