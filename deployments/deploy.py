@@ -1,6 +1,6 @@
 """Python entry point creating the same deployments as ``deployments/prefect.yaml``.
 
-    python -m deployments.deploy                  # all four deployments, configured from the environment
+    python -m deployments.deploy                  # all five deployments, configured from the environment
     python -m deployments.deploy --only bucket-restore --only watch-incoming
 
 Needs a Prefect API (``PREFECT_API_URL``; ``inpaint serve`` starts one). The work pool is created
@@ -23,6 +23,12 @@ Needs a Prefect API (``PREFECT_API_URL``; ``inpaint serve`` starts one). The wor
 ``INPAINT_STORAGE_OPTIONS``     fsspec options as JSON, e.g. ``{"endpoint_url": "http://minio:9000"}``;
                                 no credentials (refused: deployment parameters are stored in clear)
 ``INPAINT_WORK_POOL``           work pool name (``inpaint-process``)
+``INPAINT_TRAIN_DATA``          ``train-model``'s default training data, comma-separated folders or URLs
+                                (``../shared/data/imagenette/train,../shared/data/bsds500/train``)
+``INPAINT_TRAIN_DEST``          where its runs go; ``{model}`` becomes the model's name
+                                (``./serve-data/training/{model}``)
+``INPAINT_TRAIN_WORK_POOL``     the work pool of ``train-model``, e.g. one served on a GPU machine
+                                (default: ``INPAINT_WORK_POOL``)
 =============================  ==============================================================
 """
 
@@ -37,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-NAMES = ("nightly-restore", "bucket-restore", "evaluate-weekly", "watch-incoming")
+NAMES = ("nightly-restore", "bucket-restore", "evaluate-weekly", "watch-incoming", "train-model")
 
 
 def _env(name: str, default: str) -> str:
@@ -70,6 +76,11 @@ class DeployConfig:
     lpips_lin: str | None = field(default_factory=lambda: os.environ.get("INPAINT_LPIPS_LIN") or None)
     storage_options: dict[str, Any] = field(default_factory=lambda: json.loads(_env("INPAINT_STORAGE_OPTIONS", "{}")))
     work_pool: str = field(default_factory=lambda: _env("INPAINT_WORK_POOL", "inpaint-process"))
+    train_data: list[str] = field(default_factory=lambda: [p for p in _env("INPAINT_TRAIN_DATA", ",".join(
+        str(REPO.parent / "shared" / "data" / d / "train") for d in ("imagenette", "bsds500"))).split(",") if p])
+    train_dest: str = field(default_factory=lambda: _env("INPAINT_TRAIN_DEST",
+                                                         str(REPO / "serve-data" / "training" / "{model}")))
+    train_work_pool: str = field(default_factory=lambda: os.environ.get("INPAINT_TRAIN_WORK_POOL", ""))
     job_env: dict[str, str] = field(default_factory=dict)  # extra environment of the flow-run processes
 
     def prefix_uri(self) -> str:
@@ -114,6 +125,7 @@ def build_deployments(cfg: DeployConfig | None = None, names: tuple[str, ...] = 
     from flows.credentials import check_no_credentials
     from flows.evaluate import evaluate
     from flows.restore import restore
+    from flows.train import train
     from flows.watch import watch
 
     cfg = cfg or DeployConfig()
@@ -150,6 +162,14 @@ def build_deployments(cfg: DeployConfig | None = None, names: tuple[str, ...] = 
                         "storage_options": opts},
             description="Poll the watched prefix; emit inpaint.object.landed for new objects.",
             tags=["inpaint", "watcher"], **common),
+        "train-model": lambda: train.to_deployment(
+            "train-model", concurrency_limit=1,
+            parameters={"model": "context_encoder", "data": cfg.train_data, "dest": cfg.train_dest,
+                        "storage_options": opts},
+            description="Train a learned model on demand: Run with model, data, dest, steps, ... (docs/operations.md); "
+                        "a run resumes when its destination holds one.",
+            tags=["inpaint", "training"],
+            **{**common, "work_pool_name": cfg.train_work_pool or cfg.work_pool}),
     }
     unknown = set(names) - set(made)
     if unknown:
@@ -174,13 +194,19 @@ def ensure_work_pool(name: str, pool_type: str = "process") -> None:
 
 
 def deploy_all(cfg: DeployConfig | None = None, names: tuple[str, ...] = NAMES) -> list:
-    """Create (or update) the deployments and their work pool; returns the deployment ids."""
+    """Create (or update) the deployments and their work pools; returns the deployment ids."""
     from prefect import deploy
 
     cfg = cfg or DeployConfig()
-    ensure_work_pool(cfg.work_pool)
-    return deploy(*build_deployments(cfg, names), work_pool_name=cfg.work_pool, build=False, push=False,
-                  print_next_steps_message=False, ignore_warnings=True)
+    by_pool: dict[str, list] = {}
+    for d in build_deployments(cfg, names):
+        by_pool.setdefault(d.work_pool_name, []).append(d)
+    ids = []
+    for pool, deployments in by_pool.items():  # deploy() puts all it is given on one pool
+        ensure_work_pool(pool)
+        ids += deploy(*deployments, work_pool_name=pool, build=False, push=False,
+                      print_next_steps_message=False, ignore_warnings=True)
+    return ids
 
 
 def main(argv: list[str] | None = None) -> None:

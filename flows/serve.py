@@ -1,6 +1,6 @@
 """``inpaint serve`` / ``make serve``: the whole operated system on one machine, to watch in the Prefect UI.
 
-Starts (or reuses) a Prefect server, creates the process work pool, deploys the four deployments
+Starts (or reuses) a Prefect server, creates the process work pool, deploys the five deployments
 (``deployments/deploy.py``), starts a worker, and leaves the watcher deployment polling a local
 folder (by default) or a bucket prefix. Copy images into the watched folder and a ``bucket-restore``
 run appears in the UI a little after the copy ends.
@@ -80,14 +80,14 @@ def serve(watch: str | None = None, dest: str | None = None, *, host: str = "127
     try:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        from deployments.deploy import DeployConfig, deploy_all
+        from deployments.deploy import NAMES, DeployConfig, deploy_all
 
         cfg = DeployConfig(watch_prefix=watch, dest=dest, method=method, watch_interval_s=watch_interval,
                            debounce_s=debounce, settle_s=settle, work_pool=pool,
                            storage_options=storage_options if storage_options is not None else DeployConfig().storage_options)
         with temporary_settings({PREFECT_API_URL: api}):
             deploy_all(cfg)
-        print(f"deployed nightly-restore, bucket-restore, evaluate-weekly, watch-incoming to work pool {pool!r}", flush=True)
+        print(f"deployed {', '.join(NAMES)} to work pool {pool!r}", flush=True)
         worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", pool,
                                    "--type", "process"], cwd=REPO, start_new_session=True,
                                   env={**os.environ, "PREFECT_API_URL": api})

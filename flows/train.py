@@ -27,7 +27,19 @@ def _eta(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
-@flow(name="train", flow_run_name="train {model} -> {dest}", log_prints=False)
+def model_dest(dest: str, model: str) -> str:
+    """``dest`` with ``{model}`` replaced by the model's name (one deployment destination for every model)."""
+    return dest.replace("{model}", model)
+
+
+def _flow_run_name() -> str:
+    from prefect.runtime import flow_run
+
+    p = flow_run.parameters
+    return f"train {p.get('model', '?')} -> {model_dest(str(p.get('dest', '?')), str(p.get('model', '?')))}"
+
+
+@flow(name="train", flow_run_name=_flow_run_name, log_prints=False)
 def train(
     model: str,
     data: list[str],
@@ -53,12 +65,14 @@ def train(
     init_from: str | None = None,
     storage_secrets: SecretStr | None = None,
 ) -> dict[str, Any]:
-    """Train ``model`` on the images under ``data`` into ``dest`` (resuming from ``dest`` if it holds a run).
+    """Train ``model`` on the images under ``data`` into ``dest`` (resuming from ``dest`` if it holds a run;
+    ``{model}`` in ``dest`` is replaced by the model's name).
 
     Credentials go in ``storage_secrets`` (:mod:`flows.credentials`; ``run_train`` moves them there).
     """
     logger = get_run_logger()
     install_log_redaction()
+    dest = model_dest(dest, model)
     cfg = TrainConfig(model=model, data=list(data), dest=dest, steps=steps, batch_size=batch_size, crop=crop, lr=lr,
                       lr_d=lr_d, seed=seed, device=device, model_config=model_options or {},
                       recipe_options=recipe_options or {}, masks=masks,

@@ -43,7 +43,7 @@ def test_deployments_are_created_with_schedules_and_triggers(prefect_server, tmp
                        work_pool="inpaint-test-process", debounce_s=45, watch_interval_s=20,
                        fid_weights="s3://w/pt_inception.pth")
     ids = deploy_all(cfg)
-    assert len(ids) == len(NAMES) == 4
+    assert len(ids) == len(NAMES) == 5
     with _client() as client:
         assert client.read_work_pool("inpaint-test-process").type == "process"
         nightly = client.read_deployment_by_name("restore/nightly-restore")
@@ -62,6 +62,12 @@ def test_deployments_are_created_with_schedules_and_triggers(prefect_server, tmp
         watcher = client.read_deployment_by_name("watch-prefix/watch-incoming")
         assert watcher.schedules[0].schedule.interval == timedelta(seconds=20)
         assert watcher.parameters["prefix"] == str(tmp_path / "in")
+
+        training = client.read_deployment_by_name("train/train-model")
+        assert not training.schedules and training.work_pool_name == "inpaint-test-process"
+        assert training.parameters["model"] == "context_encoder" and training.parameters["dest"].endswith("{model}")
+        assert [p.rsplit("/", 2)[-2] for p in training.parameters["data"]] == ["imagenette", "bsds500"]
+        assert training.global_concurrency_limit.limit == 1  # one run at a time on the (GPU) pool
 
         bucket = client.read_deployment_by_name("bucket-restore/bucket-restore")
         assert not bucket.schedules
@@ -226,3 +232,22 @@ def test_uploads_lead_to_one_debounced_bucket_restore_run_then_another_for_new_o
     assert _restored(fs) == keys
     summaries = [json.loads(fs.cat_file(p)) for p in sorted(fs.find("landing/restored/runs")) if p.endswith(".json")]
     assert sorted(s["images"] for s in summaries) == [2, 3] and all(s["failed"] == 0 for s in summaries)
+
+
+def test_the_train_deployment_trains_on_its_own_pool(prefect_server, process_worker, tmp_path):
+    """``train-model`` on the pool named by ``INPAINT_TRAIN_WORK_POOL`` (a GPU machine's, in real use),
+    run from the API with parameters, as the UI's "Run" does: a real worker trains into ``{model}``."""
+    from prefect.deployments import run_deployment
+
+    photos = tmp_path / "photos"
+    good_collection(str(photos), n=4, size=64)
+    cfg = DeployConfig(work_pool="inpaint-test-other", train_work_pool=process_worker,
+                       train_data=[str(photos)], train_dest=str(tmp_path / "models" / "{model}"))
+    deploy_all(cfg, names=("train-model",))
+    run = run_deployment("train/train-model", timeout=240, parameters={
+        "model": "glcic", "steps": 2, "batch_size": 2, "crop": 64, "num_workers": 0, "checkpoint_every": 2,
+        "model_options": {"width": 4}, "recipe_options": {"d_width": 4}})
+    assert run.state.is_completed(), run.state
+    assert run.name == f"train glcic -> {tmp_path / 'models' / 'glcic'}"
+    card = json.loads((tmp_path / "models" / "glcic" / "glcic.json").read_text())
+    assert card["steps"] == 2 and card["training_data"] == [str(photos)]
