@@ -200,8 +200,8 @@ def cmd_train(args) -> int:
     masks = _mask_mix(args.masks) if args.masks else None
     r = run_train(model=args.model, data=args.data, dest=args.out, steps=args.steps, batch_size=args.batch_size,
                   crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,
-                  model_options=model_options, recipe_options=recipe_options, masks=masks, hole_range=args.hole_range, image_side=args.image_side,
-                  checkpoint_every=args.checkpoint_every,
+                  model_options=model_options, recipe_options=recipe_options, masks=masks,
+                  hole_range=args.hole_range, image_side=args.image_side, checkpoint_every=args.checkpoint_every,
                   log_every=args.log_every, num_workers=args.loader_workers, fp16_weights=args.fp16_weights,
                   max_minutes=args.max_minutes, storage_options=_storage_options(args), init_from=args.init_from)
     print(f"{args.model}: step {r['step']}, {r['card']['images_seen']} images seen, "
