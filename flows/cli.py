@@ -168,7 +168,7 @@ def cmd_evaluate(args) -> int:
         inpainter_info(m)
     s = run_evaluate(methods, args.images, args.masks, args.out,
                      dask_address=args.dask_address, n_workers=args.workers, size=args.size, limit=args.limit,
-                     checkpoints=checkpoints, storage_options=_storage_options(args),
+                     bins=[b for b in args.bins.split(",") if b] if args.bins else None, checkpoints=checkpoints, storage_options=_storage_options(args),
                      fid_weights=args.fid_weights, lpips_backbone=args.lpips_backbone, lpips_lin=args.lpips_lin)
     print(s["markdown"])
     print(f"results: {s['location']}/")
@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder or URL for results.parquet and summary.md")
     p.add_argument("--size", type=int, default=256, help="centre-crop side (default 256)")
     p.add_argument("--limit", type=int, help="only the first N images (quick looks)")
+    p.add_argument("--bins", help="only these hole-ratio bins, comma-separated, e.g. 0.3-0.4,0.4-0.5")
     p.add_argument("--checkpoint", action="append", metavar="METHOD=URL", help="weights of a learned method")
     p.add_argument("--fid-weights", metavar="URL",
                    help="FID Inception weights (pytorch-fid's pt_inception-2015-12-05-6726825d.pth): adds FID per bin")

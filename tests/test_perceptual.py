@@ -170,6 +170,16 @@ def test_evaluate_flow_reports_fid_and_lpips_only_when_given_weights(prefect_ser
     assert not (tmp_path / "d" / "eval").exists()
 
 
+def test_cli_evaluate_only_the_bins_asked_for(prefect_server, tiny_protocol, tmp_path, capsys):  # noqa: F811
+    from flows.cli import main
+
+    images, masks = tiny_protocol
+    assert main(["evaluate", "--images", images, "--masks", masks, "--out", str(tmp_path), "--size", "64",
+                 "--workers", "1", "--bins", "0.1-0.2"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0.")]
+    assert len(rows) == 3 and all(r.startswith("| 0.1-0.2 |") for r in rows)  # telea, ns, spline
+
+
 def test_weight_files_are_found_by_a_bare_relative_name(weights, tmp_path, monkeypatch):
     """``--fid-weights pt_inception.pth``: a bare name is a file in the current folder."""
     import shutil
