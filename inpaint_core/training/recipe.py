@@ -68,13 +68,17 @@ class Recipe:
     #: Steps completed before the current one (set by the trainer; schedules read it).
     step: int = 0
 
-    def __init__(self, generator: nn.Module, options: dict[str, Any] | None = None, resolution: int = 128):
-        options = dict(options or {})
-        unknown = set(options) - set(self.default_options)
+    @classmethod
+    def check_options(cls, options: dict[str, Any] | None) -> None:
+        """Refuse options the recipe does not have, naming the ones it has (before anything is built)."""
+        unknown = sorted(set(options or {}) - set(cls.default_options))
         if unknown:
-            raise TypeError(f"{self.name}: unknown training options {sorted(unknown)}; "
-                            f"known: {sorted(self.default_options)}")
-        self.opt = {**self.default_options, **options}
+            raise ValueError(f"{cls.name}: unknown training (recipe) option(s) {', '.join(unknown)}; "
+                             f"known: {', '.join(sorted(cls.default_options))}")
+
+    def __init__(self, generator: nn.Module, options: dict[str, Any] | None = None, resolution: int = 128):
+        self.check_options(options)
+        self.opt = {**self.default_options, **(options or {})}
         self.generator = generator
         self.resolution = resolution
         self.discriminators: dict[str, nn.Module] = self.build_discriminators()

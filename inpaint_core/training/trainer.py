@@ -116,11 +116,11 @@ def check_settings(model: str, model_config: dict[str, Any] | None = None,
 
     if model not in list_recipes():
         raise ValueError(f"no trainable model named {model!r}; known: {', '.join(list_recipes())}")
-    for what, given, known in (("model option", model_config, get_model_spec(model).default_config),
-                               ("training (recipe) option", recipe_options, get_recipe(model).default_options)):
-        unknown = sorted(set(given or {}) - set(known))
-        if unknown:
-            raise ValueError(f"{model}: unknown {what}(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    known = get_model_spec(model).default_config
+    unknown = sorted(set(model_config or {}) - set(known))
+    if unknown:
+        raise ValueError(f"{model}: unknown model option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    get_recipe(model).check_options(recipe_options)
 
 
 class Trainer:
