@@ -97,10 +97,6 @@ class InpaintingDataset(Dataset):
                 continue  # a corrupt training image: take another one
         else:
             raise InpaintError(f"could not decode training images near index {index}")
-        if self.image_side is not None and min(rgb.shape[:2]) > self.image_side:
-            f = self.image_side / min(rgb.shape[:2])
-            rgb = cv2.resize(rgb, (max(self.image_side, round(rgb.shape[1] * f)),
-                                   max(self.image_side, round(rgb.shape[0] * f))), interpolation=cv2.INTER_AREA)
         crop = self._crop(rgb, rng)
         mask = self.mixer(self.size, self.size, rng=np.random.default_rng(int(rng.integers(2**31))))
         out = {"image": torch.from_numpy(crop).permute(2, 0, 1).float().div(127.5).sub(1.0),
@@ -119,7 +115,9 @@ class InpaintingDataset(Dataset):
     def _crop(self, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         s = self.size
         h, w = rgb.shape[:2]
-        f = max(rng.uniform(*self.scale), s / min(h, w))
+        # image_side: the image is first brought down to that shorter side (one resize with the random scale)
+        side = self.image_side / min(h, w) if self.image_side and min(h, w) > self.image_side else 1.0
+        f = max(side * rng.uniform(*self.scale), s / min(h, w))
         if f != 1.0:
             rgb = cv2.resize(rgb, (max(s, round(w * f)), max(s, round(h * f))),
                              interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
