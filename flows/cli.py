@@ -168,7 +168,8 @@ def cmd_evaluate(args) -> int:
         inpainter_info(m)
     s = run_evaluate(methods, args.images, args.masks, args.out,
                      dask_address=args.dask_address, n_workers=args.workers, size=args.size, limit=args.limit,
-                     bins=[b for b in args.bins.split(",") if b] if args.bins else None, checkpoints=checkpoints, storage_options=_storage_options(args),
+                     bins=[b for b in args.bins.split(",") if b] if args.bins else None, checkpoints=checkpoints,
+                     storage_options=_storage_options(args),
                      fid_weights=args.fid_weights, lpips_backbone=args.lpips_backbone, lpips_lin=args.lpips_lin)
     print(s["markdown"])
     print(f"results: {s['location']}/")

@@ -118,12 +118,12 @@ def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bi
                   if any(p.lower().endswith(e) for e in IMAGE_EXTENSIONS))[:limit]
     if not keys:
         raise FileNotFoundError(f"no images under {images_url}")
-    crops = {k: center_crop(decode_image(images.read(k)).rgb, size) for k in keys}
     masks_loc, index = read_mask_index(masks_index_url, opts)
     unknown = [b for b in bins or () if b not in index]
-    if unknown:
+    if unknown:  # refused before any image is decoded
         raise ValueError(f"no masks in bin(s) {', '.join(unknown)} of {masks_index_url}; "
                          f"its bins: {', '.join(sorted(index, key=_bin_start))}")
+    crops = {k: center_crop(decode_image(images.read(k)).rgb, size) for k in keys}
     for b in bins or sorted(index, key=_bin_start):
         kinds = list(index[b])
         for i, key in enumerate(keys):
