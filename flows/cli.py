@@ -84,6 +84,9 @@ def _add_restore_options(p: argparse.ArgumentParser, default_method: str = "tele
     p.add_argument("--no-score", action="store_true", help="skip the quality scores (seam, colour, texture)")
     p.add_argument("--shard-size", type=int, default=64, help="images per task run (default 64)")
     p.add_argument("--force", action="store_true", help="redo images already restored with the same settings")
+    p.add_argument("--verify", action="store_true",
+                   help="re-read and hash every source, mask and output to find what is up to date (by default "
+                        "an image whose listed size and ETag/mtime match the manifest is not read at all)")
     p.add_argument("--max-failure-rate", type=_failure_rate, default=0.5, metavar="FRACTION",
                    help="end the run Failed (exit status 1) when more than this fraction of the images fail "
                         "(default 0.5; 0 = any failure; 1 or 'none' = never); failed images never stop the run")
@@ -112,7 +115,7 @@ def _run(args, source: str, dest: str, reference: str | None = None, default_det
             detectors=[d for d in (args.detectors or default_detectors).split(",") if d], blend=args.blend,
             blend_margin=args.blend_margin, output_format=args.output_format, write_masks=args.write_masks,
             write_edges=args.write_edges, shard_size=args.shard_size, score=not args.no_score, force=args.force,
-            max_failure_rate=args.max_failure_rate, storage_options=_storage_options(args))
+            verify=args.verify, max_failure_rate=args.max_failure_rate, storage_options=_storage_options(args))
     finally:
         bar.close()
         PROGRESS_HOOKS.remove(bar)

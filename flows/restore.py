@@ -115,6 +115,7 @@ def restore(
     shard_size: int = 64,
     score: bool = True,
     force: bool = False,
+    verify: bool = False,
     storage_options: dict[str, Any] | None = None,
     contact_sheet: bool = True,
     max_failure_rate: float | None = 0.5,
@@ -124,6 +125,10 @@ def restore(
     """Restore every image under ``source`` into ``dest`` and record each in the manifest.
 
     Re-running with the same arguments redoes nothing that is already ``ok`` (``force`` redoes it).
+    An image counts as up to date when its source, mask and output still have the size and change
+    tag (S3 ETag, file mtime) recorded in the manifest, so nothing of it is read; ``verify`` reads
+    and hashes them instead (for stores whose tags cannot be trusted, or after restoring files
+    with preserved timestamps).
     ``keys`` restricts the run to these relative keys under ``source`` (the bucket trigger's pending objects).
     Returns the run summary (also written to ``<dest>/runs/<run_id>.json``).
 
@@ -150,7 +155,7 @@ def restore(
     config = RestoreConfig(method=method, method_options=method_options or {}, checkpoint=checkpoint,
                            masks=masks, detectors=tuple(detectors or ("solid",)), blend=blend,
                            blend_margin=blend_margin, output_format=output_format, write_masks=write_masks,
-                           write_edges=write_edges, score=score, force=force)
+                           write_edges=write_edges, score=score, force=force, verify=verify)
     run_id = new_run_id()
     ctx = FlowRunContext.get()
     run_tags = ["inpaint", f"method:{method}"]

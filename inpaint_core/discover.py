@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from .errors import MaskError, UnsafeKeyError
 from .imageio import IMAGE_EXTENSIONS
-from .storage import Location, safe_key
+from .storage import Location, object_version, safe_key
 
 MASK_SUFFIX = "_mask"
 MASK_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -41,6 +41,10 @@ class SourceItem:
     reference_uri: str | None = None
     skip_reason: str | None = None  # set for objects that are not processed at all
     error: str | None = None  # set for objects refused at discovery (unsafe key, name clash)
+    # What the listing said about the bytes (storage.object_version): a re-run whose manifest
+    # recorded the same versions knows the image is unchanged without reading it.
+    version: str | None = None
+    mask_version: str | None = None
 
     @property
     def is_image(self) -> bool:
@@ -86,23 +90,24 @@ def read_mask_list(url: str, storage_options: dict | None = None) -> dict[str, s
 
 
 class _DirIndex:
-    """Names of files in one folder of an auxiliary tree (masks, references), cached per folder."""
+    """Files of one folder of an auxiliary tree (masks, references), by name with their listing
+    entries, cached per folder."""
 
     def __init__(self, loc: Location | None):
         self.loc = loc
         self._dir: str | None = None
-        self._names: set[str] = set()
+        self._names: dict[str, dict] = {}
 
-    def names(self, rel_dir: str) -> set[str]:
+    def names(self, rel_dir: str) -> dict[str, dict]:
         if self.loc is None:
-            return set()
+            return {}
         if rel_dir != self._dir:
             self._dir = rel_dir
             path = self.loc.root if not rel_dir else self.loc.path(rel_dir)
             try:
-                self._names = {posixpath.basename(p) for p in self.loc.fs.ls(path, detail=False)}
+                self._names = {posixpath.basename(e["name"]): e for e in self.loc.fs.ls(path, detail=True)}
             except (FileNotFoundError, NotADirectoryError):
-                self._names = set()
+                self._names = {}
         return self._names
 
 
@@ -153,7 +158,6 @@ def _walk(source, masks, mask_list, reference, exclude, only_dirs: set[str] | No
             if full in skip_roots or hidden or (only_dirs is not None and rel not in only_dirs):
                 del dirs[name]
         rel_dir = "" if dirpath == source.root else source.key_of(dirpath)
-        names = set(files)
         used_outputs: set[str] = set()
         for name in sorted(files):
             if name == "":  # an object store's keys with "//" under this folder (or a leading "/")
@@ -181,8 +185,10 @@ def _walk(source, masks, mask_list, reference, exclude, only_dirs: set[str] | No
                                  "outputs would collide; rename one")
                 continue
             used_outputs.add(stem)
-            mask_uri, mask_source = _find_mask(source, key, rel_dir, stem, names, mask_list, mask_index)
-            yield SourceItem(key, size, mask_uri, mask_source, _find_reference(reference, rel_dir, name, stem, ref_index))
+            mask_uri, mask_source, mask_info = _find_mask(source, key, rel_dir, stem, files, mask_list, mask_index)
+            yield SourceItem(key, size, mask_uri, mask_source, _find_reference(reference, rel_dir, name, stem, ref_index),
+                             version=object_version(files[name]),
+                             mask_version=object_version(mask_info) if mask_info else None)
 
 
 def _empty_segment_keys(source: Location, dirpath: str) -> Iterator[SourceItem]:
@@ -216,19 +222,20 @@ def _is_dir(loc: Location, key: str) -> bool:
         return False
 
 
-def _find_mask(source, key, rel_dir, stem, names, mask_list, mask_index):
+def _find_mask(source, key, rel_dir, stem, files, mask_list, mask_index):
+    """``(mask URI, how it was found, its listing entry or None)``."""
     listed = mask_list.get(key) or mask_list.get(source.uri(key))
     if listed:
-        return listed, "list"
+        return listed, "list", None
     for ext in MASK_EXTENSIONS:
         sibling = f"{stem}{MASK_SUFFIX}{ext}"
-        if sibling in names:
-            return source.uri(f"{rel_dir}/{sibling}" if rel_dir else sibling), "sibling"
+        if sibling in files:
+            return source.uri(f"{rel_dir}/{sibling}" if rel_dir else sibling), "sibling", files[sibling]
     tree = mask_index.names(rel_dir)
     for cand in (f"{stem}.png", f"{stem}{MASK_SUFFIX}.png", posixpath.basename(key)):
         if cand in tree:
-            return mask_index.loc.uri(f"{rel_dir}/{cand}" if rel_dir else cand), "masks_tree"
-    return None, None
+            return mask_index.loc.uri(f"{rel_dir}/{cand}" if rel_dir else cand), "masks_tree", tree[cand]
+    return None, None, None
 
 
 def _find_reference(reference, rel_dir, name, stem, ref_index):

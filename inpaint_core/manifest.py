@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from .storage import Location
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 STATUSES = ("ok", "skipped", "failed")
 STAGES = ("read", "decode", "mask", "edges", "inpaint", "blend", "score", "write")
 
@@ -34,11 +34,13 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("source_uri", pa.string(), "full URI of the source object"),
     ("source_sha256", pa.string(), "sha256 of the source bytes (null when never read)"),
     ("source_bytes", pa.int64(), "size of the source object"),
+    ("source_version", pa.string(), "size and change tag (S3 ETag, file mtime) the listing gave for the source"),
     ("width", pa.int32(), "image width after EXIF orientation"),
     ("height", pa.int32(), "image height after EXIF orientation"),
     ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | detect:<names> | none"),
     ("mask_uri", pa.string(), "URI of the mask file, when one was loaded"),
     ("mask_sha256", pa.string(), "sha256 of the mask file bytes, when one was loaded"),
+    ("mask_version", pa.string(), "size and change tag of the mask file, when one was loaded"),
     ("hole_fraction", pa.float64(), "fraction of pixels in the hole"),
     ("hole_components", pa.int32(), "connected components of the hole (8-connectivity)"),
     ("method", pa.string(), "inpainting method (registry name)"),
@@ -50,6 +52,7 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("windows", pa.int32(), "windows around holes that were inpainted"),
     ("output_uri", pa.string(), "URI of the restored image"),
     ("output_sha256", pa.string(), "sha256 of the restored image bytes"),
+    ("output_version", pa.string(), "size and change tag of the restored image right after it was written"),
     ("mask_output_uri", pa.string(), "URI of the written mask (with --write-masks)"),
     ("edges_output_uri", pa.string(), "URI of the written edge map (with --write-edges)"),
     *[(f"ms_{s}", pa.float64(), f"milliseconds spent in the {s} stage") for s in STAGES],
@@ -157,6 +160,10 @@ class PriorRow:
     source_bytes: int | None
     output_uri: str | None
     output_sha256: str | None
+    source_version: str | None = None
+    mask_uri: str | None = None
+    mask_version: str | None = None
+    output_version: str | None = None
 
 
 def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,
@@ -176,13 +183,14 @@ def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,
     if this_run is not None:
         flt &= f("run_id") != this_run
     cols = ["image_id", "run_id", "status", "source_sha256", "mask_sha256", "source_bytes", "output_uri", "output_sha256",
-            "finished_at"]
+            "source_version", "mask_uri", "mask_version", "output_version", "finished_at"]
     table = read_manifest(dest, columns=cols, filter=flt)
     out: dict[str, PriorRow] = {}
     rows = sorted(table.to_pylist(), key=lambda r: r["finished_at"].timestamp() if r["finished_at"] else 0.0)
     for r in rows:  # the latest finished row of an image wins
         out[r["image_id"]] = PriorRow(r["run_id"], r["status"], r["source_sha256"], r["mask_sha256"],
-                                      r["source_bytes"], r["output_uri"], r["output_sha256"])
+                                      r["source_bytes"], r["output_uri"], r["output_sha256"], r["source_version"],
+                                      r["mask_uri"], r["mask_version"], r["output_version"])
     return out
 
 

@@ -43,7 +43,12 @@ _PIL_TO_FORMAT = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp", 
 
 @dataclass(frozen=True)
 class RestoreConfig:
-    """Every setting of a restore run. All but ``device`` and ``force`` enter ``settings_hash``."""
+    """Every setting of a restore run. All but ``device``, ``force`` and ``verify`` enter ``settings_hash``.
+
+    ``verify``: decide what is already up to date by reading and hashing every source, mask and
+    output, instead of trusting the listing's size and change tag (S3 ETag, file mtime) that the
+    manifest recorded (the default, which reads nothing of an unchanged image).
+    """
 
     method: str = "telea"
     method_options: Mapping[str, Any] = field(default_factory=dict)
@@ -64,6 +69,7 @@ class RestoreConfig:
     score: bool = True
     max_pixels: int = DEFAULT_MAX_PIXELS
     force: bool = False
+    verify: bool = False
 
     def __post_init__(self) -> None:
         checks = {"masks": ("auto", "load", "detect"), "mask_mismatch": ("fail", "resize"),
@@ -75,7 +81,7 @@ class RestoreConfig:
         object.__setattr__(self, "detectors", tuple(self.detectors))
 
     def settings_hash(self) -> str:
-        d = {k: v for k, v in asdict(self).items() if k not in ("device", "force")}
+        d = {k: v for k, v in asdict(self).items() if k not in ("device", "force", "verify")}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -181,14 +187,24 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
 
 def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Location,
                    inpainter: Inpainter, prior: manifest.PriorRow | None) -> None:
-    row, timer = w.row, _Timer(w.row)
+    row, timer, item = w.row, _Timer(w.row), w.item
     t = timer.now()
-    data = source.read(w.item.image_id)
+    mask_uri = item.mask_uri if config.masks != "detect" else None
+    # Versions are taken before the bytes are read: an object replaced in between is recorded
+    # with its older version, so the next run reads it again instead of trusting the change.
+    row["source_version"] = item.version
+    if mask_uri:
+        row["mask_version"] = item.mask_version or _uri_version(mask_uri, source)
+    if prior is not None and not config.verify and _unchanged_since(prior, row, item, mask_uri, dest):
+        w.up_to_date = True
+        timer.add("read", t)
+        return
+    data = source.read(item.image_id)
     row["source_sha256"], row["source_bytes"] = sha256_hex(data), len(data)
     mask_bytes = None
-    if w.item.mask_uri and config.masks != "detect":
-        mask_bytes = _read_uri(w.item.mask_uri, source)
-        row["mask_sha256"], row["mask_uri"] = sha256_hex(mask_bytes), w.item.mask_uri
+    if mask_uri:
+        mask_bytes = _read_uri(mask_uri, source)
+        row["mask_sha256"], row["mask_uri"] = sha256_hex(mask_bytes), mask_uri
     t = timer.add("read", t)
     if prior is not None and _is_up_to_date(prior, row, dest):
         w.up_to_date = True
@@ -221,6 +237,36 @@ def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Locat
         w.crop_edges = [w.edges[win.slices] for win in w.windows]
     row["windows"] = len(w.windows)
     timer.add("mask", t)
+
+
+def _unchanged_since(prior: manifest.PriorRow, row: dict[str, Any], item: SourceItem, mask_uri: str | None,
+                     dest: Location) -> bool:
+    """True when the listing (and a HEAD of the output) says nothing changed since ``prior`` was
+    written: the source, the mask and the output each still have the version recorded then.
+    False means "read and hash to find out", not "changed"."""
+    if not item.version or prior.source_version != item.version or prior.source_bytes != item.size:
+        return False
+    if mask_uri != prior.mask_uri or (mask_uri and (not row["mask_version"] or row["mask_version"] != prior.mask_version)):
+        return False
+    if prior.status == "skipped" and not prior.output_uri:
+        return True
+    if not prior.output_uri or not prior.output_version:
+        return False
+    try:
+        return dest.version(dest.key_of(prior.output_uri)) == prior.output_version
+    except (StorageNotFoundError, UnsafeKeyError):
+        return False
+
+
+def _uri_version(uri: str, source: Location) -> str | None:
+    """The version of a mask given by URI (one HEAD), ``None`` when it cannot be had."""
+    try:
+        if "://" not in uri and not uri.startswith("/"):
+            return source.version(uri)
+        parent, _, name = uri.rstrip("/").rpartition("/")
+        return Location(parent or "/", source.storage_options).version(name)
+    except StorageNotFoundError:
+        return None  # reading it fails the row with the reason
 
 
 def _is_up_to_date(prior: manifest.PriorRow, row: dict[str, Any], dest: Location) -> bool:
@@ -371,6 +417,7 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     key = output_key(w.item.image_id, fmt)
     row["output_uri"] = dest.write_atomic(f"images/{key}", out)
     row["output_sha256"] = sha256_hex(out)
+    row["output_version"] = dest.version(f"images/{key}")
     stem = output_key(w.item.image_id, "png")
     if config.write_masks and w.mask is not None:
         row["mask_output_uri"] = dest.write_atomic(

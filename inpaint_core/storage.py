@@ -38,7 +38,7 @@ from .errors import (StorageAccessError, StorageError, StorageNotFoundError, Sto
                      StorageUnavailableError, UnsafeKeyError)
 
 __all__ = ["Location", "RetryPolicy", "S3_DEFAULTS", "check_source_and_dest", "is_transient", "read_uri",
-           "redact", "safe_key", "sha256_hex", "storage_options_from_env"]
+           "object_version", "redact", "safe_key", "sha256_hex", "storage_options_from_env"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -159,6 +159,25 @@ def _storage_error(op: str, url: str, exc: BaseException, attempts: int,
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+# What a listing or a HEAD says changes whenever an object's bytes are replaced: an object store's
+# ETag (S3, Azure) or generation (GCS), else the modification time; a local file adds its inode,
+# which an atomic replace (write to a temporary name, rename) always changes.
+_VERSION_FIELDS = ("ETag", "etag", "generation", "md5Hash", "mtime", "LastModified", "last_modified")
+
+
+def object_version(info: dict[str, Any]) -> str | None:
+    """A short text that changes when the object described by ``info`` (an fsspec listing entry
+    or ``info()`` answer) is replaced: its size and the store's change tag. ``None`` when the
+    store gives no tag (then whoever compares must read and hash the bytes)."""
+    for name in _VERSION_FIELDS:
+        tag = info.get(name)
+        if tag is not None and tag != "":
+            if info.get("ino"):
+                tag = f"{tag!r}/{info['ino']}"
+            return f"{int(info.get('size') or 0)}:{name}={str(tag).strip(chr(34))}"
+    return None
 
 
 def safe_key(key: str) -> str:
@@ -285,6 +304,18 @@ class Location:
     def read(self, key: str) -> bytes:
         path = self.path(key)
         return self.call("read", key, lambda: self.fs.cat_file(path))
+
+    def version(self, key: str) -> str | None:
+        """:func:`object_version` of the object under ``key`` (one HEAD on an object store; a
+        missing object raises :class:`StorageNotFoundError`)."""
+        path = self.path(key)
+
+        def head() -> dict[str, Any]:
+            if not self.is_local:
+                self.fs.invalidate_cache(path)  # a listing cached earlier in this process is stale
+            return self.fs.info(path)
+
+        return object_version(self.call("check", key, head))
 
     def exists(self, key: str) -> bool:
         path = self.path(key)

@@ -1,0 +1,130 @@
+"""Cost of a re-run over an unchanged collection: trusting the listing (default) against ``verify``.
+
+A nightly run over a bucket where little changed spends its time deciding what is up to date. By
+default an image whose source and mask still have the size and change tag (S3 ETag, file mtime)
+that the manifest recorded, and whose output answers one HEAD with its recorded tag, is not read.
+``verify=True`` (``inpaint restore --verify``, and what every re-run did before manifest schema
+1.2) reads and hashes the source, the mask and the output of every image.
+
+    python benchmarks/bench_rerun.py [--images 64] [--size 1024] [--repeats 3]
+
+Restores the collection once (telea) on a local folder and on moto's S3 server on loopback, then
+times the up-to-date decision of a re-run (listing plus ``prepare_shard``, one shard per 64
+images) both ways, alternating, and prints the median seconds, bytes read and object reads and
+HEADs, and the ratio. moto answers from memory on loopback: a real bucket adds latency and
+bandwidth limits to every read, which the default avoids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks._collection import make_collection  # noqa: E402
+from inpaint_core.discover import discover  # noqa: E402
+from inpaint_core.pipeline import RestoreConfig, prepare_shard, restore_shard  # noqa: E402
+from inpaint_core.storage import Location  # noqa: E402
+
+COUNTS: Counter = Counter()
+
+
+def _count_io() -> None:
+    read, version = Location.read, Location.version
+
+    def counted_read(self, key):
+        data = read(self, key)
+        COUNTS["reads"] += 1
+        COUNTS["bytes"] += len(data)
+        return data
+
+    def counted_version(self, key):
+        COUNTS["heads"] += 1
+        return version(self, key)
+
+    Location.read, Location.version = counted_read, counted_version
+
+
+def _shards(items, size=64):
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def restore_all(source: Location, dest: Location) -> int:
+    items = list(discover(source, exclude=(dest,)))
+    ok = 0
+    for i, shard in enumerate(_shards(items)):
+        ok += restore_shard(shard, RestoreConfig(), source, dest, "first", i, "bench")["ok"]
+    return ok
+
+
+def rerun(source: Location, dest: Location, verify: bool) -> dict:
+    COUNTS.clear()
+    config = RestoreConfig(verify=verify)
+    t = time.perf_counter()
+    items = list(discover(source, exclude=(dest,)))
+    up = 0
+    for i, shard in enumerate(_shards(items)):
+        up += sum(w.up_to_date for w in prepare_shard(shard, config, source, dest, "rerun", i))
+    return {"s": time.perf_counter() - t, "up_to_date": up, **COUNTS}
+
+
+def measure(name: str, source: Location, dest: Location, n: int, repeats: int) -> None:
+    t = time.perf_counter()
+    ok = restore_all(source, dest)
+    print(f"{name}: first run restored {ok} of {n} images in {time.perf_counter() - t:.1f} s")
+    runs = {False: [], True: []}
+    for _ in range(repeats):
+        for verify in (True, False):
+            r = rerun(source, dest, verify)
+            assert r["up_to_date"] == n, r
+            runs[verify].append(r)
+    for verify, label in ((True, "verify (read + hash)"), (False, "listing (default)")):
+        rs = runs[verify]
+        print(f"  re-run, {label:22s} {statistics.median(r['s'] for r in rs):7.2f} s  "
+              f"{rs[-1].get('reads', 0):4d} reads, {rs[-1].get('bytes', 0) / 2**20:7.1f} MiB, "
+              f"{rs[-1].get('heads', 0):4d} HEADs")
+    ratio = statistics.median(r["s"] for r in runs[True]) / statistics.median(r["s"] for r in runs[False])
+    print(f"  default is {ratio:.1f}x faster than verify on {name}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--images", type=int, default=64)
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    _count_io()
+    with tempfile.TemporaryDirectory() as tmp:
+        src = make_collection(os.path.join(tmp, "src"), args.images, args.size)
+        mib = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(src) for f in fs) / 2**20
+        print(f"{args.images} images of {args.size} px with sibling masks, {mib:.0f} MiB")
+        measure("local folder", Location(src), Location(os.path.join(tmp, "dest")), args.images, args.repeats)
+
+        from moto.server import ThreadedMotoServer
+        import s3fs
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+        os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        try:
+            url = f"http://127.0.0.1:{server._server.server_port}"
+            fs = s3fs.S3FileSystem(endpoint_url=url)
+            fs.mkdir("bench")
+            fs.put(src + "/", "bench/src/", recursive=True)
+            opts = {"endpoint_url": url}
+            measure("moto S3 (loopback)", Location("s3://bench/src", opts), Location("s3://bench/dest", opts),
+                    args.images, args.repeats)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

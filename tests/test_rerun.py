@@ -1,0 +1,160 @@
+"""Re-runs decide what is up to date from what the listing says, without reading unchanged images.
+
+The manifest records each source's, mask's and output's size and change tag (S3 ETag, file mtime
+and inode). A re-run compares them with the listing and one HEAD of the output; only a mismatch
+makes it read and hash the bytes (``verify=True`` always does).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import Counter
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from inpaint_core import manifest
+from inpaint_core.discover import discover
+from inpaint_core.pipeline import RestoreConfig, restore_shard
+from inpaint_core.storage import Location
+
+from .collections import good_collection, png_bytes
+from .faults.harness import moto, s3fs_for, upload  # noqa: F401 - fixture
+from .faults.s3proxy import FaultProxy
+
+
+def run(src: str, dest: str, run_id: str, opts: dict | None = None, **cfg) -> dict:
+    source, target = Location(src, opts or {}), Location(dest, opts or {})
+    items = list(discover(source, exclude=(target,)))
+    return restore_shard(items, RestoreConfig(**cfg), source, target, run_id, 0, "test-worker")
+
+
+def same_size_png(data: bytes, seed: int) -> bytes:
+    """An uncompressed PNG of the image in ``data`` with a seed-dependent patch: every seed gives
+    the same byte length."""
+    arr = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).copy()
+    arr[:8, :8] = np.random.default_rng(seed).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    return png_bytes(arr, compress_level=0)
+
+
+@pytest.fixture
+def read_keys(monkeypatch, tmp_path):
+    """Paths read through Location.read (every read of a source, mask or output goes through it),
+    relative to the test's folder."""
+    seen: Counter = Counter()
+    real = Location.read
+
+    def read(self, key):
+        seen[os.path.relpath(self.path(key), str(tmp_path))] += 1
+        return real(self, key)
+
+    monkeypatch.setattr(Location, "read", read)
+    return seen
+
+
+def test_local_rerun_reads_nothing_of_unchanged_images(tmp_path, read_keys):
+    src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
+    good_collection(src, n=4)
+    img = tmp_path / "src" / "set0" / "img000.png"
+    img.write_bytes(same_size_png(img.read_bytes(), seed=0))
+    assert run(src, dest, "r1")["ok"] == 4
+    rows = manifest.read_manifest(Location(dest)).to_pylist()
+    assert all(r["source_version"] and r["mask_version"] and r["output_version"] for r in rows)
+
+    read_keys.clear()
+    second = run(src, dest, "r2")
+    assert second["up_to_date"] == 4 and second["ok"] == 0
+    assert not read_keys, f"an unchanged re-run read {dict(read_keys)}"
+
+    # verify=True reads and hashes everything, and agrees.
+    verified = run(src, dest, "r3", verify=True)
+    assert verified["up_to_date"] == 4
+    assert sum(read_keys.values()) == 12  # 4 sources, 4 masks, 4 outputs
+
+    # A source rewritten in place with other bytes of the same size is redone; so is a new mask.
+    img = tmp_path / "src" / "set0" / "img000.png"
+    with open(img, "r+b") as fh:  # same inode, same size (uncompressed PNGs of one shape), other pixels
+        fh.write(same_size_png(img.read_bytes(), seed=1))
+    mask = tmp_path / "src" / "set1" / "img003_mask.png"
+    m = np.zeros((96, 96), np.uint8)
+    m[10:40, 10:40] = 255
+    mask.write_bytes(png_bytes(m))
+    read_keys.clear()
+    third = run(src, dest, "r4")
+    redone = {r["image_id"] for r in manifest.read_manifest(Location(dest), run_id="r4").to_pylist()}
+    assert redone == {"set0/img000.png", "set1/img003.png"} and third["up_to_date"] == 2
+    assert set(read_keys) == {"src/set0/img000.png", "src/set0/img000_mask.png", "src/set1/img003.png",
+                              "src/set1/img003_mask.png"}
+
+
+def test_touched_but_unchanged_files_are_hashed_and_stay_up_to_date(tmp_path, read_keys):
+    src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
+    good_collection(src, n=2)
+    run(src, dest, "r1")
+    os.utime(tmp_path / "src" / "set0" / "img000.png")  # a new mtime, the same bytes
+    read_keys.clear()
+    second = run(src, dest, "r2")
+    assert second["up_to_date"] == 2 and second["ok"] == 0
+    assert set(read_keys) == {"src/set0/img000.png", "src/set0/img000_mask.png", "dest/images/set0/img000.png"}
+
+
+def test_an_output_replaced_with_preserved_timestamp_is_caught_only_by_verify(tmp_path):
+    """The documented blind spot of trusting the listing, and the option that closes it."""
+    src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
+    good_collection(src, n=2)
+    run(src, dest, "r1")
+    out = tmp_path / "dest" / "images" / "set0" / "img000.png"
+    st = os.stat(out)
+    data = bytearray(out.read_bytes())
+    data[-20] ^= 0xFF  # same size, same inode, timestamps put back
+    with open(out, "r+b") as fh:
+        fh.write(data)
+    os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert run(src, dest, "r2")["up_to_date"] == 2
+    verified = run(src, dest, "r3", verify=True)
+    assert verified["ok"] == 1 and verified["up_to_date"] == 1
+
+
+def test_manifests_without_versions_still_count_as_up_to_date(tmp_path, read_keys):
+    """Parts written before schema 1.2 have no version columns: the re-run reads and hashes."""
+    src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
+    good_collection(src, n=3)
+    run(src, dest, "r1")
+    part = tmp_path / "dest" / manifest.part_key("r1", 0)
+    table = pq.read_table(part)
+    pq.write_table(table.drop_columns(["source_version", "mask_version", "output_version"]), part)
+    read_keys.clear()
+    second = run(src, dest, "r2")
+    assert second["up_to_date"] == 3 and second["ok"] == 0
+    assert sum(read_keys.values()) == 9
+
+
+def test_s3_rerun_sends_one_head_per_image_and_no_get(moto, tmp_path):  # noqa: F811 - fixture
+    fs = s3fs_for(moto.url)
+    fs.mkdir("rerun")
+    good_collection(str(tmp_path / "src"), n=4)
+    upload(str(tmp_path / "src"), fs, "rerun/src")
+    with FaultProxy(moto.url) as proxy:  # no faults: it only records the requests
+        opts = {"endpoint_url": proxy.url, "skip_instance_cache": True}
+        assert run("s3://rerun/src", "s3://rerun/dest", "r1", opts)["ok"] == 4
+        proxy.requests.clear()
+        second = run("s3://rerun/src", "s3://rerun/dest", "r2", opts)
+        assert second["up_to_date"] == 4 and second["ok"] == 0
+        objects = [(m, p.split("?")[0]) for m, p in proxy.requests if ".png" in p]
+        assert [m for m, _ in objects].count("GET") == 0, objects
+        assert sorted(p for m, p in objects if m == "HEAD") == sorted(
+            f"/rerun/dest/images/set{i % 2}/img{i:03d}.png" for i in range(4))
+
+        # A new mask object (a new ETag) is seen from the listing alone.
+        m = np.zeros((96, 96), np.uint8)
+        m[5:50, 5:50] = 255
+        fs.pipe("rerun/src/set0/img002_mask.png", png_bytes(m))
+        # An output replaced behind the manifest's back (same key) is seen from its HEAD.
+        fs.pipe("rerun/dest/images/set1/img001.png", fs.cat("rerun/src/set1/img001.png"))
+        third = run("s3://rerun/src", "s3://rerun/dest", "r3", opts)
+        redone = {r["image_id"] for r in manifest.read_manifest(Location("s3://rerun/dest", opts),
+                                                                run_id="r3").to_pylist()}
+        assert redone == {"set0/img002.png", "set1/img001.png"} and third["up_to_date"] == 2
