@@ -25,6 +25,8 @@ from prefect.states import Failed
 from pydantic import SecretStr
 
 from inpaint_core.discover import discover, read_mask_list
+from inpaint_core.errors import StorageError
+from inpaint_core.manifest_index import ManifestIndex, refresh_index
 from inpaint_core.pipeline import RestoreConfig
 from inpaint_core.redact import install_log_redaction
 from inpaint_core.report import write_contact_sheet
@@ -168,6 +170,7 @@ def restore(
     progress_id = create_progress_artifact(0.0, key=artifacts.artifact_key(dst.uri(), "progress"),
                                            description=f"restore {src.uri()}: listing")
 
+    index = None if force else _refresh_index(dst, logger)
     items = discover(src, masks=Location(masks_root, opts) if masks_root else None,
                      mask_list=read_mask_list(mask_list, opts) if mask_list else None,
                      reference=Location(reference, opts) if reference else None, exclude=(dst,),
@@ -210,12 +213,12 @@ def restore(
             seen["discovered"] += len(items_)
             args = dict(config=config, source=src, dest=dst, run_id=run_id, shard=shard)
             if split:
-                prepared = _named(prepare_shard_task, labels[shard]).submit(items_, **args)
+                prepared = _named(prepare_shard_task, labels[shard]).submit(items_, index=index, **args)
                 with dask.annotate(resources={"GPU": 1}):
                     filled = _named(inpaint_shard_task, labels[shard]).submit(prepared, config=config, shard=shard)
                 in_flight.append(_named(finish_shard_task, labels[shard]).submit(filled, **args))
             else:
-                in_flight.append(_named(restore_shard_task, labels[shard]).submit(items_, **args))
+                in_flight.append(_named(restore_shard_task, labels[shard]).submit(items_, index=index, **args))
             while len(in_flight) >= max_in_flight:
                 collect(in_flight.popleft())
         seen["listing_done"] = True
@@ -240,6 +243,21 @@ def restore(
         logger.error("run %s failed: %s", run_id, reason)
         return Failed(message=reason, data=FailureRateExceeded(reason, summary))
     return summary
+
+
+def _refresh_index(dst: Location, logger) -> ManifestIndex | None:
+    """The manifest index, brought up to date with every earlier run (once per run, not per shard)."""
+    try:
+        index = refresh_index(dst)
+    except StorageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a cache: without it the shards read the manifest parts
+        logger.warning("manifest index not refreshed (%s: %s): shards read the manifest parts instead",
+                       type(exc).__name__, exc)
+        return None
+    logger.info("manifest index: %d rows in %d chunks, %d parts covered (%d read now) in %.2f s", index.rows,
+                len(index.chunks), index.covered_parts, index.parts_read, index.seconds)
+    return index
 
 
 def _publish(summary: dict[str, Any], dst: Location, progress_id, max_failure_rate: float | None) -> None:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from .errors import StorageNotFoundError
 from .storage import Location
 
 SCHEMA_VERSION = "1.2"
@@ -167,12 +168,14 @@ class PriorRow:
 
 
 def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,
-               this_run: str | None = None) -> dict[str, PriorRow]:
+               this_run: str | None = None, index=None) -> dict[str, PriorRow]:
     """Finished rows (``ok`` or ``skipped``) of earlier runs with the same settings, by image id;
     ``this_run``'s own rows are left out.
 
-    Reads only the columns it needs and only parts whose id range overlaps the shard's
-    (Parquet statistics), so a shard's look-up stays small however large the manifest grows.
+    With ``index`` (a :class:`~inpaint_core.manifest_index.ManifestIndex` the flow refreshed at
+    its start) only the one or two row groups of the index that hold these ids are read. Without,
+    every manifest part's statistics are read (only the columns needed, only matching row groups):
+    right for one shard, but a cost that grows with the number of parts.
     """
     if not image_ids:
         return {}
@@ -184,7 +187,14 @@ def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,
         flt &= f("run_id") != this_run
     cols = ["image_id", "run_id", "status", "source_sha256", "mask_sha256", "source_bytes", "output_uri", "output_sha256",
             "source_version", "mask_uri", "mask_version", "output_version", "finished_at"]
-    table = read_manifest(dest, columns=cols, filter=flt)
+    table = None
+    if index is not None:
+        try:
+            table = index.read(dest, image_ids, flt)
+        except StorageNotFoundError:  # a chunk collected under a very long run: read the parts
+            table = None
+    if table is None:
+        table = read_manifest(dest, columns=cols, filter=flt)
     out: dict[str, PriorRow] = {}
     rows = sorted(table.to_pylist(), key=lambda r: r["finished_at"].timestamp() if r["finished_at"] else 0.0)
     for r in rows:  # the latest finished row of an image wins

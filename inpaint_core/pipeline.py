@@ -32,6 +32,7 @@ from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, 
                      UnsafeKeyError)
 from .imageio import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, decode_mask, encode_image
 from .inpainters import Inpainter, create_inpainter
+from .manifest_index import ManifestIndex
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
 from .quality import score_fill, score_reference
 from .redact import redact
@@ -152,15 +153,18 @@ class _Timer:
 # prepare
 # --------------------------------------------------------------------------------------------
 def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Location, dest: Location,
-                  run_id: str, shard: int) -> list[Work]:
-    """Read, decode, find masks and edges and cut hole windows for every item of a shard."""
+                  run_id: str, shard: int, index: ManifestIndex | None = None) -> list[Work]:
+    """Read, decode, find masks and edges and cut hole windows for every item of a shard.
+
+    ``index``: the manifest index the flow refreshed (earlier rows are looked up there instead of
+    in every manifest part)."""
     inpainter = get_inpainter(config)
     settings = config.settings_hash()
     ids = [it.image_id for it in items if it.error is None]
     # Not this run's own rows: Dask runs a shard again when the worker holding its result is lost,
     # even after the shard wrote its outputs and manifest part; the attempt redoes it whole and
     # rewrites the part with every row, so none drops out and the counts stay this run's.
-    prior = {} if config.force else manifest.prior_rows(dest, ids, settings, this_run=run_id)
+    prior = {} if config.force else manifest.prior_rows(dest, ids, settings, this_run=run_id, index=index)
     works = []
     for item in items:
         row = manifest.empty_row() | {
@@ -450,9 +454,9 @@ def _score_reference(w: Work, restored: np.ndarray, source: Location) -> None:
 
 
 def restore_shard(items: list[SourceItem], config: RestoreConfig, source: Location, dest: Location,
-                  run_id: str, shard: int, worker: str) -> dict[str, Any]:
+                  run_id: str, shard: int, worker: str, index: ManifestIndex | None = None) -> dict[str, Any]:
     """All three steps in one process, then the manifest part. Returns the shard's summary."""
-    works = prepare_shard(items, config, source, dest, run_id, shard)
+    works = prepare_shard(items, config, source, dest, run_id, shard, index)
     works = inpaint_shard(works, config, worker)
     rows = finish_shard(works, config, source, dest, worker)
     return write_shard_manifest(rows, works, dest, run_id, shard)

@@ -49,14 +49,14 @@ def worker_name() -> str:
 
 
 @task(name="restore-shard", task_run_name="restore shard {shard}", **_SHARD_RETRIES)
-def restore_shard_task(items, config, source, dest, run_id: str, shard: int) -> dict:
-    return restore_shard(items, config, source, dest, run_id, shard, worker_name())
+def restore_shard_task(items, config, source, dest, run_id: str, shard: int, index=None) -> dict:
+    return restore_shard(items, config, source, dest, run_id, shard, worker_name(), index)
 
 
 @task(name="prepare-shard", task_run_name="prepare shard {shard}", **_SHARD_RETRIES)
-def prepare_shard_task(items, config, source, dest, run_id: str, shard: int):
+def prepare_shard_task(items, config, source, dest, run_id: str, shard: int, index=None):
     # Full frames stay here; only the windows around holes travel to the inpainting worker.
-    return [w.without_frames() for w in prepare_shard(items, config, source, dest, run_id, shard)]
+    return [w.without_frames() for w in prepare_shard(items, config, source, dest, run_id, shard, index)]
 
 
 @task(name="inpaint-shard", task_run_name="inpaint shard {shard}", **_SHARD_RETRIES)
