@@ -6,13 +6,14 @@ that the manifest recorded, and whose output answers one HEAD with its recorded 
 ``verify=True`` (``inpaint restore --verify``, and what every re-run did before manifest schema
 1.2) reads and hashes the source, the mask and the output of every image.
 
-    python benchmarks/bench_rerun.py [--images 64] [--size 1024] [--repeats 3]
+    python benchmarks/bench_rerun.py [--images 64] [--size 1024] [--repeats 3] [--latency-ms 20]
 
-Restores the collection once (telea) on a local folder and on moto's S3 server on loopback, then
-times the up-to-date decision of a re-run (listing plus ``prepare_shard``, one shard per 64
-images) both ways, alternating, and prints the median seconds, bytes read and object reads and
-HEADs, and the ratio. moto answers from memory on loopback: a real bucket adds latency and
-bandwidth limits to every read, which the default avoids.
+Restores the collection once (telea) on a local folder, on moto's S3 server on loopback, and on
+moto behind a proxy that delays every request by ``--latency-ms`` (a bucket in another building),
+then times the up-to-date decision of a re-run (listing plus ``prepare_shard``, one shard per 64
+images) each way, alternating, and prints the median seconds, bytes read, object reads and HEADs,
+and the ratios. On S3 the default is measured twice: with the shard's output HEADs one after
+another (``OUTPUT_HEADS_IN_FLIGHT = 1``, how it first landed) and concurrent (the default, 16).
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._collection import make_collection  # noqa: E402
 from inpaint_core.discover import discover  # noqa: E402
+from inpaint_core import pipeline  # noqa: E402
 from inpaint_core.pipeline import RestoreConfig, prepare_shard, restore_shard  # noqa: E402
 from inpaint_core.storage import Location  # noqa: E402
+from tests.faults.s3proxy import FaultProxy  # noqa: E402
 
 COUNTS: Counter = Counter()
 
@@ -64,8 +67,9 @@ def restore_all(source: Location, dest: Location) -> int:
     return ok
 
 
-def rerun(source: Location, dest: Location, verify: bool) -> dict:
+def rerun(source: Location, dest: Location, verify: bool, heads: int = 16) -> dict:
     COUNTS.clear()
+    pipeline.OUTPUT_HEADS_IN_FLIGHT = heads
     config = RestoreConfig(verify=verify)
     t = time.perf_counter()
     items = list(discover(source, exclude=(dest,)))
@@ -75,23 +79,26 @@ def rerun(source: Location, dest: Location, verify: bool) -> dict:
     return {"s": time.perf_counter() - t, "up_to_date": up, **COUNTS}
 
 
-def measure(name: str, source: Location, dest: Location, n: int, repeats: int) -> None:
+def measure(name: str, source: Location, dest: Location, n: int, repeats: int, s3: bool) -> None:
     t = time.perf_counter()
     ok = restore_all(source, dest)
     print(f"{name}: first run restored {ok} of {n} images in {time.perf_counter() - t:.1f} s")
-    runs = {False: [], True: []}
+    variants = [("verify (read + hash)", True, 16), ("listing (default)", False, 16)]
+    if s3:
+        variants.insert(1, ("listing, 1 HEAD at once", False, 1))
+    runs: dict[str, list] = {label: [] for label, _, _ in variants}
     for _ in range(repeats):
-        for verify in (True, False):
-            r = rerun(source, dest, verify)
+        for label, verify, heads in variants:
+            r = rerun(source, dest, verify, heads)
             assert r["up_to_date"] == n, r
-            runs[verify].append(r)
-    for verify, label in ((True, "verify (read + hash)"), (False, "listing (default)")):
-        rs = runs[verify]
-        print(f"  re-run, {label:22s} {statistics.median(r['s'] for r in rs):7.2f} s  "
-              f"{rs[-1].get('reads', 0):4d} reads, {rs[-1].get('bytes', 0) / 2**20:7.1f} MiB, "
-              f"{rs[-1].get('heads', 0):4d} HEADs")
-    ratio = statistics.median(r["s"] for r in runs[True]) / statistics.median(r["s"] for r in runs[False])
-    print(f"  default is {ratio:.1f}x faster than verify on {name}")
+            runs[label].append(r)
+    med = {label: statistics.median(r["s"] for r in rs) for label, rs in runs.items()}
+    for label, rs in runs.items():
+        print(f"  re-run, {label:26s} {med[label]:7.2f} s  {rs[-1].get('reads', 0):4d} reads, "
+              f"{rs[-1].get('bytes', 0) / 2**20:7.1f} MiB, {rs[-1].get('heads', 0):4d} HEADs")
+    base = med["verify (read + hash)"]
+    print("  " + ", ".join(f"{label}: {base / m:.1f}x faster than verify" for label, m in med.items()
+                          if not label.startswith("verify")))
 
 
 def main() -> None:
@@ -99,13 +106,14 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=64)
     ap.add_argument("--size", type=int, default=1024)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--latency-ms", type=float, default=20.0, help="delay per request of the remote-bucket case")
     args = ap.parse_args()
     _count_io()
     with tempfile.TemporaryDirectory() as tmp:
         src = make_collection(os.path.join(tmp, "src"), args.images, args.size)
         mib = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(src) for f in fs) / 2**20
         print(f"{args.images} images of {args.size} px with sibling masks, {mib:.0f} MiB")
-        measure("local folder", Location(src), Location(os.path.join(tmp, "dest")), args.images, args.repeats)
+        measure("local folder", Location(src), Location(os.path.join(tmp, "dest")), args.images, args.repeats, False)
 
         from moto.server import ThreadedMotoServer
         import s3fs
@@ -121,7 +129,12 @@ def main() -> None:
             fs.put(src + "/", "bench/src/", recursive=True)
             opts = {"endpoint_url": url}
             measure("moto S3 (loopback)", Location("s3://bench/src", opts), Location("s3://bench/dest", opts),
-                    args.images, args.repeats)
+                    args.images, args.repeats, True)
+            with FaultProxy(url) as proxy:
+                proxy.add("delay", times=-1, seconds=args.latency_ms / 1000)
+                opts = {"endpoint_url": proxy.url}
+                measure(f"moto S3, {args.latency_ms:.0f} ms per request", Location("s3://bench/src", opts),
+                        Location("s3://bench/dest2", opts), args.images, args.repeats, True)
         finally:
             server.stop()
 

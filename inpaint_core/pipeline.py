@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -39,6 +40,7 @@ from .redact import redact
 from .storage import Location, read_uri, sha256_hex
 from .windows import Window, hole_windows
 
+OUTPUT_HEADS_IN_FLIGHT = 16  # concurrent HEADs of a shard's outputs on an object store
 _PIL_TO_FORMAT = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp", "BMP": "bmp"}
 
 
@@ -165,6 +167,7 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
     # even after the shard wrote its outputs and manifest part; the attempt redoes it whole and
     # rewrites the part with every row, so none drops out and the counts stay this run's.
     prior = {} if config.force else manifest.prior_rows(dest, ids, settings, this_run=run_id, index=index)
+    outputs = {} if config.verify else _output_versions(items, prior, dest)
     works = []
     for item in items:
         row = manifest.empty_row() | {
@@ -183,14 +186,48 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
                 w.up_to_date = p is not None and p.status == "skipped" and p.source_bytes == item.size
                 w.skip(item.skip_reason)
             else:
-                _prepare_image(w, config, source, dest, inpainter, prior.get(item.image_id))
+                _prepare_image(w, config, source, dest, inpainter, prior.get(item.image_id), outputs)
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
             w.fail(exc)
     return works
 
 
+def _output_versions(items: list[SourceItem], prior: dict[str, manifest.PriorRow],
+                     dest: Location) -> dict[str, str | None]:
+    """Current versions of the outputs a re-run will compare, by output URI, asked concurrently of an
+    object store: one HEAD each, and their latency, not their number, is what a shard would wait
+    for one after another. Only outputs whose source is unchanged by the listing are asked; a disk
+    answers ``stat`` fast enough in turn. Outputs that could not be asked are left out (the check
+    asks again, and fails that image's row if the store keeps failing)."""
+    if dest.is_local:
+        return {}
+    keys = {}
+    for item in items:
+        p = prior.get(item.image_id)
+        if p and p.output_uri and p.output_version and item.version and item.version == p.source_version:
+            try:
+                keys[p.output_uri] = dest.key_of(p.output_uri)
+            except UnsafeKeyError:
+                continue
+    if not keys:
+        return {}
+
+    def head(key: str) -> tuple[bool, str | None]:
+        try:
+            return True, dest.version(key)
+        except StorageNotFoundError:
+            return True, None
+        except Exception:  # noqa: BLE001 - asked again, image by image, where the error is reported
+            return False, None
+
+    with ThreadPoolExecutor(min(OUTPUT_HEADS_IN_FLIGHT, len(keys))) as pool:
+        answers = dict(zip(keys, pool.map(head, keys.values())))
+    return {uri: version for uri, (ok, version) in answers.items() if ok}
+
+
 def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Location,
-                   inpainter: Inpainter, prior: manifest.PriorRow | None) -> None:
+                   inpainter: Inpainter, prior: manifest.PriorRow | None,
+                   outputs: dict[str, str | None] | None = None) -> None:
     row, timer, item = w.row, _Timer(w.row), w.item
     t = timer.now()
     mask_uri = item.mask_uri if config.masks != "detect" else None
@@ -199,7 +236,7 @@ def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Locat
     row["source_version"] = item.version
     if mask_uri:
         row["mask_version"] = item.mask_version or _uri_version(mask_uri, source)
-    if prior is not None and not config.verify and _unchanged_since(prior, row, item, mask_uri, dest):
+    if prior is not None and not config.verify and _unchanged_since(prior, row, item, mask_uri, dest, outputs or {}):
         w.up_to_date = True
         timer.add("read", t)
         return
@@ -244,7 +281,7 @@ def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Locat
 
 
 def _unchanged_since(prior: manifest.PriorRow, row: dict[str, Any], item: SourceItem, mask_uri: str | None,
-                     dest: Location) -> bool:
+                     dest: Location, outputs: dict[str, str | None]) -> bool:
     """True when the listing (and a HEAD of the output) says nothing changed since ``prior`` was
     written: the source, the mask and the output each still have the version recorded then.
     False means "read and hash to find out", not "changed"."""
@@ -256,6 +293,8 @@ def _unchanged_since(prior: manifest.PriorRow, row: dict[str, Any], item: Source
         return True
     if not prior.output_uri or not prior.output_version:
         return False
+    if prior.output_uri in outputs:  # asked already, with the shard's other outputs
+        return outputs[prior.output_uri] == prior.output_version
     try:
         return dest.version(dest.key_of(prior.output_uri)) == prior.output_version
     except (StorageNotFoundError, UnsafeKeyError):
