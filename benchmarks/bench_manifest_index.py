@@ -15,7 +15,6 @@ look-up both ways, measured in the same run, and what that makes per 1,000 shard
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import sys
@@ -25,6 +24,7 @@ from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks._moto import moto_s3  # noqa: E402
 from inpaint_core import manifest  # noqa: E402
 from inpaint_core.manifest_index import refresh_index  # noqa: E402
 from inpaint_core.storage import Location  # noqa: E402
@@ -83,22 +83,11 @@ def main() -> None:
             measure("local folder", Location(tmp), parts, args.lookups)
     if not args.s3_parts:
         return
-    from moto.server import ThreadedMotoServer
-    import s3fs
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        url = f"http://127.0.0.1:{server._server.server_port}"
-        fs = s3fs.S3FileSystem(endpoint_url=url)
+    with moto_s3() as (url, fs):
         for n, parts in enumerate(args.s3_parts):
             fs.mkdir(f"bench{n}")
             measure("moto S3 (loopback)", Location(f"s3://bench{n}/dest", {"endpoint_url": url}), parts,
                     args.lookups)
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

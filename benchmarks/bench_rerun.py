@@ -19,7 +19,6 @@ another (``OUTPUT_HEADS_IN_FLIGHT = 1``, how it first landed) and concurrent (th
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import statistics
 import sys
@@ -30,6 +29,7 @@ from collections import Counter
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks._collection import make_collection  # noqa: E402
+from benchmarks._moto import moto_s3  # noqa: E402
 from inpaint_core.discover import discover  # noqa: E402
 from inpaint_core import pipeline  # noqa: E402
 from inpaint_core.pipeline import RestoreConfig, prepare_shard, restore_shard  # noqa: E402
@@ -115,16 +115,7 @@ def main() -> None:
         print(f"{args.images} images of {args.size} px with sibling masks, {mib:.0f} MiB")
         measure("local folder", Location(src), Location(os.path.join(tmp, "dest")), args.images, args.repeats, False)
 
-        from moto.server import ThreadedMotoServer
-        import s3fs
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-        os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            url = f"http://127.0.0.1:{server._server.server_port}"
-            fs = s3fs.S3FileSystem(endpoint_url=url)
+        with moto_s3() as (url, fs):
             fs.mkdir("bench")
             fs.put(src + "/", "bench/src/", recursive=True)
             opts = {"endpoint_url": url}
@@ -135,8 +126,6 @@ def main() -> None:
                 opts = {"endpoint_url": proxy.url}
                 measure(f"moto S3, {args.latency_ms:.0f} ms per request", Location("s3://bench/src", opts),
                         Location("s3://bench/dest2", opts), args.images, args.repeats, True)
-        finally:
-            server.stop()
 
 
 if __name__ == "__main__":

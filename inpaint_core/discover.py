@@ -186,7 +186,8 @@ def _walk(source, masks, mask_list, reference, exclude, only_dirs: set[str] | No
                 continue
             used_outputs.add(stem)
             mask_uri, mask_source, mask_info = _find_mask(source, key, rel_dir, stem, files, mask_list, mask_index)
-            yield SourceItem(key, size, mask_uri, mask_source, _find_reference(reference, rel_dir, name, stem, ref_index),
+            yield SourceItem(key, size, mask_uri, mask_source,
+                             _find_reference(reference, rel_dir, name, stem, ref_index),
                              version=object_version(files[name]),
                              mask_version=object_version(mask_info) if mask_info else None)
 

@@ -287,7 +287,9 @@ def _unchanged_since(prior: manifest.PriorRow, row: dict[str, Any], item: Source
     False means "read and hash to find out", not "changed"."""
     if not item.version or prior.source_version != item.version or prior.source_bytes != item.size:
         return False
-    if mask_uri != prior.mask_uri or (mask_uri and (not row["mask_version"] or row["mask_version"] != prior.mask_version)):
+    if mask_uri != prior.mask_uri:
+        return False
+    if mask_uri and (not row["mask_version"] or row["mask_version"] != prior.mask_version):
         return False
     if prior.status == "skipped" and not prior.output_uri:
         return True
