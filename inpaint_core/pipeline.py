@@ -460,9 +460,9 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     out = encode_image(restored, fmt, gray=image.gray, alpha=alpha,
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
     key = output_key(w.item.image_id, fmt)
-    row["output_uri"] = dest.write_atomic(f"images/{key}", out)
+    row["output_uri"], version = dest.write_versioned(f"images/{key}", out)
     row["output_sha256"] = sha256_hex(out)
-    row["output_version"] = dest.version(f"images/{key}")
+    row["output_version"] = version or dest.version(f"images/{key}")
     stem = output_key(w.item.image_id, "png")
     if config.write_masks and w.mask is not None:
         row["mask_output_uri"] = dest.write_atomic(

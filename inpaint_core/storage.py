@@ -345,15 +345,23 @@ class Location:
         no reader pattern such as ``*.parquet`` or ``*.png`` matches it), are flushed to disk and
         renamed over the final name. On an object store one PUT makes the object visible whole.
         """
-        path = self.path(key)
-        self.call("write", key, lambda: self._write_once(key, path, data))
-        return self.fs.unstrip_protocol(path)
+        return self.write_versioned(key, data)[0]
 
-    def _write_once(self, key: str, path: str, data: bytes) -> None:
+    def write_versioned(self, key: str, data: bytes) -> tuple[str, str | None]:
+        """:meth:`write_atomic`, also returning the :func:`object_version` of what it wrote, as
+        the store reported it for this very write (the PUT's ETag; the temporary file's ``fstat``,
+        which the rename keeps): no second request, and never a concurrent writer's version.
+        ``None`` where the store does not say (a multipart upload, other object stores)."""
+        path = self.path(key)
+        version = self.call("write", key, lambda: self._write_once(key, path, data))
+        return self.fs.unstrip_protocol(path), version
+
+    def _write_once(self, key: str, path: str, data: bytes) -> str | None:
         if not self.is_local:
             _fault_point(f"publish:{key}")
-            self.fs.pipe_file(path, data)  # one PUT: visible only once complete
-            return
+            out = self.fs.pipe_file(path, data)  # one PUT: visible only once complete
+            etag = out.get("ETag") if isinstance(out, dict) else None
+            return object_version({"ETag": etag, "size": len(data)}) if etag else None
         directory = posixpath.dirname(path)
         os.makedirs(directory, exist_ok=True)
         tmp = f"{directory}/.{posixpath.basename(path)}.{uuid.uuid4().hex[:12]}.tmp"
@@ -362,12 +370,14 @@ class Location:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+                st = os.fstat(fh.fileno())
             _fault_point(f"publish:{key}")
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         _fsync_dir(directory)
+        return object_version({"mtime": st.st_mtime, "ino": st.st_ino, "size": st.st_size})
 
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url, "storage_options": self.storage_options}

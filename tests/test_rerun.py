@@ -140,6 +140,8 @@ def test_s3_rerun_sends_one_head_per_image_and_no_get(moto, tmp_path):  # noqa: 
     with FaultProxy(moto.url) as proxy:  # no faults: it only records the requests
         opts = {"endpoint_url": proxy.url, "skip_instance_cache": True}
         assert run("s3://rerun/src", "s3://rerun/dest", "r1", opts)["ok"] == 4
+        # The outputs' versions came with their PUTs: no HEAD after writing.
+        assert not [p for m, p in proxy.requests if m == "HEAD" and "/rerun/dest/images/" in p]
         proxy.requests.clear()
         second = run("s3://rerun/src", "s3://rerun/dest", "r2", opts)
         assert second["up_to_date"] == 4 and second["ok"] == 0
