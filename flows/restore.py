@@ -154,6 +154,10 @@ def restore(
     check_source_and_dest(src, dst)
     src.check_reachable()  # a missing or forbidden bucket fails here, not as an empty run
     dst.check_reachable(must_exist=False)
+    if keys is None:  # a full run walks the destination once for what killed runs left behind
+        swept = dst.sweep_temporaries()
+        if swept:
+            logger.info("removed %d temporary files that killed runs left under %s", swept, dst.uri())
     config = RestoreConfig(method=method, method_options=method_options or {}, checkpoint=checkpoint,
                            masks=masks, detectors=tuple(detectors or ("solid",)), blend=blend,
                            blend_margin=blend_margin, output_format=output_format, write_masks=write_masks,

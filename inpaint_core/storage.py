@@ -379,6 +379,27 @@ class Location:
         _fsync_dir(directory)
         return object_version({"mtime": st.st_mtime, "ino": st.st_ino, "size": st.st_size})
 
+    def sweep_temporaries(self, older_than_s: float = 3600.0) -> int:
+        """Delete the temporary files that killed writers left under this root on a disk (hidden
+        ``.<name>.<12 hex>.tmp``, as :meth:`write_atomic` names them) once they are older than
+        ``older_than_s``: younger ones may be a live writer's. Returns how many it deleted; an
+        object store has none (a PUT is whole or absent)."""
+        if not self.is_local or not os.path.isdir(self.root):
+            return 0
+        cutoff, removed = time.time() - older_than_s, 0
+        for dirpath, _, files in os.walk(self.root):
+            for name in files:
+                if not _TEMPORARY.match(name):
+                    continue
+                path = os.path.join(dirpath, name)
+                try:
+                    if os.lstat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
+                except FileNotFoundError:  # renamed or removed by its writer meanwhile
+                    continue
+        return removed
+
     def __getstate__(self) -> dict[str, Any]:
         return {"url": self.url, "storage_options": self.storage_options}
 
@@ -386,6 +407,9 @@ class Location:
         self.url = state["url"]
         self.storage_options = state["storage_options"]
         self.__post_init__()
+
+
+_TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 
 
 def _fsync_dir(directory: str) -> None:

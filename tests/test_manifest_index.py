@@ -120,7 +120,11 @@ def test_the_flow_refreshes_the_index_once_and_re_runs_use_it(prefect_server, tm
     kw = dict(n_workers=1, shard_size=2, contact_sheet=False)
     first = run_restore(str(tmp_path / "src"), str(tmp_path / "dest"), **kw)
     assert first["ok"] == 6 and not (tmp_path / "dest" / "manifest-index").exists()
+    stale = tmp_path / "dest" / "images" / "set0" / ".img000.png.0123456789ab.tmp"  # a killed writer's
+    stale.write_bytes(b"partial")
+    os.utime(stale, (T0.timestamp(),) * 2)
     second = run_restore(str(tmp_path / "src"), str(tmp_path / "dest"), **kw)
+    assert not stale.exists(), "a full run sweeps what killed writers left"
     assert second["up_to_date"] == 6 and second["ok"] == 0
     state = (tmp_path / "dest" / "manifest-index" / "index.json").read_text()
     assert f"{first['run_id']}" in state and '"final": true' in state

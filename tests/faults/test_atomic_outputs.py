@@ -49,3 +49,25 @@ def test_reader_never_sees_a_partial_object(tmp_path, moto, where):
     assert set(d.latest_ok) == ids and not d.bad_outputs
     record(f"atomic outputs ({where})", f"tests/faults/test_atomic_outputs.py::test_reader_never_sees_a_partial_object"
            f"[{where}]", 0, 1, d.lost(ids), objects_checked_while_written=reader.checked, polls=reader.polls)
+
+
+def test_temporaries_of_killed_writers_are_swept_but_not_live_ones(tmp_path):
+    """A writer SIGKILLed between its temporary file and the rename leaves the temporary behind:
+    an hour later it is swept; a younger one (a live writer's) and every other file stay."""
+    import os
+    import time
+
+    from inpaint_core.storage import Location
+
+    dst = Location(str(tmp_path / "dest"))
+    dst.write_atomic("images/a.png", b"png")
+    folder = tmp_path / "dest" / "images" / "deep"
+    folder.mkdir()
+    names = {".b.png.0123456789ab.tmp": 7200, ".part-000001.parquet.abcdef012345.tmp": 7200,
+             ".c.png.0123456789ab.tmp": 60, "notes.tmp": 7200, ".hidden.tmp": 7200}
+    for name, age in names.items():
+        (folder / name).write_bytes(b"partial")
+        os.utime(folder / name, (time.time() - age,) * 2)
+    assert dst.sweep_temporaries() == 2
+    assert sorted(os.listdir(folder)) == [".c.png.0123456789ab.tmp", ".hidden.tmp", "notes.tmp"]
+    assert (tmp_path / "dest" / "images" / "a.png").read_bytes() == b"png"
