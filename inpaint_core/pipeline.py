@@ -18,7 +18,7 @@ import functools
 import hashlib
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
@@ -41,6 +41,7 @@ from .storage import Location, read_uri, sha256_hex
 from .windows import Window, hole_windows
 
 OUTPUT_HEADS_IN_FLIGHT = 16  # concurrent HEADs of a shard's outputs on an object store
+READS_IN_FLIGHT = 8  # images whose bytes a shard reads ahead from an object store
 _PIL_TO_FORMAT = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp", "BMP": "bmp"}
 
 
@@ -168,7 +169,7 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
     # rewrites the part with every row, so none drops out and the counts stay this run's.
     prior = {} if config.force else manifest.prior_rows(dest, ids, settings, this_run=run_id, index=index)
     outputs = {} if config.verify else _output_versions(items, prior, dest)
-    works = []
+    works, to_read = [], []
     for item in items:
         row = manifest.empty_row() | {
             "run_id": run_id, "shard": shard, "image_id": item.image_id, "source_bytes": item.size,
@@ -185,11 +186,50 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
                 p = prior.get(item.image_id)
                 w.up_to_date = p is not None and p.status == "skipped" and p.source_bytes == item.size
                 w.skip(item.skip_reason)
-            else:
-                _prepare_image(w, config, source, dest, inpainter, prior.get(item.image_id), outputs)
+            elif not _unchanged_by_listing(w, config, source, dest, prior.get(item.image_id), outputs):
+                to_read.append(w)
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
             w.fail(exc)
+    with _ReadAhead(to_read, source, 1 if source.is_local else READS_IN_FLIGHT) as reads:
+        for w in to_read:
+            try:
+                _prepare_image(w, config, dest, inpainter, prior.get(w.item.image_id), reads)
+            except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
+                w.fail(exc)
     return works
+
+
+class _ReadAhead:
+    """The source and mask bytes of a shard's images, read up to ``in_flight`` images ahead of
+    the one being decoded: on an object store each read waits a round trip, and one after
+    another they would leave the worker idle. ``in_flight=1`` reads each when it is needed."""
+
+    def __init__(self, works: list[Work], source: Location, in_flight: int):
+        self.works, self.source, self.in_flight = works, source, in_flight
+        self.pool = ThreadPoolExecutor(in_flight) if in_flight > 1 and len(works) > 1 else None
+        self.futures: dict[int, Future] = {}
+        self.next = 0
+
+    def __enter__(self) -> "_ReadAhead":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read(self, w: Work) -> tuple[bytes, bytes | None]:
+        data = self.source.read(w.item.image_id)
+        mask_uri = w.row["mask_uri"]
+        return data, (_read_uri(mask_uri, self.source) if mask_uri else None)
+
+    def take(self, w: Work) -> tuple[bytes, bytes | None]:
+        """``w``'s ``(source bytes, mask bytes or None)``; a read error is raised here, for its row."""
+        if self.pool is None:
+            return self._read(w)
+        while self.next < len(self.works) and len(self.futures) < self.in_flight:
+            self.futures[id(self.works[self.next])] = self.pool.submit(self._read, self.works[self.next])
+            self.next += 1
+        return self.futures.pop(id(w)).result()
 
 
 def _output_versions(items: list[SourceItem], prior: dict[str, manifest.PriorRow],
@@ -225,9 +265,10 @@ def _output_versions(items: list[SourceItem], prior: dict[str, manifest.PriorRow
     return {uri: version for uri, (ok, version) in answers.items() if ok}
 
 
-def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Location,
-                   inpainter: Inpainter, prior: manifest.PriorRow | None,
-                   outputs: dict[str, str | None] | None = None) -> None:
+def _unchanged_by_listing(w: Work, config: RestoreConfig, source: Location, dest: Location,
+                          prior: manifest.PriorRow | None, outputs: dict[str, str | None]) -> bool:
+    """Record what the listing says about the image (and its mask); True, and the image is up to
+    date, when nothing changed since ``prior`` and none of its bytes need reading."""
     row, timer, item = w.row, _Timer(w.row), w.item
     t = timer.now()
     mask_uri = item.mask_uri if config.masks != "detect" else None
@@ -235,17 +276,24 @@ def _prepare_image(w: Work, config: RestoreConfig, source: Location, dest: Locat
     # with its older version, so the next run reads it again instead of trusting the change.
     row["source_version"] = item.version
     if mask_uri:
+        row["mask_uri"] = mask_uri
         row["mask_version"] = item.mask_version or _uri_version(mask_uri, source)
-    if prior is not None and not config.verify and _unchanged_since(prior, row, item, mask_uri, dest, outputs or {}):
+    if prior is not None and not config.verify and _unchanged_since(prior, row, item, mask_uri, dest, outputs):
         w.up_to_date = True
         timer.add("read", t)
-        return
-    data = source.read(item.image_id)
+        return True
+    timer.add("read", t)
+    return False
+
+
+def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: Inpainter,
+                   prior: manifest.PriorRow | None, reads: _ReadAhead) -> None:
+    row, timer = w.row, _Timer(w.row)
+    t = timer.now()
+    data, mask_bytes = reads.take(w)
     row["source_sha256"], row["source_bytes"] = sha256_hex(data), len(data)
-    mask_bytes = None
-    if mask_uri:
-        mask_bytes = _read_uri(mask_uri, source)
-        row["mask_sha256"], row["mask_uri"] = sha256_hex(mask_bytes), mask_uri
+    if mask_bytes is not None:
+        row["mask_sha256"] = sha256_hex(mask_bytes)
     t = timer.add("read", t)
     if prior is not None and _is_up_to_date(prior, row, dest):
         w.up_to_date = True
