@@ -1,8 +1,9 @@
-"""A shard restoring from a bucket with round-trip latency: reads one after another vs read ahead.
+"""A shard restoring from and to a bucket with round-trip latency: I/O in turn vs overlapped.
 
-Each image of a shard needs its source and its mask; on an object store each read waits a round
-trip. A shard reads up to ``READS_IN_FLIGHT`` (8) images ahead of the one it decodes; with 1 it
-reads each when it needs it, as it did before.
+Each image of a shard needs its source and its mask read and its output written; on an object
+store each request waits a round trip. A shard reads up to ``READS_IN_FLIGHT`` (8) images ahead of
+the one it decodes and keeps up to ``WRITES_IN_FLIGHT`` (8) outputs uploading while it finishes
+the next; with both at 1 it reads and writes each when it gets to it, as it did before.
 
     python benchmarks/bench_s3_latency.py [--images 64] [--size 512] [--latency-ms 20] [--repeats 2]
 
@@ -33,7 +34,7 @@ from tests.faults.s3proxy import FaultProxy  # noqa: E402
 
 
 def shard_seconds(url: str, dest: str, in_flight: int) -> float:
-    pipeline.READS_IN_FLIGHT = in_flight
+    pipeline.READS_IN_FLIGHT = pipeline.WRITES_IN_FLIGHT = in_flight
     opts = {"endpoint_url": url}
     source, target = Location("s3://bench/src", opts), Location(dest, opts)
     items = list(discover(source, exclude=(target,)))
@@ -65,7 +66,8 @@ def main() -> None:
                     for n in times:
                         times[n].append(shard_seconds(proxy.url, f"s3://bench/out-{label[:4]}-{n}-{r}", n))
             one, ahead = statistics.median(times[1]), statistics.median(times[8])
-            print(f"  {label}: reads one at a time {one:.2f} s, 8 ahead {ahead:.2f} s ({one / ahead:.2f}x); "
+            print(f"  {label}: I/O in turn {one:.2f} s, 8 reads ahead and 8 writes behind {ahead:.2f} s "
+                  f"({one / ahead:.2f}x); "
                   f"{args.images / ahead:.1f} images/s")
 
 

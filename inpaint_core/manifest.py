@@ -56,7 +56,9 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("output_version", pa.string(), "size and change tag of the restored image right after it was written"),
     ("mask_output_uri", pa.string(), "URI of the written mask (with --write-masks)"),
     ("edges_output_uri", pa.string(), "URI of the written edge map (with --write-edges)"),
-    *[(f"ms_{s}", pa.float64(), f"milliseconds spent in the {s} stage") for s in STAGES],
+    *[(f"ms_{s}", pa.float64(), f"milliseconds spent in the {s} stage"
+       + (" (on an object store: the wait, as I/O overlaps other images)" if s in ("read", "write") else ""))
+      for s in STAGES],
     ("ms_total", pa.float64(), "milliseconds for the image, all stages"),
     ("worker", pa.string(), "Dask worker (or process) that ran the inpainting stage"),
     ("device", pa.string(), "device of the inpainting stage: cpu, cuda:0, ..."),

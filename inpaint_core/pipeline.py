@@ -18,10 +18,11 @@ import functools
 import hashlib
 import json
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from .windows import Window, hole_windows
 
 OUTPUT_HEADS_IN_FLIGHT = 16  # concurrent HEADs of a shard's outputs on an object store
 READS_IN_FLIGHT = 8  # images whose bytes a shard reads ahead from an object store
+WRITES_IN_FLIGHT = 8  # outputs a shard writes to an object store while it finishes the next images
 _PIL_TO_FORMAT = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp", "BMP": "bmp"}
 
 
@@ -446,23 +448,66 @@ def finish_shard(works: list[Work], config: RestoreConfig, source: Location, des
     inpainter = get_inpainter(config)
     blend = config.blend == "on" or (config.blend == "auto" and inpainter.kind == "learned")
     rows = []
-    for w in works:
-        if w.up_to_date:
-            continue
-        try:
-            if w.row["status"] is None or w.copy_through:
-                _finish_image(w, config, source, dest, blend)
-        except StorageError as exc:
-            if _under(exc.url, dest):  # the destination is failing, not the image: fail the shard (it is
-                raise  # retried whole; no row may claim an output that was not written)
-            w.fail(exc)
-        except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
-            w.fail(exc)
-        w.row["worker"] = w.row["worker"] or worker
-        w.row["ms_total"] = sum(w.row.get(f"ms_{s}") or 0.0 for s in manifest.STAGES)
-        w.row["finished_at"] = datetime.now(timezone.utc)
-        rows.append(w.row)
+    with _WriteBehind(dest, 1 if dest.is_local else WRITES_IN_FLIGHT) as writes:
+        for w in works:
+            if w.up_to_date:
+                continue
+            try:
+                if w.row["status"] is None or w.copy_through:
+                    _finish_image(w, config, source, dest, blend, writes)
+            except StorageError as exc:
+                if _under(exc.url, dest):  # the destination is failing, not the image: fail the shard (it is
+                    raise  # retried whole; no row may claim an output that was not written)
+                w.fail(exc)
+            except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
+                w.fail(exc)
+            w.row["worker"] = w.row["worker"] or worker
+            w.row["ms_total"] = sum(w.row.get(f"ms_{s}") or 0.0 for s in manifest.STAGES)
+            w.row["finished_at"] = datetime.now(timezone.utc)
+            rows.append(w.row)
+        writes.drain()  # every output is written before any row that claims it is returned
     return rows
+
+
+class _WriteBehind:
+    """Writes to an object store go on while the next images are pasted, blended and scored, up
+    to ``in_flight`` at once (each PUT waits a round trip). A failed write is raised at the next
+    write or at :meth:`drain`: the destination is failing, so the shard fails whole, as it does
+    when a write fails in turn. ``in_flight=1`` writes each at once (a disk)."""
+
+    def __init__(self, dest: Location, in_flight: int):
+        self.dest, self.in_flight = dest, in_flight
+        self.pool = ThreadPoolExecutor(in_flight) if in_flight > 1 else None
+        self.pending: deque[Future] = deque()
+
+    def __enter__(self) -> "_WriteBehind":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def write(self, key: str, data: bytes, on_version: Callable[[str | None], None] | None = None) -> str:
+        """Write (or start writing) ``data`` under ``key``; returns its URI. ``on_version`` gets
+        the written object's version once it is written."""
+        if self.pool is None:
+            uri, version = self.dest.write_versioned(key, data)
+            if on_version:
+                on_version(version or self.dest.version(key))
+            return uri
+        while len(self.pending) >= self.in_flight:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(self._write, key, data, on_version))
+        return self.dest.uri(key)
+
+    def _write(self, key: str, data: bytes, on_version: Callable[[str | None], None] | None) -> None:
+        _, version = self.dest.write_versioned(key, data)
+        if on_version:
+            on_version(version or self.dest.version(key))
+
+    def drain(self) -> None:
+        while self.pending:
+            self.pending.popleft().result()
 
 
 def _under(url: str | None, loc: Location) -> bool:
@@ -470,7 +515,8 @@ def _under(url: str | None, loc: Location) -> bool:
     return bool(url) and (url == root or url.startswith(root.rstrip("/") + "/"))
 
 
-def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Location, blend: bool) -> None:
+def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Location, blend: bool,
+                  writes: _WriteBehind) -> None:
     row, timer = w.row, _Timer(w.row)
     t = timer.now()
     if w.image is None:  # prepared on another worker: read the frame again, and make sure it is the same
@@ -508,19 +554,18 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     out = encode_image(restored, fmt, gray=image.gray, alpha=alpha,
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
     key = output_key(w.item.image_id, fmt)
-    row["output_uri"], version = dest.write_versioned(f"images/{key}", out)
     row["output_sha256"] = sha256_hex(out)
-    row["output_version"] = version or dest.version(f"images/{key}")
+    row["output_uri"] = writes.write(f"images/{key}", out, lambda v: row.__setitem__("output_version", v))
     stem = output_key(w.item.image_id, "png")
     if config.write_masks and w.mask is not None:
-        row["mask_output_uri"] = dest.write_atomic(
+        row["mask_output_uri"] = writes.write(
             f"masks/{stem}", encode_image(np.repeat((w.mask * 255).astype(np.uint8)[..., None], 3, -1), "png",
                                           gray=True))
     if config.write_edges and w.edges is None and w.mask is not None:  # prepared on another worker
         w.edges = canny_edges(image.rgb, w.mask)
     if config.write_edges and w.edges is not None:
         e = edges_to_image(w.edges)
-        row["edges_output_uri"] = dest.write_atomic(
+        row["edges_output_uri"] = writes.write(
             f"edges/{stem}", encode_image(np.repeat(e[..., None], 3, -1), "png", gray=True))
     timer.add("write", t)
     if row["status"] is None:

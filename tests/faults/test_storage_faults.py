@@ -146,3 +146,23 @@ def test_permanent_errors_fail_fast_and_write_nothing(prefect_server, moto, tmp_
     record(f"storage: permanent ({fault})", "tests/faults/test_storage_faults.py::"
            f"test_permanent_errors_fail_fast_and_write_nothing[{fault}]", max(1, injected), 0, 0,
            seconds_to_fail=round(seconds, 1))
+
+
+def test_a_write_refused_while_later_images_go_on_fails_the_shard_without_a_part(moto, tmp_path):  # noqa: F811
+    """Outputs upload while the shard finishes the next images: a refused upload still fails the
+    shard (retried whole by the flow) and no manifest part claims any of its images."""
+    from inpaint_core.discover import discover
+    from inpaint_core.errors import StorageAccessError
+    from inpaint_core.pipeline import RestoreConfig, restore_shard
+    from inpaint_core.storage import Location
+
+    _source(tmp_path, moto, "behind", 12)
+    with FaultProxy(moto.url) as proxy:
+        proxy.add("status", method="PUT", path=r"/behind/out/images/set0/img002\.png", status=403, times=-1)
+        opts = {"endpoint_url": proxy.url}
+        src, dst = Location("s3://behind/in", opts), Location("s3://behind/out", opts)
+        with pytest.raises(StorageAccessError, match="img002.png"):
+            restore_shard(list(discover(src, exclude=(dst,))), RestoreConfig(), src, dst, "r1", 0, "test")
+    fs = s3fs_for(moto.url)
+    assert not fs.exists("behind/out/manifest")
+    assert len(fs.find("behind/out/images")) >= 3  # images after the refused one were written meanwhile
