@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -20,8 +21,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from .errors import StorageNotFoundError
+from .errors import StoragePermanentError
 from .storage import Location
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1.2"
 STATUSES = ("ok", "skipped", "failed")
@@ -193,7 +196,8 @@ def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,
     if index is not None:
         try:
             table = index.read(dest, image_ids, flt)
-        except StorageNotFoundError:  # a chunk collected under a very long run: read the parts
+        except StoragePermanentError as exc:  # a chunk collected under a very long run, or damaged
+            log.warning("manifest index not usable (%s): reading the manifest parts", exc)
             table = None
     if table is None:
         table = read_manifest(dest, columns=cols, filter=flt)

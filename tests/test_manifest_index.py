@@ -98,7 +98,7 @@ def test_a_deleted_run_leaves_the_index(tmp_path):
                manifest.prior_rows(dest, ids, "s1", index=index).values())
 
 
-def test_a_broken_or_missing_index_is_rebuilt_and_a_missing_chunk_falls_back(tmp_path):
+def test_a_broken_or_missing_index_is_rebuilt_and_a_missing_or_damaged_chunk_falls_back(tmp_path):
     dest = Location(str(tmp_path))
     write_run(dest, "r1", list(range(600)), minutes=0)
     index = refresh_index(dest)
@@ -108,6 +108,8 @@ def test_a_broken_or_missing_index_is_rebuilt_and_a_missing_chunk_falls_back(tmp
     assert_same_as_scan(dest, rebuilt, 600)
     # A chunk deleted under a running run (collected by another run's refresh): the shard reads the parts.
     os.unlink(tmp_path / "manifest-index" / index.chunks[0].file)
+    assert_same_as_scan(dest, index, 600)
+    (tmp_path / "manifest-index" / index.chunks[1].file).write_bytes(b"not parquet")  # damaged: the same
     assert_same_as_scan(dest, index, 600)
 
 
