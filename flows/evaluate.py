@@ -17,7 +17,7 @@ from inpaint_core.manifest import table_of_rows
 from inpaint_core.perceptual import PerceptualScorer
 from inpaint_core.redact import install_log_redaction
 from inpaint_core.storage import Location
-from tasks.evaluate import evaluate_method_task
+from tasks.evaluate import evaluate_method_task, reference_features_task
 
 from .credentials import flow_storage_options, hide_credentials
 from .restore import new_run_id
@@ -63,9 +63,11 @@ def evaluate(
     if perceptual:  # a wrong file fails here, once, not in every method's task
         PerceptualScorer(**perceptual, device="cpu", storage_options=opts)
     all_methods = list(dict.fromkeys([*BASELINES, *methods]))
+    refs = (reference_features_task.submit(images, masks_index, size, limit, bins, opts, perceptual)
+            if perceptual.get("fid_weights") else None)  # the originals' features: once, not per method
     futures = [evaluate_method_task.submit(m, images, masks_index, size, limit, bins, checkpoints.get(m),
                                            BASELINES[m] if m in BASELINES else method_options.get(m, {}), opts,
-                                           perceptual or None)
+                                           perceptual or None, refs)
                for m in all_methods]
     results = [f.result() for f in futures]
     rows = [r for res in results for r in res["rows"]]

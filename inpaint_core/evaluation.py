@@ -139,13 +139,21 @@ def _bin_start(label: str) -> float:
     return float(label.split("-")[0])
 
 
+def reference_features(cases: Sequence[EvalCase], perceptual, batch: int = 16) -> np.ndarray:
+    """FID Inception features of the cases' originals, in case order: the same for every method, so
+    an evaluation of several methods computes them once (:func:`evaluate_method`'s ``ref_features``)."""
+    return np.concatenate([perceptual.fid_features([c.image for c in cases[i:i + batch]])
+                           for i in range(0, len(cases), batch)]) if cases else np.zeros((0, 2048))
+
+
 def evaluate_method(inpainter, cases: Sequence[EvalCase], batch: int = 16,
-                    perceptual=None) -> tuple[list[dict], list[dict]]:
+                    perceptual=None, ref_features: np.ndarray | None = None) -> tuple[list[dict], list[dict]]:
     """Run one inpainter over the cases (metrics on the composited output).
 
     Returns ``(rows, sets)``: one row per case (PSNR, SSIM, L1, and LPIPS when ``perceptual`` has
     it), and, when ``perceptual`` has the FID network, one row per bin with its FID over the bin's
-    cases (``fid``, ``fid_n``).
+    cases (``fid``, ``fid_n``). ``ref_features``: :func:`reference_features` of the same cases,
+    when already computed (otherwise the originals' features are computed here, with the outputs').
     """
     lpips = perceptual is not None and perceptual.lpips is not None
     fid = perceptual is not None and perceptual.inception is not None
@@ -160,7 +168,9 @@ def evaluate_method(inpainter, cases: Sequence[EvalCase], batch: int = 16,
         refs = [c.image for c in chunk]
         dist = perceptual.lpips_distance(comps, refs) if lpips else None
         if fid:
-            for c, f, r in zip(chunk, perceptual.fid_features(comps), perceptual.fid_features(refs)):
+            ref = (perceptual.fid_features(refs) if ref_features is None
+                   else ref_features[start:start + len(chunk)])
+            for c, f, r in zip(chunk, perceptual.fid_features(comps), ref):
                 feats.setdefault(c.bin, ([], []))
                 feats[c.bin][0].append(f)
                 feats[c.bin][1].append(r)

@@ -15,7 +15,7 @@ import torch
 from skimage import data as skdata
 
 from inpaint_core import create_inpainter
-from inpaint_core.evaluation import evaluate_method, markdown_table, protocol_cases, summarize
+from inpaint_core.evaluation import evaluate_method, markdown_table, protocol_cases, reference_features, summarize
 from inpaint_core.perceptual import LPIPS, FIDInception, PerceptualScorer, fid_from_features, frechet_distance
 
 from .test_evaluation import tiny_protocol  # noqa: F401  (fixture)
@@ -133,6 +133,19 @@ def test_evaluation_adds_lpips_per_image_and_fid_per_bin(weights, tiny_protocol)
     assert [s["bin"] for s in sets1] == ["0.01-0.1"] and len(rows1) == 4
     assert "| 0.1-0.2 | telea | 1 |" in markdown_table(summarize(rows1, sets1))
     assert markdown_table(summarize(rows1, sets1)).splitlines()[3].split("|")[8].strip() == "-"
+    # The originals' features computed once for several methods give the same FIDs, and the
+    # method's own pass then runs the network on its outputs only.
+    calls = []
+    real = scorer.fid_features
+    scorer.fid_features = lambda images: calls.append(len(images)) or real(images)
+    refs = reference_features(cases, scorer)
+    assert len(calls) == 1 and refs.shape == (len(cases), 2048)
+    calls.clear()
+    rows2, sets2 = evaluate_method(create_inpainter("telea"), cases, perceptual=scorer, ref_features=refs)
+    assert sum(calls) == len(cases)  # outputs only
+    assert [s["fid"] for s in sets2] == pytest.approx([s["fid"] for s in sets], rel=1e-6)
+    assert [r["psnr"] for r in rows2] == [r["psnr"] for r in rows]
+    del scorer.fid_features
     plain, no_sets = evaluate_method(create_inpainter("telea"), cases)
     assert no_sets == [] and "lpips" not in plain[0]
     assert "FID" not in markdown_table(summarize(plain))

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import CheckpointError
-from ..evaluation import BASELINES, evaluate_cases, evaluate_method, protocol_cases, summarize
+from ..evaluation import (BASELINES, evaluate_cases, evaluate_method, protocol_cases, reference_features,
+                          summarize)
 from ..inpainters import create_inpainter
 from ..models.checkpoint import load_checkpoint, load_state_into, read_card, save_checkpoint
 from ..models.spec import get_model_spec
@@ -160,9 +161,10 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
     cases = list(protocol_cases(images, masks_index, size=size, limit=limit, storage_options=storage_options))
     log(f"{name}: {len(cases)} evaluation cases from {images}")
     rows, sets = [], []
+    refs = reference_features(cases, scorer) if scorer is not None and scorer.inception is not None else None
     for inpainter in [create_inpainter(base, **options) for base, options in BASELINES.items()] + [
             create_inpainter(name, checkpoint=checkpoint, device="cpu", resolution=resolution)]:
-        r, s = evaluate_method(inpainter, cases, perceptual=scorer)
+        r, s = evaluate_method(inpainter, cases, perceptual=scorer, ref_features=refs)
         rows += r
         sets += s
     extra = {k: card[k] for k in _TRAINING_FIELDS if k in card} | staged
