@@ -13,6 +13,8 @@ from inpaint_core import manifest, manifest_index
 from inpaint_core.manifest_index import refresh_index
 from inpaint_core.storage import Location
 
+from .faults.harness import moto, s3fs_for  # noqa: F401 - fixture
+
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
@@ -130,3 +132,18 @@ def test_the_flow_refreshes_the_index_once_and_re_runs_use_it(prefect_server, tm
     assert second["up_to_date"] == 6 and second["ok"] == 0
     state = (tmp_path / "dest" / "manifest-index" / "index.json").read_text()
     assert f"{first['run_id']}" in state and '"final": true' in state
+
+
+def test_index_on_s3_answers_what_the_manifest_answers(moto):  # noqa: F811 - fixture
+    """The same on an object store, where runs and parts are prefixes and keys."""
+    s3fs_for(moto.url).mkdir("index")
+    dest = Location("s3://index/dest", {"endpoint_url": moto.url})
+    write_run(dest, "r1", list(range(400)), minutes=0)
+    write_run(dest, "r2", list(range(0, 400, 7)), minutes=5, finished=False)
+    index = refresh_index(dest)
+    assert index.parts_read == 8 and len(index.chunks) >= 2
+    assert_same_as_scan(dest, index, 400)
+    write_run(dest, "r2", list(range(1, 400, 7)), minutes=6, finished=False, shard0=1)
+    again = refresh_index(dest)
+    assert again.parts_read == 1
+    assert_same_as_scan(dest, again, 400)
