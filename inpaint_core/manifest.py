@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Iterable
 
 import pyarrow as pa
@@ -172,6 +172,10 @@ class PriorRow:
     output_version: str | None = None
 
 
+# What a re-run's up-to-date check reads of earlier rows (here and in the manifest index).
+PRIOR_COLUMNS = ["image_id", "settings_hash", *(f.name for f in fields(PriorRow)), "finished_at"]
+
+
 def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,
                this_run: str | None = None, index=None) -> dict[str, PriorRow]:
     """Finished rows (``ok`` or ``skipped``) of earlier runs with the same settings, by image id;
@@ -190,8 +194,6 @@ def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,
            & f("status").isin(["ok", "skipped"]))
     if this_run is not None:
         flt &= f("run_id") != this_run
-    cols = ["image_id", "run_id", "status", "source_sha256", "mask_sha256", "source_bytes", "output_uri", "output_sha256",
-            "source_version", "mask_uri", "mask_version", "output_version", "finished_at"]
     table = None
     if index is not None:
         try:
@@ -200,13 +202,11 @@ def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,
             log.warning("manifest index not usable (%s): reading the manifest parts", exc)
             table = None
     if table is None:
-        table = read_manifest(dest, columns=cols, filter=flt)
+        table = read_manifest(dest, columns=PRIOR_COLUMNS, filter=flt)
     out: dict[str, PriorRow] = {}
     rows = sorted(table.to_pylist(), key=lambda r: r["finished_at"].timestamp() if r["finished_at"] else 0.0)
     for r in rows:  # the latest finished row of an image wins
-        out[r["image_id"]] = PriorRow(r["run_id"], r["status"], r["source_sha256"], r["mask_sha256"],
-                                      r["source_bytes"], r["output_uri"], r["output_sha256"], r["source_version"],
-                                      r["mask_uri"], r["mask_version"], r["output_version"])
+        out[r["image_id"]] = PriorRow(**{f.name: r[f.name] for f in fields(PriorRow)})
     return out
 
 

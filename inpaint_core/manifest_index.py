@@ -38,16 +38,14 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .errors import StorageNotFoundError
+from .manifest import PRIOR_COLUMNS, SCHEMA
 from .storage import Location, sha256_hex
 
-__all__ = ["ManifestIndex", "refresh_index", "INDEX_DIR", "PRIOR_COLUMNS"]
+__all__ = ["ManifestIndex", "refresh_index", "INDEX_DIR"]
 
 log = logging.getLogger(__name__)
 
 INDEX_DIR = "manifest-index"
-PRIOR_COLUMNS = ["image_id", "settings_hash", "run_id", "status", "source_sha256", "mask_sha256", "source_bytes",
-                 "output_uri", "output_sha256", "source_version", "mask_uri", "mask_version", "output_version",
-                 "finished_at"]
 CHUNK_ROWS = 32768  # rows per chunk file
 ROW_GROUP_ROWS = 1024  # a shard of 64 images reads one or two of these
 PARTS_PER_BATCH = 512  # manifest parts read into memory at once while refreshing
@@ -87,8 +85,6 @@ class ManifestIndex:
 
 
 def _schema() -> pa.Schema:
-    from .manifest import SCHEMA
-
     return pa.schema([SCHEMA.field(c) for c in PRIOR_COLUMNS])
 
 
@@ -178,8 +174,6 @@ def _merge(dest: Location, chunks: list[Chunk], new: pa.Table) -> list[Chunk]:
 
 
 def _read_parts(dest: Location, paths: list[str]) -> pa.Table:
-    from .manifest import SCHEMA
-
     def read() -> pa.Table:
         dataset = ds.dataset(paths, filesystem=dest.fs, format="parquet", schema=SCHEMA)
         return dataset.to_table(columns=PRIOR_COLUMNS, filter=ds.field("status").isin(["ok", "skipped"]))
@@ -195,26 +189,14 @@ def refresh_index(dest: Location) -> ManifestIndex:
     """
     t0 = time.perf_counter()
     state = _state(dest)
-    covered: dict[str, dict[str, Any]] = state["covered"]
     chunks = [Chunk(**c) for c in state["chunks"]]
     runs = {posixpath.basename(e["name"].rstrip("/"))[4:] for e in _ls(dest, "manifest")
             if e.get("type") == "directory" and posixpath.basename(e["name"].rstrip("/")).startswith("run=")}
-    if set(covered) - runs:  # a run's parts were deleted: its rows must leave the index
-        log.info("manifest runs %s are gone: rebuilding the manifest index", sorted(set(covered) - runs)[:5])
-        covered, chunks = {}, []
-    todo: list[str] = []
-    for run in sorted(runs):
-        known = covered.get(run, {"parts": [], "final": False})
-        if known["final"]:
-            continue
-        final = dest.exists(f"runs/{run}.json")  # before the listing: then the listing has every part
-        names = sorted(posixpath.basename(e["name"]) for e in _ls(dest, f"manifest/run={run}")
-                       if e.get("type") == "file" and e["name"].endswith(".parquet")
-                       and not posixpath.basename(e["name"]).startswith((".", "_")))
-        if set(known["parts"]) - set(names):  # parts deleted from a run: rebuild from scratch
-            return _rebuild(dest)
-        todo += [dest.path(f"manifest/run={run}/{n}") for n in names if n not in set(known["parts"])]
-        covered[run] = {"parts": names, "final": final}
+    found = None if set(state["covered"]) - runs else _uncovered(dest, state["covered"], runs)
+    if found is None:  # a run or some of its parts were deleted: their rows must leave the index
+        log.info("manifest parts the index covers are gone: rebuilding the manifest index")
+        chunks, found = [], _uncovered(dest, {}, runs)
+    todo, covered = found
     if not todo and covered == state["covered"]:
         return ManifestIndex(tuple(chunks), _count(covered), time.perf_counter() - t0, 0)
     for i in range(0, len(todo), PARTS_PER_BATCH):
@@ -227,9 +209,23 @@ def refresh_index(dest: Location) -> ManifestIndex:
     return ManifestIndex(tuple(chunks), _count(covered), time.perf_counter() - t0, len(todo))
 
 
-def _rebuild(dest: Location) -> ManifestIndex:
-    dest.write_atomic(f"{INDEX_DIR}/index.json", json.dumps({"version": 1, "chunks": [], "covered": {}}).encode())
-    return refresh_index(dest)
+def _uncovered(dest: Location, covered: dict[str, dict[str, Any]],
+               runs: set[str]) -> tuple[list[str], dict[str, dict[str, Any]]] | None:
+    """``(paths of the parts ``covered`` lacks, what is covered once they are read)``; ``None`` when
+    a part it covers is gone. A run whose summary existed when it was covered is not listed again."""
+    todo: list[str] = []
+    now = {run: c for run, c in covered.items() if c["final"]}
+    for run in sorted(runs - set(now)):
+        known = set(covered.get(run, {"parts": []})["parts"])
+        final = dest.exists(f"runs/{run}.json")  # before the listing: then the listing has every part
+        names = sorted(posixpath.basename(e["name"]) for e in _ls(dest, f"manifest/run={run}")
+                       if e.get("type") == "file" and e["name"].endswith(".parquet")
+                       and not posixpath.basename(e["name"]).startswith((".", "_")))
+        if known - set(names):
+            return None
+        todo += [dest.path(f"manifest/run={run}/{n}") for n in names if n not in known]
+        now[run] = {"parts": names, "final": final}
+    return todo, now
 
 
 def _count(covered: dict[str, dict[str, Any]]) -> int:

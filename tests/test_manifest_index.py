@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -86,6 +87,10 @@ def test_index_answers_what_the_manifest_answers_as_runs_accumulate(tmp_path):
     assert third.parts_read == 1
     assert_same_as_scan(dest, third, 2000)
     assert refresh_index(dest).parts_read == 0  # nothing new: nothing read
+    dest.write_atomic("runs/r4.json", b"{}")  # the killed run's summary appears (it finished after all)
+    assert refresh_index(dest).parts_read == 0
+    covered = json.loads((tmp_path / "manifest-index" / "index.json").read_text())["covered"]
+    assert covered["r4"]["final"], "a run that became final is recorded, and not listed again"
 
 
 def test_a_deleted_run_leaves_the_index(tmp_path):
