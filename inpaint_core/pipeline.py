@@ -38,7 +38,7 @@ from .manifest_index import ManifestIndex
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
 from .quality import score_fill, score_reference
 from .redact import redact
-from .storage import Location, read_uri, sha256_hex
+from .storage import Location, location_of, sha256_hex
 from .windows import Window, hole_windows
 
 OUTPUT_HEADS_IN_FLIGHT = 16  # concurrent HEADs of a shard's outputs on an object store
@@ -280,12 +280,10 @@ def _unchanged_by_listing(w: Work, config: RestoreConfig, source: Location, dest
     if mask_uri:
         row["mask_uri"] = mask_uri
         row["mask_version"] = item.mask_version or _uri_version(mask_uri, source)
-    if prior is not None and not config.verify and _unchanged_since(prior, row, item, mask_uri, dest, outputs):
-        w.up_to_date = True
-        timer.add("read", t)
-        return True
+    w.up_to_date = (prior is not None and not config.verify
+                    and _unchanged_since(prior, row, item, mask_uri, dest, outputs))
     timer.add("read", t)
-    return False
+    return w.up_to_date
 
 
 def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: Inpainter,
@@ -355,11 +353,9 @@ def _unchanged_since(prior: manifest.PriorRow, row: dict[str, Any], item: Source
 
 def _uri_version(uri: str, source: Location) -> str | None:
     """The version of a mask given by URI (one HEAD), ``None`` when it cannot be had."""
+    loc, key = _located(uri, source)
     try:
-        if "://" not in uri and not uri.startswith("/"):
-            return source.version(uri)
-        parent, _, name = uri.rstrip("/").rpartition("/")
-        return Location(parent or "/", source.storage_options).version(name)
+        return loc.version(key)
     except StorageNotFoundError:
         return None  # reading it fails the row with the reason
 
@@ -382,10 +378,16 @@ def _is_up_to_date(prior: manifest.PriorRow, row: dict[str, Any], dest: Location
         return False
 
 
-def _read_uri(uri: str, source: Location) -> bytes:
+def _located(uri: str, source: Location) -> tuple[Location, str]:
+    """Where a mask or reference URI points: a relative one is a key under ``source``."""
     if "://" not in uri and not uri.startswith("/"):
-        return source.read(uri)
-    return read_uri(uri, source.storage_options)
+        return source, uri
+    return location_of(uri, source.storage_options)
+
+
+def _read_uri(uri: str, source: Location) -> bytes:
+    loc, key = _located(uri, source)
+    return loc.read(key)
 
 
 def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.ndarray:
@@ -491,13 +493,11 @@ class _WriteBehind:
         """Write (or start writing) ``data`` under ``key``; returns its URI. ``on_version`` gets
         the written object's version once it is written."""
         if self.pool is None:
-            uri, version = self.dest.write_versioned(key, data)
-            if on_version:
-                on_version(version or self.dest.version(key))
-            return uri
-        while len(self.pending) >= self.in_flight:
-            self.pending.popleft().result()
-        self.pending.append(self.pool.submit(self._write, key, data, on_version))
+            self._write(key, data, on_version)
+        else:
+            while len(self.pending) >= self.in_flight:
+                self.pending.popleft().result()
+            self.pending.append(self.pool.submit(self._write, key, data, on_version))
         return self.dest.uri(key)
 
     def _write(self, key: str, data: bytes, on_version: Callable[[str | None], None] | None) -> None:

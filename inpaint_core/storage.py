@@ -37,7 +37,7 @@ from .redact import redact as _redact
 from .errors import (StorageAccessError, StorageError, StorageNotFoundError, StoragePermanentError,
                      StorageUnavailableError, UnsafeKeyError)
 
-__all__ = ["Location", "RetryPolicy", "S3_DEFAULTS", "check_source_and_dest", "is_transient", "read_uri",
+__all__ = ["Location", "RetryPolicy", "S3_DEFAULTS", "check_source_and_dest", "is_transient", "location_of", "read_uri",
            "object_version", "redact", "safe_key", "sha256_hex", "storage_options_from_env"]
 
 log = logging.getLogger(__name__)
@@ -426,10 +426,16 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def location_of(uri: str, storage_options: dict[str, Any] | None = None) -> tuple[Location, str]:
+    """The location of the folder holding the object at ``uri`` (a full URI or plain path), and its name."""
+    parent, sep, name = uri.rstrip("/").rpartition("/")
+    return Location(parent or ("/" if sep else "."), storage_options or {}), name  # "f.pth": here
+
+
 def read_uri(uri: str, storage_options: dict[str, Any] | None = None) -> bytes:
     """Read a whole object given by its full URI (or plain path)."""
-    parent, sep, name = uri.rstrip("/").rpartition("/")
-    return Location(parent or ("/" if sep else "."), storage_options or {}).read(name)  # "f.pth": here
+    loc, name = location_of(uri, storage_options)
+    return loc.read(name)
 
 
 def check_source_and_dest(source: Location, dest: Location) -> None:
