@@ -170,15 +170,16 @@ def test_the_loader_makes_a_prefilled_models_fill(photos, tmp_path):
     assert "fill" not in next(iter(plain._loader()))
 
 
-def test_context_encoder_can_train_on_the_evaluation_metric(photos, tmp_path):
-    config, options = small("context_encoder")
-    cfg = TrainConfig(model="context_encoder", data=[photos], dest=str(tmp_path / "run"), steps=2, batch_size=2,
+@pytest.mark.parametrize("model", ["context_encoder", "ctsdg"])
+def test_a_model_can_train_on_the_evaluation_metric(model, photos, tmp_path):
+    config, options = small(model)
+    cfg = TrainConfig(model=model, data=[photos], dest=str(tmp_path / "run"), steps=2, batch_size=2,
                       crop=32, model_config=config, recipe_options={**options, "ssim_weight": 1.0},
                       checkpoint_every=2, log_every=1, num_workers=0)
     Trainer(cfg).run()
     log = pd.read_parquet(tmp_path / "run" / "log")
     assert ((log["ssim"] > 0) & (log["ssim"] <= 2)).all()  # 1 - SSIM of an untrained fill, logged each step
-    card = json.loads((tmp_path / "run" / "context_encoder.json").read_text())
+    card = json.loads((tmp_path / "run" / f"{model}.json").read_text())
     assert card["recipe"]["options"]["ssim_weight"] == 1.0 and "1-SSIM" in card["recipe"]["notes"]
 
 

@@ -1,6 +1,10 @@
 """CTSDG (Guo et al. 2021): L1 valid (1) + hole (6), perceptual (0.05) and style (250) on output and
 composite, intermediate losses on the projections (L1 image + BCE edge, 1), vanilla (BCE) GAN (0.1)
-with the two-branch texture/structure discriminator."""
+with the two-branch texture/structure discriminator.
+
+``ssim_weight`` (default 0, the paper's loss) adds ``1 - SSIM`` of the composite over the hole's
+windows (:func:`~inpaint_core.training.losses.masked_ssim_loss`), as the ``context_encoder`` recipe's.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ def bce(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class CTSDGRecipe(Recipe):
     default_options = {"valid_weight": 1.0, "hole_weight": 6.0, "perceptual_weight": 0.05, "style_weight": 250.0,
                        "intermediate_weight": 1.0, "adv_weight": 0.1, "detector_weight": 1.0,
-                       "d_width": 32, "feature_width": 32, "feature_weights": None, "freeze_encoder_bn": False}
+                       "d_width": 32, "feature_width": 32, "feature_weights": None, "freeze_encoder_bn": False,
+                       "ssim_weight": 0.0}
     adversarial = "vanilla"
     notes = ("CTSDG loss: L1 valid 1 / hole 6, perceptual 0.05 and style 250 (output and composite), "
              "intermediate 1 (L1 of the projected image + BCE of the projected edge map vs Canny edges of the "
@@ -32,7 +37,8 @@ class CTSDGRecipe(Recipe):
              "spectral-norm texture PatchGAN + structure PatchGAN on [edges, gray]. Perceptual/style on a "
              "fixed seeded random-init VGG-shaped encoder (no ImageNet VGG-16 offline; give its file as "
              "feature_weights to use it). The discriminator's "
-             "edge detector is also fitted to the real image's Canny edges (BCE, detector_weight).")
+             "edge detector is also fitted to the real image's Canny edges (BCE, detector_weight). With "
+             "ssim_weight > 0, + 1-SSIM of the composite over the windows touching the hole.")
 
     def __init__(self, generator, options=None, resolution: int = 128):
         super().__init__(generator, options, resolution)
@@ -59,6 +65,10 @@ class CTSDGRecipe(Recipe):
                 + o["style_weight"] * sty + o["intermediate_weight"] * inter + o["adv_weight"] * adv)
         logs = {"valid": valid.item(), "hole": hole.item(), "perceptual": perc.item(), "style": sty.item(),
                 "intermediate": inter.item(), "adv_g": adv.item()}
+        if o["ssim_weight"]:
+            ssim = L.masked_ssim_loss(pred, image, mask)
+            loss = loss + o["ssim_weight"] * ssim
+            logs["ssim"] = ssim.item()
         return loss, logs, out
 
     def discriminator_step(self, batch, outputs):
