@@ -87,10 +87,10 @@ def spline_beats(name: str) -> bool:
     return ours is not None and spline is not None and spline > ours
 
 
-def _first_shipped(device: str) -> Inpainter | None:
+def _first_shipped(device: str, precision: str) -> Inpainter | None:
     for name in shipped_ranking():
         try:
-            return create_inpainter(name, device=device)
+            return create_inpainter(name, device=device, precision=precision)
         except CheckpointError:
             continue  # unreadable shipped weights: try the next one
     return None
@@ -101,7 +101,7 @@ def _first_shipped(device: str) -> Inpainter | None:
 class AutoInpainter(Inpainter):
     def __init__(self, checkpoint: str | None = None, device: str = "auto", classical: str = "spline",
                  learned: str | None = None, large: str = "spline", thin_radius: float = 4.0,
-                 small_area: int = 1024) -> None:
+                 small_area: int = 1024, precision: str = "auto") -> None:
         """
         Args:
             classical: the method for thin and small defects (default the spline: it scores above
@@ -109,6 +109,8 @@ class AutoInpainter(Inpainter):
             learned: a learned method for large holes (with ``checkpoint=`` for your own weights);
                 default the best shipped model that the spline does not beat.
             large: the classical method for large holes when no learned model is used.
+            precision: the learned model's (``"auto"``, ``"float32"``, ``"bfloat16"``; see
+                :class:`~inpaint_core.models.wrapper.TorchInpainter`).
         """
         super().__init__()
         if checkpoint is not None and learned is None:
@@ -118,9 +120,9 @@ class AutoInpainter(Inpainter):
         self.large = self.classical if large == classical else create_inpainter(large)
         self.no_learned_reason = "no learned weights available"
         if learned is not None:
-            self.learned = create_inpainter(learned, checkpoint=checkpoint, device=device)
+            self.learned = create_inpainter(learned, checkpoint=checkpoint, device=device, precision=precision)
         else:
-            self.learned = _first_shipped(device)
+            self.learned = _first_shipped(device, precision)
             if self.learned is not None and large == "spline" and spline_beats(self.learned.name):
                 self.no_learned_reason = f"the spline scores above the best shipped model ({self.learned.name})"
                 self.learned = None

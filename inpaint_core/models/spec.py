@@ -72,18 +72,20 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     """Register ``spec`` as a ``kind="learned"`` inpainter; returns it (usable as a statement).
 
     The registered factory is ``(checkpoint=None, device="auto", weights="auto", batch_size=8,
-    resolution=None, **config_overrides)``; see :class:`~inpaint_core.models.wrapper.TorchInpainter`.
+    resolution=None, precision="auto", **config_overrides)``; see :class:`~inpaint_core.models.wrapper.TorchInpainter`.
 
     Raises:
         ValueError: if the name is already registered.
     """
 
     def factory(*, checkpoint: str | None = None, device: str = "auto", weights: str = "auto",
-                batch_size: int = 8, resolution: int | None = None, **config_overrides: Any):
+                batch_size: int = 8, resolution: int | None = None, precision: str = "auto",
+                **config_overrides: Any):
         from inpaint_core.models.wrapper import TorchInpainter  # torch-heavy module, on first use
 
         return TorchInpainter(spec, checkpoint=checkpoint, device=device, weights=weights,
-                              batch_size=batch_size, resolution=resolution, **config_overrides)
+                              batch_size=batch_size, resolution=resolution, precision=precision,
+                              **config_overrides)
 
     factory.__doc__ = f"{spec.description}\n\nPaper: {spec.paper}\nCode: {spec.repo}"
     register_inpainter(spec.name, kind="learned", description=spec.description)(factory)

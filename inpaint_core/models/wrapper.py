@@ -32,6 +32,7 @@ __all__ = ["TorchInpainter", "WEIGHTS_DIR", "resolve_device"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 _WEIGHTS_CHOICES = ("auto", "random")
+_PRECISIONS = ("auto", "float32", "bfloat16")
 _DILATE = np.ones((3, 3), np.uint8)
 
 
@@ -75,7 +76,7 @@ class TorchInpainter(Inpainter):
 
     def __init__(self, spec: ModelSpec, *, checkpoint: str | None = None, device: str = "auto",
                  weights: str = "auto", batch_size: int = 8, resolution: int | None = None,
-                 **config_overrides: Any) -> None:
+                 precision: str = "auto", **config_overrides: Any) -> None:
         """
         Args:
             spec: the model to run.
@@ -85,6 +86,10 @@ class TorchInpainter(Inpainter):
             batch_size: crops per forward pass (>= 1).
             resolution: working side; default the card's ``resolution``, else the spec's. For a
                 fixed-size model it is its ``resolution`` config key.
+            precision: arithmetic of the forward pass: ``"auto"`` (bfloat16 autocast on CUDA, float32
+                elsewhere), ``"float32"`` (no autocast: the CPU's arithmetic on CUDA too, slower there,
+                with TF32 convolutions where PyTorch's settings allow them) or ``"bfloat16"`` (autocast,
+                on a CPU too). Recorded in ``params``.
             **config_overrides: architecture config keys (``spec.default_config``).
 
         Raises:
@@ -103,6 +108,11 @@ class TorchInpainter(Inpainter):
         self.needs_edges = spec.needs_edges
         self.device = resolve_device(device)
         self.batch_size = batch_size
+        if precision not in _PRECISIONS:
+            raise ValueError(f"precision must be one of {_PRECISIONS}, got {precision!r}")
+        if precision == "auto":
+            precision = "bfloat16" if self.device.startswith("cuda") else "float32"
+        self.precision = precision
 
         state, card, source = self._find_weights(spec, checkpoint, weights)
         if spec.fixed_size and resolution is not None:
@@ -126,7 +136,8 @@ class TorchInpainter(Inpainter):
         self.window_multiple = 1 if spec.fixed_size else spec.multiple
         self.params = {"model": spec.name, "resolution": self.resolution, "config": self.config,
                        "weights": source, "checkpoint_sha256": self.checkpoint_sha256,
-                       "batch_size": batch_size, "window_margin": self.window_margin}
+                       "batch_size": batch_size, "window_margin": self.window_margin,
+                       "precision": self.precision}
 
     @staticmethod
     def _find_weights(spec: ModelSpec, checkpoint: str | None, weights: str):
@@ -189,8 +200,8 @@ class TorchInpainter(Inpainter):
     # ---- the hook ---------------------------------------------------------------------------
 
     def _autocast(self):
-        if self.device.startswith("cuda"):
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        if self.precision == "bfloat16":
+            return torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _inpaint_batch(self, crops, crop_masks, crop_edges):

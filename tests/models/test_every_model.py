@@ -221,6 +221,28 @@ def test_options_are_checked(name, tmp_path):
 
 
 @pytest.mark.parametrize("name", LEARNED)
+def test_precision_is_chosen_checked_and_recorded(name, photos):
+    """``auto`` is float32 on a CPU; ``bfloat16`` autocasts there too (a nearby, not equal, fill); the
+    choice is in ``params`` (the manifest's ``method_params``); a misspelt one is refused by name."""
+    torch.manual_seed(0)
+    default = create_inpainter(name, weights="random", **small_options(name))
+    assert default.params["precision"] == "float32"
+    with torch.no_grad():  # a pre-filled model's zero-initialised residual layers would give the fill alone
+        for p in default.model.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    half = create_inpainter(name, weights="random", precision="bfloat16", **small_options(name))
+    half.model.load_state_dict(default.model.state_dict())
+    assert half.params["precision"] == "bfloat16"
+    mask = holes(*photos[0].shape[:2], 0)
+    a, b = run(default, [photos[0]], [mask])[0], run(half, [photos[0]], [mask])[0]
+    assert np.array_equal(a[mask == 0], b[mask == 0])  # known pixels are kept exactly either way
+    diff = np.abs(a.astype(int) - b.astype(int))[mask > 0]
+    assert diff.max() > 0 and diff.mean() < 8, (diff.mean(), diff.max())
+    with pytest.raises(ValueError, match="precision"):
+        create_inpainter(name, weights="random", precision="fp16", **small_options(name))
+
+
+@pytest.mark.parametrize("name", LEARNED)
 def test_checkpoint_of_another_architecture_is_refused(name, tmp_path):
     other = next(n for n in LEARNED if n != name)
     uri = str(tmp_path / f"{other}.safetensors")
