@@ -200,7 +200,7 @@ def cmd_train(args) -> int:
     from inpaint_core.training.trainer import check_settings
 
     model_options, recipe_options = _parse_kv(args.model_option), _parse_kv(args.recipe_option)
-    check_settings(args.model, model_options, recipe_options)  # before a Prefect server is started
+    check_settings(args.model, model_options, recipe_options, crop=args.crop)  # before a Prefect server starts
     masks = _mask_mix(args.masks) if args.masks else None
     r = run_train(model=args.model, data=args.data, dest=args.out, steps=args.steps, batch_size=args.batch_size,
                   crop=args.crop, lr=args.lr, seed=args.seed, device=args.device,

@@ -109,18 +109,37 @@ def hardware() -> str:
 
 
 def check_settings(model: str, model_config: dict[str, Any] | None = None,
-                   recipe_options: dict[str, Any] | None = None) -> None:
+                   recipe_options: dict[str, Any] | None = None, crop: int | None = None) -> None:
     """A ValueError naming what is known, for an unknown model, model option or training option
-    (the CLI calls it before it starts a Prefect server; the :class:`Trainer` calls it first)."""
+    (the CLI calls it before it starts a Prefect server; the :class:`Trainer` calls it first).
+
+    With ``crop``, the generator and its discriminators are also built once on the CPU with the
+    model's default config and these options, so a crop side they cannot take is refused here too.
+    """
     from .recipe import list_recipes
 
     if model not in list_recipes():
         raise ValueError(f"no trainable model named {model!r}; known: {', '.join(list_recipes())}")
-    known = get_model_spec(model).default_config
+    spec = get_model_spec(model)
+    known = spec.default_config
     unknown = sorted(set(model_config or {}) - set(known))
     if unknown:
         raise ValueError(f"{model}: unknown model option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     get_recipe(model).check_options(recipe_options)
+    if crop is not None:
+        config = {**known, **(model_config or {})}
+        side = int(config["resolution"]) if spec.fixed_size else crop
+        _build_recipe(model, spec.build(dict(config)), recipe_options, side)
+
+
+def _build_recipe(model: str, generator: torch.nn.Module, recipe_options: dict[str, Any] | None, crop: int):
+    """The model's training recipe around ``generator``, or a ValueError saying which setting it refuses."""
+    try:
+        return get_recipe(model)(generator, recipe_options, resolution=crop)
+    except ValueError as exc:  # e.g. a discriminator that needs a crop side divisible by 2^layers
+        fixed = get_model_spec(model).fixed_size
+        raise ValueError(f"{model} cannot train with these settings (crop {crop} px"
+                         f"{', from its resolution option' if fixed else ''}): {exc}") from exc
 
 
 class Trainer:
@@ -149,11 +168,7 @@ class Trainer:
                        **{k: v for k, v in base.items() if k in self.spec.default_config}, **cfg.model_config}
         self.crop = int(self.config["resolution"]) if self.spec.fixed_size else cfg.crop
         self.generator = self.spec.build(dict(self.config)).to(self.device).train()
-        try:
-            self.recipe = get_recipe(cfg.model)(self.generator, cfg.recipe_options, resolution=self.crop)
-        except ValueError as exc:  # e.g. a discriminator that needs a crop side divisible by 2^layers
-            raise ValueError(f"{cfg.model} cannot train with these settings (crop {self.crop} px"
-                             f"{', from its resolution option' if self.spec.fixed_size else ''}): {exc}") from exc
+        self.recipe = _build_recipe(cfg.model, self.generator, cfg.recipe_options, self.crop)
         for d in self.recipe.discriminators.values():
             d.to(self.device).train()
         # GAN practice (DCGAN onwards) is beta1 = 0.5; a recipe may choose another (GLCIC's MSE-only warm-up).

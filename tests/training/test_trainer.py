@@ -120,7 +120,10 @@ def test_wrong_settings_are_refused_with_what_is_known(photos, tmp_path, capsys)
     base = ["train", "--data", photos, "--out", str(tmp_path / "cli")]
     for extra, said in ((["--model", "nosuch"], "no trainable model named 'nosuch'"),
                         (["--model", "glcic", "--masks", "free_form=abc"], "the weight of 'free_form' must be a number"),
-                        (["--model", "glcic", "--masks", "nosuch=1"], "unknown mask generator 'nosuch'")):
+                        (["--model", "glcic", "--masks", "nosuch=1"], "unknown mask generator 'nosuch'"),
+                        (["--model", "glcic", "--crop", "100"], "glcic cannot train with these settings (crop 100 px)"),
+                        (["--model", "context_encoder", "--model-option", "resolution=100"],
+                         "context_encoder: resolution must be a power of two >= 8, got 100")):
         assert main(base + extra) == 2
         assert said in capsys.readouterr().err
     assert not (tmp_path / "cli").exists()
