@@ -13,7 +13,9 @@ moto behind a proxy that delays every request by ``--latency-ms`` (a bucket in a
 then times the up-to-date decision of a re-run (listing plus ``prepare_shard``, one shard per 64
 images) each way, alternating, and prints the median seconds, bytes read, object reads and HEADs,
 and the ratios. On S3 the default is measured twice: with the shard's output HEADs one after
-another (``OUTPUT_HEADS_IN_FLIGHT = 1``, how it first landed) and concurrent (the default, 16).
+another (``HEADS_IN_FLIGHT = 1``, how it first landed) and concurrent (the default, 16); and twice
+more with the masks given by a mask list (``--mask-list``), whose versions no listing gives: one
+HEAD per mask besides the output's, one after another or concurrent.
 """
 
 from __future__ import annotations
@@ -67,12 +69,12 @@ def restore_all(source: Location, dest: Location) -> int:
     return ok
 
 
-def rerun(source: Location, dest: Location, verify: bool, heads: int = 16) -> dict:
+def rerun(source: Location, dest: Location, verify: bool, heads: int = 16, mask_list: dict | None = None) -> dict:
     COUNTS.clear()
-    pipeline.OUTPUT_HEADS_IN_FLIGHT = heads
+    pipeline.HEADS_IN_FLIGHT = heads
     config = RestoreConfig(verify=verify)
     t = time.perf_counter()
-    items = list(discover(source, exclude=(dest,)))
+    items = list(discover(source, exclude=(dest,), mask_list=mask_list))
     up = 0
     for i, shard in enumerate(_shards(items)):
         up += sum(w.up_to_date for w in prepare_shard(shard, config, source, dest, "rerun", i))
@@ -83,13 +85,16 @@ def measure(name: str, source: Location, dest: Location, n: int, repeats: int, s
     t = time.perf_counter()
     ok = restore_all(source, dest)
     print(f"{name}: first run restored {ok} of {n} images in {time.perf_counter() - t:.1f} s")
-    variants = [("verify (read + hash)", True, 16), ("listing (default)", False, 16)]
+    variants = [("verify (read + hash)", True, 16, False), ("listing (default)", False, 16, False)]
     if s3:
-        variants.insert(1, ("listing, 1 HEAD at once", False, 1))
-    runs: dict[str, list] = {label: [] for label, _, _ in variants}
+        variants[1:1] = [("listing, 1 HEAD at once", False, 1, False)]
+        variants += [("mask list, 1 HEAD at once", False, 1, True), ("mask list (default)", False, 16, True)]
+    runs: dict[str, list] = {label: [] for label, *_ in variants}
+    # the same masks, named by a mask list instead of found beside their images
+    mask_list = {it.image_id: it.mask_uri for it in discover(source, exclude=(dest,))}
     for _ in range(repeats):
-        for label, verify, heads in variants:
-            r = rerun(source, dest, verify, heads)
+        for label, verify, heads, listed in variants:
+            r = rerun(source, dest, verify, heads, mask_list if listed else None)
             assert r["up_to_date"] == n, r
             runs[label].append(r)
     med = {label: statistics.median(r["s"] for r in rs) for label, rs in runs.items()}

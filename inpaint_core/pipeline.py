@@ -41,7 +41,7 @@ from .redact import redact
 from .storage import Location, location_of, sha256_hex
 from .windows import Window, hole_windows
 
-OUTPUT_HEADS_IN_FLIGHT = 16  # concurrent HEADs of a shard's outputs on an object store
+HEADS_IN_FLIGHT = 16  # concurrent HEADs of a shard's outputs (and listed masks) on an object store
 READS_IN_FLIGHT = 8  # images whose bytes a shard reads ahead from an object store
 WRITES_IN_FLIGHT = 8  # outputs a shard writes to an object store while it finishes the next images
 _PIL_TO_FORMAT = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp", "BMP": "bmp"}
@@ -171,6 +171,7 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
     # rewrites the part with every row, so none drops out and the counts stay this run's.
     prior = {} if config.force else manifest.prior_rows(dest, ids, settings, this_run=run_id, index=index)
     outputs = {} if config.verify else _output_versions(items, prior, dest)
+    mask_versions = _listed_mask_versions(items, config, source)
     works, to_read = [], []
     for item in items:
         row = manifest.empty_row() | {
@@ -188,7 +189,8 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
                 p = prior.get(item.image_id)
                 w.up_to_date = p is not None and p.status == "skipped" and p.source_bytes == item.size
                 w.skip(item.skip_reason)
-            elif not _unchanged_by_listing(w, config, source, dest, prior.get(item.image_id), outputs):
+            elif not _unchanged_by_listing(w, config, source, dest, prior.get(item.image_id), outputs,
+                                           mask_versions):
                 to_read.append(w)
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
             w.fail(exc)
@@ -234,41 +236,65 @@ class _ReadAhead:
         return self.futures.pop(id(w)).result()
 
 
-def _output_versions(items: list[SourceItem], prior: dict[str, manifest.PriorRow],
-                     dest: Location) -> dict[str, str | None]:
-    """Current versions of the outputs a re-run will compare, by output URI, asked concurrently of an
-    object store: one HEAD each, and their latency, not their number, is what a shard would wait
-    for one after another. Only outputs whose source is unchanged by the listing are asked; a disk
-    answers ``stat`` fast enough in turn. Outputs that could not be asked are left out (the check
-    asks again, and fails that image's row if the store keeps failing)."""
-    if dest.is_local:
-        return {}
-    keys = {}
-    for item in items:
-        p = prior.get(item.image_id)
-        if p and p.output_uri and p.output_version and item.version and item.version == p.source_version:
-            try:
-                keys[p.output_uri] = dest.key_of(p.output_uri)
-            except UnsafeKeyError:
-                continue
-    if not keys:
+def _heads(objects: dict[str, tuple[Location, str]]) -> dict[str, str | None]:
+    """``{name: version}`` of ``{name: (location, key)}``, asked of the stores concurrently (one HEAD
+    each: their latency, not their number, is what a shard would wait for one after another).
+    ``None`` for an object that is not there; one that could not be asked is left out (the caller
+    asks again in turn, where a lasting error is reported on that image's row)."""
+    if not objects:
         return {}
 
-    def head(key: str) -> tuple[bool, str | None]:
+    def head(where: tuple[Location, str]) -> tuple[bool, str | None]:
         try:
-            return True, dest.version(key)
+            return True, where[0].version(where[1])
         except StorageNotFoundError:
             return True, None
         except Exception:  # noqa: BLE001 - asked again, image by image, where the error is reported
             return False, None
 
-    with ThreadPoolExecutor(min(OUTPUT_HEADS_IN_FLIGHT, len(keys))) as pool:
-        answers = dict(zip(keys, pool.map(head, keys.values())))
-    return {uri: version for uri, (ok, version) in answers.items() if ok}
+    with ThreadPoolExecutor(min(HEADS_IN_FLIGHT, len(objects))) as pool:
+        answers = dict(zip(objects, pool.map(head, objects.values())))
+    return {name: version for name, (ok, version) in answers.items() if ok}
+
+
+def _output_versions(items: list[SourceItem], prior: dict[str, manifest.PriorRow],
+                     dest: Location) -> dict[str, str | None]:
+    """Current versions of the outputs a re-run will compare, by output URI, asked concurrently of an
+    object store. Only outputs whose source is unchanged by the listing are asked; a disk answers
+    ``stat`` fast enough in turn."""
+    if dest.is_local:
+        return {}
+    objects = {}
+    for item in items:
+        p = prior.get(item.image_id)
+        if p and p.output_uri and p.output_version and item.version and item.version == p.source_version:
+            try:
+                objects[p.output_uri] = (dest, dest.key_of(p.output_uri))
+            except UnsafeKeyError:
+                continue
+    return _heads(objects)
+
+
+def _listed_mask_versions(items: list[SourceItem], config: RestoreConfig, source: Location) -> dict[str, str | None]:
+    """Versions of the masks a mask list names (no listing gives them), by mask URI, asked
+    concurrently of an object store; masks on a disk are asked in turn."""
+    if config.masks == "detect":
+        return {}
+    objects = {}
+    for item in items:
+        if item.error is None and item.mask_uri and not item.mask_version and item.mask_uri not in objects:
+            try:
+                loc, key = _located(item.mask_uri, source)
+            except Exception:  # noqa: BLE001 - a bad URI fails its own row when it is asked in turn
+                continue
+            if not loc.is_local:
+                objects[item.mask_uri] = (loc, key)
+    return _heads(objects)
 
 
 def _unchanged_by_listing(w: Work, config: RestoreConfig, source: Location, dest: Location,
-                          prior: manifest.PriorRow | None, outputs: dict[str, str | None]) -> bool:
+                          prior: manifest.PriorRow | None, outputs: dict[str, str | None],
+                          mask_versions: dict[str, str | None]) -> bool:
     """Record what the listing says about the image (and its mask); True, and the image is up to
     date, when nothing changed since ``prior`` and none of its bytes need reading."""
     row, timer, item = w.row, _Timer(w.row), w.item
@@ -279,7 +305,8 @@ def _unchanged_by_listing(w: Work, config: RestoreConfig, source: Location, dest
     row["source_version"] = item.version
     if mask_uri:
         row["mask_uri"] = mask_uri
-        row["mask_version"] = item.mask_version or _uri_version(mask_uri, source)
+        row["mask_version"] = item.mask_version or (
+            mask_versions[mask_uri] if mask_uri in mask_versions else _uri_version(mask_uri, source))
     w.up_to_date = (prior is not None and not config.verify
                     and _unchanged_since(prior, row, item, mask_uri, dest, outputs))
     timer.add("read", t)

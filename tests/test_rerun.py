@@ -160,3 +160,61 @@ def test_s3_rerun_sends_one_head_per_image_and_no_get(moto, tmp_path):  # noqa: 
         redone = {r["image_id"] for r in manifest.read_manifest(Location("s3://rerun/dest", opts),
                                                                 run_id="r3").to_pylist()}
         assert redone == {"set0/img002.png", "set1/img001.png"} and third["up_to_date"] == 2
+
+
+def test_s3_masks_from_a_mask_list_are_asked_together_and_a_replaced_one_is_redone(moto, tmp_path,  # noqa: F811
+                                                                                    monkeypatch):
+    """A mask list's masks have no listing to give their versions: a shard asks them of the store
+    concurrently (one HEAD each), not one after another, and a re-run still reads nothing unchanged."""
+    import threading
+    import time
+
+    fs = s3fs_for(moto.url)
+    fs.mkdir("listed")
+    good_collection(str(tmp_path / "src"), n=6)
+    for path in sorted((tmp_path / "src").rglob("*_mask.png")):
+        key = path.relative_to(tmp_path / "src").as_posix().replace("_mask", "")
+        fs.pipe(f"listed/masks/{key}", path.read_bytes())
+        path.unlink()
+    upload(str(tmp_path / "src"), fs, "listed/src")
+    opts = {"endpoint_url": moto.url, "skip_instance_cache": True}
+    source, target = Location("s3://listed/src", opts), Location("s3://listed/dest", opts)
+    mask_list = {f"set{i % 2}/img{i:03d}.png": f"s3://listed/masks/set{i % 2}/img{i:03d}.png" for i in range(6)}
+
+    def run_listed(run_id):
+        items = list(discover(source, exclude=(target,), mask_list=mask_list))
+        assert all(it.mask_source == "list" and it.mask_version is None for it in items)
+        return restore_shard(items, RestoreConfig(), source, target, run_id, 0, "test-worker")
+
+    assert run_listed("r1")["ok"] == 6
+    rows = manifest.read_manifest(target, run_id="r1").to_pylist()
+    assert all(r["mask_version"] for r in rows)
+
+    asked, in_flight, most = Counter(), [0], [0]  # HEADs by path; masks asked at once, the most
+    lock, real_version = threading.Lock(), Location.version
+
+    def version(self, key):
+        path = self.path(key)
+        asked[path] += 1
+        if "/masks/" not in path:
+            return real_version(self, key)
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)  # a store's round trip, so overlapping requests show
+            return real_version(self, key)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(Location, "version", version)
+    second = run_listed("r2")
+    assert second["up_to_date"] == 6 and second["ok"] == 0
+    assert sorted(p for p in asked if "/masks/" in p) == sorted(f"listed/masks/{k}" for k in mask_list)
+    assert all(n == 1 for n in asked.values()) and most[0] > 1, (asked, most)
+
+    fs.pipe("listed/masks/set1/img003.png", png_bytes(np.full((96, 96), 255, np.uint8) * np.eye(96, dtype=np.uint8)))
+    third = run_listed("r3")
+    redone = {r["image_id"] for r in manifest.read_manifest(target, run_id="r3").to_pylist()}
+    assert redone == {"set1/img003.png"} and third["up_to_date"] == 5
