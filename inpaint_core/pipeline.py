@@ -194,7 +194,17 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
                 to_read.append(w)
         except Exception as exc:  # noqa: BLE001 - one bad image must not stop the shard
             w.fail(exc)
-    with _ReadAhead(to_read, source, 1 if source.is_local else READS_IN_FLIGHT) as reads:
+    outputs_along: dict[int, str] = {}
+    if config.verify and not dest.is_local:  # their round trips overlap the sources'
+        for w in to_read:
+            p = prior.get(w.item.image_id)
+            if p is not None and p.output_uri and p.output_sha256:
+                try:
+                    outputs_along[id(w)] = dest.key_of(p.output_uri)
+                except UnsafeKeyError:
+                    continue
+    in_flight = 1 if source.is_local and not outputs_along else READS_IN_FLIGHT
+    with _ReadAhead(to_read, source, in_flight, dest, outputs_along) as reads:
         for w in to_read:
             try:
                 _prepare_image(w, config, dest, inpainter, prior.get(w.item.image_id), reads)
@@ -206,10 +216,15 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
 class _ReadAhead:
     """The source and mask bytes of a shard's images, read up to ``in_flight`` images ahead of
     the one being decoded: on an object store each read waits a round trip, and one after
-    another they would leave the worker idle. ``in_flight=1`` reads each when it is needed."""
+    another they would leave the worker idle. ``in_flight=1`` reads each when it is needed.
 
-    def __init__(self, works: list[Work], source: Location, in_flight: int):
+    ``outputs``: ``{id(work): key}`` of earlier outputs under ``dest`` to read along (``--verify``
+    on an object store, where each image's output is hashed too when its source is unchanged)."""
+
+    def __init__(self, works: list[Work], source: Location, in_flight: int,
+                 dest: Location | None = None, outputs: dict[int, str] | None = None):
         self.works, self.source, self.in_flight = works, source, in_flight
+        self.dest, self.outputs = dest, outputs or {}
         self.pool = ThreadPoolExecutor(in_flight) if in_flight > 1 and len(works) > 1 else None
         self.futures: dict[int, Future] = {}
         self.next = 0
@@ -221,13 +236,23 @@ class _ReadAhead:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _read(self, w: Work) -> tuple[bytes, bytes | None]:
+    def _read(self, w: Work) -> tuple[bytes, bytes | None, Future | None]:
         data = self.source.read(w.item.image_id)
         mask_uri = w.row["mask_uri"]
-        return data, (_read_uri(mask_uri, self.source) if mask_uri else None)
+        mask = _read_uri(mask_uri, self.source) if mask_uri else None
+        key = self.outputs.get(id(w))
+        output: Future | None = None
+        if key is not None:  # its error, if any, is raised only where the output is needed
+            output = Future()
+            try:
+                output.set_result(self.dest.read(key))
+            except Exception as exc:  # noqa: BLE001
+                output.set_exception(exc)
+        return data, mask, output
 
-    def take(self, w: Work) -> tuple[bytes, bytes | None]:
-        """``w``'s ``(source bytes, mask bytes or None)``; a read error is raised here, for its row."""
+    def take(self, w: Work) -> tuple[bytes, bytes | None, Future | None]:
+        """``w``'s ``(source bytes, mask bytes or None, its earlier output's bytes as a done Future
+        or None)``; a source or mask read error is raised here, for its row."""
         if self.pool is None:
             return self._read(w)
         while self.next < len(self.works) and len(self.futures) < self.in_flight:
@@ -317,12 +342,12 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
                    prior: manifest.PriorRow | None, reads: _ReadAhead) -> None:
     row, timer = w.row, _Timer(w.row)
     t = timer.now()
-    data, mask_bytes = reads.take(w)
+    data, mask_bytes, output = reads.take(w)
     row["source_sha256"], row["source_bytes"] = sha256_hex(data), len(data)
     if mask_bytes is not None:
         row["mask_sha256"] = sha256_hex(mask_bytes)
     t = timer.add("read", t)
-    if prior is not None and _is_up_to_date(prior, row, dest):
+    if prior is not None and _is_up_to_date(prior, row, dest, output):
         w.up_to_date = True
         return
 
@@ -387,7 +412,10 @@ def _uri_version(uri: str, source: Location) -> str | None:
         return None  # reading it fails the row with the reason
 
 
-def _is_up_to_date(prior: manifest.PriorRow, row: dict[str, Any], dest: Location) -> bool:
+def _is_up_to_date(prior: manifest.PriorRow, row: dict[str, Any], dest: Location,
+                   output: Future | None = None) -> bool:
+    """True when the source's and mask's hashes and the output's bytes are what ``prior`` recorded.
+    ``output``: the output's bytes, read already (as a done Future: its read error is raised here)."""
     if prior.source_sha256 != row["source_sha256"] or prior.mask_sha256 != row["mask_sha256"]:
         return False
     if prior.status == "skipped" and not prior.output_uri:
@@ -397,8 +425,8 @@ def _is_up_to_date(prior: manifest.PriorRow, row: dict[str, Any], dest: Location
     if not prior.output_uri or not prior.output_sha256:
         return False
     try:
-        key = dest.key_of(prior.output_uri)
-        return sha256_hex(dest.read(key)) == prior.output_sha256
+        data = output.result() if output is not None else dest.read(dest.key_of(prior.output_uri))
+        return sha256_hex(data) == prior.output_sha256
     except StorageNotFoundError:
         return False
     except UnsafeKeyError:  # recorded under another root (the destination moved): redo

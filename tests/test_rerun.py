@@ -218,3 +218,42 @@ def test_s3_masks_from_a_mask_list_are_asked_together_and_a_replaced_one_is_redo
     third = run_listed("r3")
     redone = {r["image_id"] for r in manifest.read_manifest(target, run_id="r3").to_pylist()}
     assert redone == {"set1/img003.png"} and third["up_to_date"] == 5
+
+
+def test_s3_verify_reads_the_outputs_together_with_the_sources(moto, tmp_path, monkeypatch):  # noqa: F811
+    """``--verify`` hashes every output too; on an object store those reads overlap like the sources'
+    (not one round trip after another), each output is read once, and a changed one is still redone."""
+    import threading
+    import time
+
+    fs = s3fs_for(moto.url)
+    fs.mkdir("verify")
+    good_collection(str(tmp_path / "src"), n=6)
+    upload(str(tmp_path / "src"), fs, "verify/src")
+    opts = {"endpoint_url": moto.url, "skip_instance_cache": True}
+    assert run("s3://verify/src", "s3://verify/dest", "r1", opts)["ok"] == 6
+    fs.pipe("verify/dest/images/set1/img001.png", fs.cat("verify/src/set1/img001.png"))
+
+    read, in_flight, most = Counter(), [0], [0]
+    lock, real_read = threading.Lock(), Location.read
+
+    def counted(self, key):
+        path = self.path(key)
+        read[path] += 1
+        if "/dest/images/" not in path:
+            return real_read(self, key)
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)  # a store's round trip, so overlapping reads show
+            return real_read(self, key)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(Location, "read", counted)
+    second = run("s3://verify/src", "s3://verify/dest", "r2", opts, verify=True)
+    assert second["up_to_date"] == 5 and second["ok"] == 1
+    outputs = {p: n for p, n in read.items() if "/dest/images/" in p}
+    assert len(outputs) == 6 and set(outputs.values()) == {1} and most[0] > 1, (outputs, most)
