@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+import time
 from collections import Counter
 
 import numpy as np
@@ -53,6 +55,32 @@ def read_keys(monkeypatch, tmp_path):
 
     monkeypatch.setattr(Location, "read", read)
     return seen
+
+
+def overlap_counter(monkeypatch, method: str, marker: str) -> tuple[Counter, list[int]]:
+    """Patch ``Location.<method>`` to count its calls by path; those whose path holds ``marker`` take
+    50 ms more (a store's round trip, so overlapping calls show) and ``most[0]`` is how many of them
+    were in flight at once."""
+    calls, in_flight, most = Counter(), [0], [0]
+    lock, real = threading.Lock(), getattr(Location, method)
+
+    def counted(self, key):
+        path = self.path(key)
+        calls[path] += 1
+        if marker not in path:
+            return real(self, key)
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        try:
+            time.sleep(0.05)
+            return real(self, key)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    monkeypatch.setattr(Location, method, counted)
+    return calls, most
 
 
 def test_local_rerun_reads_nothing_of_unchanged_images(tmp_path, read_keys):
@@ -166,9 +194,6 @@ def test_s3_masks_from_a_mask_list_are_asked_together_and_a_replaced_one_is_redo
                                                                                     monkeypatch):
     """A mask list's masks have no listing to give their versions: a shard asks them of the store
     concurrently (one HEAD each), not one after another, and a re-run still reads nothing unchanged."""
-    import threading
-    import time
-
     fs = s3fs_for(moto.url)
     fs.mkdir("listed")
     good_collection(str(tmp_path / "src"), n=6)
@@ -190,25 +215,7 @@ def test_s3_masks_from_a_mask_list_are_asked_together_and_a_replaced_one_is_redo
     rows = manifest.read_manifest(target, run_id="r1").to_pylist()
     assert all(r["mask_version"] for r in rows)
 
-    asked, in_flight, most = Counter(), [0], [0]  # HEADs by path; masks asked at once, the most
-    lock, real_version = threading.Lock(), Location.version
-
-    def version(self, key):
-        path = self.path(key)
-        asked[path] += 1
-        if "/masks/" not in path:
-            return real_version(self, key)
-        with lock:
-            in_flight[0] += 1
-            most[0] = max(most[0], in_flight[0])
-        try:
-            time.sleep(0.05)  # a store's round trip, so overlapping requests show
-            return real_version(self, key)
-        finally:
-            with lock:
-                in_flight[0] -= 1
-
-    monkeypatch.setattr(Location, "version", version)
+    asked, most = overlap_counter(monkeypatch, "version", "/masks/")
     second = run_listed("r2")
     assert second["up_to_date"] == 6 and second["ok"] == 0
     assert sorted(p for p in asked if "/masks/" in p) == sorted(f"listed/masks/{k}" for k in mask_list)
@@ -223,9 +230,6 @@ def test_s3_masks_from_a_mask_list_are_asked_together_and_a_replaced_one_is_redo
 def test_s3_verify_reads_the_outputs_together_with_the_sources(moto, tmp_path, monkeypatch):  # noqa: F811
     """``--verify`` hashes every output too; on an object store those reads overlap like the sources'
     (not one round trip after another), each output is read once, and a changed one is still redone."""
-    import threading
-    import time
-
     fs = s3fs_for(moto.url)
     fs.mkdir("verify")
     good_collection(str(tmp_path / "src"), n=6)
@@ -234,25 +238,7 @@ def test_s3_verify_reads_the_outputs_together_with_the_sources(moto, tmp_path, m
     assert run("s3://verify/src", "s3://verify/dest", "r1", opts)["ok"] == 6
     fs.pipe("verify/dest/images/set1/img001.png", fs.cat("verify/src/set1/img001.png"))
 
-    read, in_flight, most = Counter(), [0], [0]
-    lock, real_read = threading.Lock(), Location.read
-
-    def counted(self, key):
-        path = self.path(key)
-        read[path] += 1
-        if "/dest/images/" not in path:
-            return real_read(self, key)
-        with lock:
-            in_flight[0] += 1
-            most[0] = max(most[0], in_flight[0])
-        try:
-            time.sleep(0.05)  # a store's round trip, so overlapping reads show
-            return real_read(self, key)
-        finally:
-            with lock:
-                in_flight[0] -= 1
-
-    monkeypatch.setattr(Location, "read", counted)
+    read, most = overlap_counter(monkeypatch, "read", "/dest/images/")
     second = run("s3://verify/src", "s3://verify/dest", "r2", opts, verify=True)
     assert second["up_to_date"] == 5 and second["ok"] == 1
     outputs = {p: n for p, n in read.items() if "/dest/images/" in p}
