@@ -294,8 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="downscale each training image to this shorter side before the random crop (large "
                         "photos and scans: crops see whole scenes, and JPEGs decode several times faster); "
                         "default: native resolution")
-    p.add_argument("--checkpoint-every", type=int, default=500)
-    p.add_argument("--log-every", type=int, default=25)
+    p.add_argument("--checkpoint-every", type=int, default=500,
+                   help="steps between checkpoints (safetensors + card, sample grid; a killed run resumes "
+                        "from the last one; default 500)")
+    p.add_argument("--log-every", type=int, default=25, help="steps between rows of the Parquet loss log (default 25)")
     p.add_argument("--loader-workers", type=int, default=2, help="data-loading processes")
     p.add_argument("--fp16-weights", action="store_true", help="store checkpoint weights as float16")
     p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this long; rerun to resume")
