@@ -27,6 +27,16 @@ def _eta(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
+def eta_text(per_step: float, steps_left: int, time_left: float | None = None) -> str:
+    """A training run's ETA: the steps left at the pace so far, or the end of its time limit
+    (``max_minutes``) when that comes first, with about how many more steps it will make."""
+    by_steps = per_step * steps_left
+    if time_left is not None and time_left < by_steps:
+        more = int(max(time_left, 0.0) / per_step) if per_step > 0 else 0
+        return f"{_eta(max(time_left, 0.0))} (time limit; about {more} more steps)"
+    return _eta(by_steps)
+
+
 def model_dest(dest: str, model: str) -> str:
     """``dest`` with ``{model}`` replaced by the model's name (one deployment destination for every model)."""
     return dest.replace("{model}", model)
@@ -92,11 +102,14 @@ def train(
     progress = create_progress_artifact(100.0 * trainer.step / steps, key=f"train-{slug}-progress",
                                         description=f"training {model}")
 
+    deadline = time.perf_counter() + max_minutes * 60 if max_minutes else None  # about the Trainer's
+
     def on_log(row: dict[str, Any]) -> None:
         done = row["step"] - start_step
         per_step = (time.perf_counter() - t0) / max(done, 1)
         losses = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k not in ("step", "images_seen", "wall_seconds"))
-        eta = _eta(per_step * (steps - row["step"]))
+        time_left = deadline - time.perf_counter() if deadline is not None else None
+        eta = eta_text(per_step, steps - row["step"], time_left)
         logger.info("step %d/%d (%d images): %s; ETA %s", row["step"], steps, row["images_seen"], losses, eta)
         update_progress_artifact(progress, 100.0 * row["step"] / steps,
                                  description=f"training {model}: step {row['step']} of {steps}, ETA {eta}")

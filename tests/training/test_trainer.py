@@ -65,6 +65,15 @@ def test_a_few_steps_write_a_usable_checkpoint_and_resume(model, photos, tmp_pat
     assert json.loads((tmp_path / "run" / "state" / "latest.json").read_text())["step"] == 3
 
 
+def test_eta_says_when_the_time_limit_ends_the_run_first():
+    from flows.train import eta_text
+
+    assert eta_text(0.5, 600) == "5m00s"  # 600 steps at 0.5 s
+    assert eta_text(0.5, 600, time_left=1000.0) == "5m00s"  # the steps end first
+    assert eta_text(2.0, 1_000_000, time_left=90.0) == "1m30s (time limit; about 45 more steps)"
+    assert eta_text(2.0, 10, time_left=-3.0) == "0m00s (time limit; about 0 more steps)"
+
+
 def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path):
     from prefect.client.orchestration import get_client
 
