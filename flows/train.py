@@ -37,6 +37,14 @@ def eta_text(per_step: float, steps_left: int, time_left: float | None = None) -
     return _eta(by_steps)
 
 
+def _percent(step: int, steps: int, elapsed: float, max_minutes: float | None) -> float:
+    """How far a training run is towards its end: its steps, or its time limit when that is further."""
+    pct = 100.0 * step / steps
+    if max_minutes:
+        pct = max(pct, min(100.0, 100.0 * elapsed / (max_minutes * 60)))
+    return pct
+
+
 def model_dest(dest: str, model: str) -> str:
     """``dest`` with ``{model}`` replaced by the model's name (one deployment destination for every model)."""
     return dest.replace("{model}", model)
@@ -111,7 +119,7 @@ def train(
         time_left = deadline - time.perf_counter() if deadline is not None else None
         eta = eta_text(per_step, steps - row["step"], time_left)
         logger.info("step %d/%d (%d images): %s; ETA %s", row["step"], steps, row["images_seen"], losses, eta)
-        update_progress_artifact(progress, 100.0 * row["step"] / steps,
+        update_progress_artifact(progress, _percent(row["step"], steps, time.perf_counter() - t0, max_minutes),
                                  description=f"training {model}: step {row['step']} of {steps}, ETA {eta}")
 
     def on_checkpoint(saved: dict[str, Any]) -> None:  # losses and the newest samples, while it runs
@@ -130,9 +138,13 @@ def train(
     if result["checkpoint"] is None:  # the destination was already at `steps`
         create_markdown_artifact(f"# {model}: already at step {trainer.step} of {steps}; nothing to train\n",
                                  key=f"train-{slug}-summary", description=f"{model}: training summary")
-    update_progress_artifact(progress, 100.0 * trainer.step / steps,
-                             description=f"training {model}: step {trainer.step} of {steps}, stopped"
-                             if trainer.step < steps else f"training {model}: done, {steps} steps")
+    if trainer.step >= steps:
+        pct, text = 100.0, f"training {model}: done, {steps} steps"
+    elif deadline is not None and time.perf_counter() >= deadline:
+        pct, text = 100.0, f"training {model}: done at its {max_minutes:g}-minute limit, step {trainer.step} of {steps}"
+    else:
+        pct, text = 100.0 * trainer.step / steps, f"training {model}: step {trainer.step} of {steps}, stopped"
+    update_progress_artifact(progress, pct, description=text)
     card = trainer.card()
     return {**result, "card": card}
 

@@ -65,13 +65,18 @@ def test_a_few_steps_write_a_usable_checkpoint_and_resume(model, photos, tmp_pat
     assert json.loads((tmp_path / "run" / "state" / "latest.json").read_text())["step"] == 3
 
 
-def test_eta_says_when_the_time_limit_ends_the_run_first():
+def test_eta_and_progress_say_when_the_time_limit_ends_the_run_first():
     from flows.train import eta_text
 
     assert eta_text(0.5, 600) == "5m00s"  # 600 steps at 0.5 s
     assert eta_text(0.5, 600, time_left=1000.0) == "5m00s"  # the steps end first
     assert eta_text(2.0, 1_000_000, time_left=90.0) == "1m30s (time limit; about 45 more steps)"
     assert eta_text(2.0, 10, time_left=-3.0) == "0m00s (time limit; about 0 more steps)"
+    from flows.train import _percent
+
+    assert _percent(10, 1_000_000, elapsed=30.0, max_minutes=1.0) == 50.0  # the time limit is nearer
+    assert _percent(900, 1000, elapsed=30.0, max_minutes=1.0) == 90.0  # the steps are
+    assert _percent(10, 100, elapsed=500.0, max_minutes=None) == 10.0
 
 
 def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path):
@@ -97,6 +102,25 @@ def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path
     summaries = [a.data for a in every if a.key == "train-glcic-summary"]
     assert any("step 1 of 2" in d and "samples/step-000001.png" in d for d in summaries), summaries
     assert len([a for a in every if a.key == "train-glcic-losses"]) == 2
+
+
+def test_a_time_limited_train_flow_says_so_in_its_progress(prefect_server, photos, tmp_path):
+    """With --max-minutes and many steps, the progress bar follows the time limit and ends at 100%
+    saying the limit ended it (not near 0% with an ETA of days)."""
+    from prefect.client.orchestration import get_client
+
+    from flows.train import train
+
+    r = train(model="glcic", data=[photos], dest=str(tmp_path / "run"), steps=1_000_000, batch_size=2, crop=64,
+              model_options={"width": 4}, recipe_options={"d_width": 4}, checkpoint_every=1000, log_every=1,
+              num_workers=0, max_minutes=0.05)
+    assert 0 < r["step"] < 1_000_000
+    with get_client(sync_client=True) as client:
+        (run,) = [f for f in client.read_flow_runs() if f.name == f"train glcic -> {tmp_path / 'run'}"]
+        every = sorted((a for a in client.read_artifacts() if a.key == "train-glcic-progress"
+                        and a.flow_run_id == run.id), key=lambda a: a.created)
+    assert float(every[-1].data) == 100.0
+    assert every[-1].description == f"training glcic: done at its 0.05-minute limit, step {r['step']} of 1000000"
 
 
 def test_cli_train_options_reach_the_model_card(prefect_server, photos, tmp_path, capsys):
