@@ -110,7 +110,7 @@ def train(
     progress = create_progress_artifact(100.0 * trainer.step / steps, key=f"train-{slug}-progress",
                                         description=f"training {model}")
 
-    deadline = time.perf_counter() + max_minutes * 60 if max_minutes else None  # about the Trainer's
+    deadline = t0 + max_minutes * 60 if max_minutes else None  # a moment before the Trainer's own
 
     def on_log(row: dict[str, Any]) -> None:
         done = row["step"] - start_step
