@@ -12,7 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from pydantic import SecretStr
 
 from inpaint_core import inpainter_info
-from inpaint_core.evaluation import BASELINES, markdown_table, summarize
+from inpaint_core.evaluation import BASELINES, left_out_note, markdown_table, summarize
 from inpaint_core.manifest import table_of_rows
 from inpaint_core.perceptual import PerceptualScorer
 from inpaint_core.redact import install_log_redaction
@@ -49,7 +49,9 @@ def evaluate(
     the report says which were not. Weight files are checked before any method runs.
 
     Writes ``<dest>/eval/<run_id>/results.parquet`` (one row per image, mask and method),
-    ``summary.parquet`` and ``summary.md``; returns the summary rows and their locations.
+    ``summary.parquet`` and ``summary.md``; returns the summary rows and their locations. Images and
+    masks that cannot be read are left out of every method's cases, named with their reason in the
+    report and in ``left_out.parquet``; the evaluation goes on without them.
     Credentials go in ``storage_secrets`` (:mod:`flows.credentials`; ``run_evaluate`` moves them there).
     """
     logger = get_run_logger()
@@ -72,12 +74,20 @@ def evaluate(
     results = [f.result() for f in futures]
     rows = [r for res in results for r in res["rows"]]
     summary = summarize(rows, [s for res in results for s in res["sets"]])
-    notes = [f"images: {images} (centre crop {size}x{size}); masks: {masks_index}", *perceptual_notes(perceptual)]
+    # every task read the same files: the same ones are left out of each (a file once, however many saw it)
+    left_out = list({(r["kind"], r["file"]): r for res in results for r in res["left_out"]}.values())
+    skipped = left_out_note(left_out)
+    if skipped:
+        logger.warning("evaluation goes on without %d unreadable file(s): %s", len(left_out), skipped)
+    notes = [f"images: {images} (centre crop {size}x{size}); masks: {masks_index}", *perceptual_notes(perceptual),
+             *([skipped] if skipped else [])]
     md = markdown_table(summary, notes)
     run_id = new_run_id()
     out = Location(dest, opts)
     base = f"eval/{run_id}"
-    for name, table in (("results", rows), ("summary", summary)):
+    for name, table in (("results", rows), ("summary", summary), ("left_out", left_out)):
+        if not table and name == "left_out":
+            continue
         buf = io.BytesIO()
         pq.write_table(table_of_rows(table), buf)
         out.write_atomic(f"{base}/{name}.parquet", buf.getvalue())
@@ -86,7 +96,7 @@ def evaluate(
     create_markdown_artifact(markdown=md, key="evaluation-summary", description=f"evaluation {run_id}")
     logger.info("evaluation %s: %d methods, %d scored cases -> %s", run_id, len(all_methods), len(rows),
                 out.uri(base))
-    return {"run_id": run_id, "summary": summary, "markdown": md, "location": out.uri(base)}
+    return {"run_id": run_id, "summary": summary, "markdown": md, "location": out.uri(base), "left_out": left_out}
 
 
 def perceptual_notes(perceptual: dict[str, str]) -> list[str]:

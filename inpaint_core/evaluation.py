@@ -26,6 +26,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
+from .errors import InpaintError, StorageError, StoragePermanentError
 from .imageio import IMAGE_EXTENSIONS, decode_image, decode_mask
 from .perceptual import fid_from_features
 from .quality import score_reference
@@ -71,7 +72,7 @@ def hole_ratio_bin(fraction: float) -> str | None:
     raise AssertionError(fraction)
 
 
-def read_mask_index(masks_url: str, storage_options: dict | None = None
+def read_mask_index(masks_url: str, storage_options: dict | None = None, left_out: list[dict] | None = None
                     ) -> tuple[Location, dict[str, dict[str, list[str]]]]:
     """Where the masks are, and ``{bin: {kind: [mask file, ...]}}`` in index order (kinds in order of
     first appearance).
@@ -79,7 +80,9 @@ def read_mask_index(masks_url: str, storage_options: dict | None = None
     ``masks_url`` is an ``index.csv`` (``file`` plus any of ``hole_ratio_bin``, ``kind``,
     ``hole_fraction``; file names relative to the index's folder) or a folder of mask files. A mask
     without a bin is binned by its ``hole_fraction``, else by its pixels (non-zero = hole, at its own
-    size); one without a kind is of kind ``all``; empty masks are left out (nothing to fill).
+    size); one without a kind is of kind ``all``; empty masks are left out (nothing to fill). A mask
+    that has to be decoded for its bin and cannot be is left out too, and appended to ``left_out``
+    (:func:`protocol_cases`).
     """
     opts = storage_options or {}
     if masks_url.lower().endswith(".csv"):
@@ -99,8 +102,12 @@ def read_mask_index(masks_url: str, storage_options: dict | None = None
     for r in rows:
         b = r.get("hole_ratio_bin") or None
         if b is None:
-            fraction = (float(r["hole_fraction"]) if r.get("hole_fraction")
-                        else float(decode_mask(root.read(r["file"])).mean()))
+            try:
+                fraction = (float(r["hole_fraction"]) if r.get("hole_fraction")
+                            else float(decode_mask(root.read(r["file"])).mean()))
+            except InpaintError as exc:
+                _leave_out(left_out, "mask", root.uri(r["file"]), exc)
+                continue
             b = hole_ratio_bin(fraction)
             if b is None:
                 continue
@@ -109,30 +116,86 @@ def read_mask_index(masks_url: str, storage_options: dict | None = None
 
 
 def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bins: Sequence[str] | None = None,
-                   limit: int | None = None, storage_options: dict | None = None) -> Iterator[EvalCase]:
+                   limit: int | None = None, storage_options: dict | None = None,
+                   left_out: list[dict] | None = None) -> Iterator[EvalCase]:
     """Every (image, mask) case of the protocol, bin by bin (masks: an index.csv or a folder,
-    see :func:`read_mask_index`)."""
+    see :func:`read_mask_index`).
+
+    An image that cannot be decoded or is smaller than the crop, and a mask that cannot be decoded,
+    are left out with their reason, as ``{"kind": "image"|"mask", "file": URL, "reason": ...}`` rows
+    appended to ``left_out``; the other cases keep the masks they would have had (an image's masks
+    follow its place among all the images, readable or not), so one broken file changes no other
+    case. Nothing readable at all is an error.
+    """
     opts = storage_options or {}
     images = Location(images_url, opts)
     keys = sorted(images.key_of(p) for p in images.fs.find(images.root)
                   if any(p.lower().endswith(e) for e in IMAGE_EXTENSIONS))[:limit]
     if not keys:
         raise FileNotFoundError(f"no images under {images_url}")
-    masks_loc, index = read_mask_index(masks_index_url, opts)
+    masks_loc, index = read_mask_index(masks_index_url, opts, left_out)
     unknown = [b for b in bins or () if b not in index]
     if unknown:  # refused before any image is decoded
         raise ValueError(f"no masks in bin(s) {', '.join(unknown)} of {masks_index_url}; "
                          f"its bins: {', '.join(sorted(index, key=_bin_start))}")
-    crops = {k: center_crop(decode_image(images.read(k)).rgb, size) for k in keys}
+    crops, bad = {}, []
+    for k in keys:
+        try:
+            rgb = decode_image(images.read(k)).rgb
+        except InpaintError as exc:
+            _leave_out(None, "image", images.uri(k), exc)  # raises what may pass
+            bad.append((k, str(exc)))
+            continue
+        if min(rgb.shape[:2]) < size:
+            bad.append((k, f"image {rgb.shape[1]}x{rgb.shape[0]} is smaller than the {size}x{size} crop"))
+            continue
+        crops[k] = center_crop(rgb, size)
+    for k, reason in bad:
+        _leave_out(left_out, "image", images.uri(k), reason)
+    if not crops:
+        raise ValueError(f"no usable image under {images_url}: all {len(keys)} were left out, e.g. "
+                         f"{bad[0][0]}: {bad[0][1]}")
+    masks: dict[str, np.ndarray | None] = {}
+    n = 0
     for b in bins or sorted(index, key=_bin_start):
         kinds = list(index[b])
         for i, key in enumerate(keys):
             kind = kinds[i % len(kinds)]
             files = index[b][kind]
             f = files[(i // len(kinds)) % len(files)]
-            m = decode_mask(masks_loc.read(f)).astype(np.uint8)
-            m = cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
-            yield EvalCase(b, key, f, kind, crops[key], m)
+            if f not in masks:
+                try:
+                    m = decode_mask(masks_loc.read(f)).astype(np.uint8)
+                    masks[f] = cv2.resize(m, (size, size), interpolation=cv2.INTER_NEAREST).astype(bool)
+                except InpaintError as exc:
+                    masks[f] = None
+                    _leave_out(left_out, "mask", masks_loc.uri(f), exc)
+            if key in crops and masks[f] is not None:
+                n += 1
+                yield EvalCase(b, key, f, kind, crops[key], masks[f].copy())
+    if not n:
+        raise ValueError(f"nothing to evaluate: no mask of {masks_index_url} in the bins asked could be read")
+
+
+def _leave_out(left_out: list[dict] | None, kind: str, url: str, reason) -> None:
+    """Record a file the evaluation goes on without. A storage error that may pass (a timeout, a
+    throttled store: retried already) is raised instead: every method's task must see the same cases."""
+    if isinstance(reason, StorageError) and not isinstance(reason, StoragePermanentError):
+        raise reason
+    if left_out is not None:
+        left_out.append({"kind": kind, "file": url, "reason": str(reason)})
+
+
+def left_out_note(left_out: Sequence[dict], shown: int = 5) -> str | None:
+    """The report's line on the files an evaluation left out (None when it left out none)."""
+    if not left_out:
+        return None
+    n_img = sum(r["kind"] == "image" for r in left_out)
+    n_mask = len(left_out) - n_img
+    what = " and ".join(f"{n} {k}{'s' if n != 1 else ''}" for n, k in ((n_img, "image"), (n_mask, "mask")) if n)
+    listed = "; ".join(f"{r['file']}: {r['reason']}" for r in left_out[:shown])
+    more = f"; and {len(left_out) - shown} more" if len(left_out) > shown else ""
+    return f"left out: {what} (every method was scored without them): {listed}{more}"
 
 
 def _bin_start(label: str) -> float:

@@ -11,17 +11,19 @@ from inpaint_core.evaluation import evaluate_method, protocol_cases, reference_f
 def evaluate_method_task(method: str, images: str, masks_index: str, size: int, limit: int | None,
                          bins: list[str] | None, checkpoint: str | None, options: dict,
                          storage_options: dict, perceptual: dict | None = None, ref_features=None) -> dict:
-    """``{"rows": per-case rows, "sets": per-bin FID rows}``; ``perceptual`` holds the
-    :class:`~inpaint_core.perceptual.PerceptualScorer` arguments (weight files), if any."""
+    """``{"rows": per-case rows, "sets": per-bin FID rows, "left_out": unreadable files}``;
+    ``perceptual`` holds the :class:`~inpaint_core.perceptual.PerceptualScorer` arguments (weight
+    files), if any."""
     from inpaint_core.perceptual import PerceptualScorer
     from inpaint_core.pipeline import RestoreConfig, get_inpainter
 
     inpainter = get_inpainter(RestoreConfig(method=method, checkpoint=checkpoint, method_options=options))
     scorer = PerceptualScorer(**perceptual, storage_options=storage_options) if perceptual else None
+    left_out: list[dict] = []
     cases = list(protocol_cases(images, masks_index, size=size, bins=bins, limit=limit,
-                                storage_options=storage_options))
+                                storage_options=storage_options, left_out=left_out))
     rows, sets = evaluate_method(inpainter, cases, perceptual=scorer, ref_features=ref_features)
-    return {"rows": rows, "sets": sets}
+    return {"rows": rows, "sets": sets, "left_out": left_out}
 
 
 @task(name="reference-features", task_run_name="FID features of the originals")

@@ -7,8 +7,8 @@ import pytest
 from skimage import data as skdata
 
 from inpaint_core import create_inpainter
-from inpaint_core.evaluation import (center_crop, evaluate_cases, hole_ratio_bin, markdown_table, protocol_cases,
-                                     read_mask_index, summarize)
+from inpaint_core.evaluation import (center_crop, evaluate_cases, hole_ratio_bin, left_out_note, markdown_table,
+                                     protocol_cases, read_mask_index, summarize)
 
 from .collections import png_bytes, write
 
@@ -85,6 +85,48 @@ def test_an_index_without_bins_is_binned_by_its_fractions_and_bad_ones_are_refus
         list(protocol_cases(tiny_protocol[0], folder, size=64, bins=["0.5-0.6"]))
     with pytest.raises(FileNotFoundError, match="no mask files under"):
         read_mask_index(str(tmp_path / "nothing"))
+
+
+def test_unreadable_images_and_masks_are_left_out_with_their_reason_and_change_no_other_case(tiny_protocol,
+                                                                                              tmp_path):
+    images, masks = tiny_protocol
+    clean = {(c.bin, c.image_id): c for c in protocol_cases(images, masks, size=64)}
+    (tmp_path / "images" / "1.png").write_bytes(png_bytes(skdata.coffee())[:300])  # truncated
+    write(tmp_path, "images/3.png", png_bytes(np.zeros((40, 40, 3), np.uint8)))  # smaller than the crop
+    (tmp_path / "masks" / "00001.png").write_bytes(b"not a png")  # image 2's mask in the first bin
+    before = {p.name: p.read_bytes() for p in (tmp_path / "images").iterdir()}
+    left_out = []
+    cases = list(protocol_cases(images, masks, size=64, left_out=left_out))
+    assert [(c.bin, c.image_id) for c in cases] == [("0.01-0.1", "0.png"), ("0.1-0.2", "0.png"),
+                                                    ("0.1-0.2", "2.png")]
+    for c in cases:  # the same masks as without the broken files: leaving 1.png out moved no other image's
+        assert c.mask_file == clean[(c.bin, c.image_id)].mask_file
+        assert np.array_equal(c.mask, clean[(c.bin, c.image_id)].mask)
+    assert [(r["kind"], r["file"].rsplit("/", 1)[-1]) for r in left_out] == [
+        ("image", "1.png"), ("image", "3.png"), ("mask", "00001.png")]
+    assert "truncated PNG" in left_out[0]["reason"]
+    assert left_out[1]["reason"] == "image 40x40 is smaller than the 64x64 crop"
+    assert "not a decodable image" in left_out[2]["reason"]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "images").iterdir()} == before  # inputs untouched
+    note = left_out_note(left_out)
+    assert note.startswith("left out: 2 images and 1 mask") and "1.png: truncated PNG" in note
+    # nothing usable is an error that says why
+    for name in ("0.png", "2.png"):
+        (tmp_path / "images" / name).write_bytes(b"")
+    with pytest.raises(ValueError, match=r"no usable image under .*all 4 were left out, e.g. 0.png: "):
+        list(protocol_cases(images, masks, size=64))
+
+
+def test_a_mask_folder_with_an_unreadable_mask_is_binned_without_it(tiny_protocol, tmp_path):
+    folder = _own_masks(tmp_path, [0.36, 0.33])
+    (tmp_path / "own" / "m1.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    left_out = []
+    _, index = read_mask_index(folder, left_out=left_out)
+    assert index == {"0.3-0.4": {"all": ["m0.png"]}}
+    assert [r["file"].rsplit("/", 1)[-1] for r in left_out] == ["m1.png"] and left_out[0]["kind"] == "mask"
+    (tmp_path / "own" / "m0.png").write_bytes(b"")
+    with pytest.raises(ValueError, match="nothing to evaluate: no mask of .* could be read"):
+        list(protocol_cases(tiny_protocol[0], folder, size=64))
 
 
 def test_center_crop_does_not_resize():

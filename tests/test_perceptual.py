@@ -187,10 +187,19 @@ def test_cli_evaluate_only_the_bins_asked_for(prefect_server, tiny_protocol, tmp
     from flows.cli import main
 
     images, masks = tiny_protocol
-    assert main(["evaluate", "--images", images, "--masks", masks, "--out", str(tmp_path), "--size", "64",
+    broken = tmp_path / "images" / "9.jpg"  # a user's folder with one broken file: the rest is scored
+    broken.write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    assert main(["evaluate", "--images", images, "--masks", masks, "--out", str(tmp_path / "out"), "--size", "64",
                  "--workers", "1", "--bins", "0.1-0.2"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0.")]
-    assert len(rows) == 3 and all(r.startswith("| 0.1-0.2 |") for r in rows)  # telea, ns, spline
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| 0.")]
+    assert len(rows) == 3 and all(r.startswith("| 0.1-0.2 | ") and r.split(" | ")[2] == "3" for r in rows)
+    assert f"- left out: 1 image (every method was scored without them): {broken.as_uri()}: not a decodable" in out
+    [run] = list((tmp_path / "out" / "eval").iterdir())
+    [row] = pq.read_table(run / "left_out.parquet").to_pylist()
+    assert row["kind"] == "image" and row["file"] == broken.as_uri()
+    assert row["reason"].startswith("not a decodable image: looks like JPEG but its header is truncated")
+    assert broken.read_bytes() == b"\xff\xd8\xff\xe0 cut short"
 
 
 def test_weight_files_are_found_by_a_bare_relative_name(weights, tmp_path, monkeypatch):

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import CheckpointError
-from ..evaluation import (BASELINES, evaluate_cases, evaluate_method, protocol_cases, reference_features,
-                          summarize)
+from ..evaluation import (BASELINES, evaluate_cases, evaluate_method, left_out_note, protocol_cases,
+                          reference_features, summarize)
 from ..inpainters import create_inpainter
 from ..models.checkpoint import load_checkpoint, load_state_into, read_card, save_checkpoint
 from ..models.spec import get_model_spec
@@ -158,8 +158,12 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
     load_state_into(model, state, checkpoint)
     model.eval()
     scorer = PerceptualScorer(**perceptual, storage_options=storage_options) if perceptual else None
-    cases = list(protocol_cases(images, masks_index, size=size, limit=limit, storage_options=storage_options))
+    left_out: list[dict] = []
+    cases = list(protocol_cases(images, masks_index, size=size, limit=limit, storage_options=storage_options,
+                                left_out=left_out))
     log(f"{name}: {len(cases)} evaluation cases from {images}")
+    if left_out:  # the card's table is then over fewer cases: it says which and why
+        log(f"{name}: {left_out_note(left_out)}")
     rows, sets = [], []
     refs = reference_features(cases, scorer) if scorer is not None and scorer.inception is not None else None
     for inpainter in [create_inpainter(base, **options) for base, options in BASELINES.items()] + [
@@ -189,6 +193,7 @@ def export_weights(checkpoint: str, dest: str | Path, *, images: str, masks_inde
                         "composited output; PSNR/SSIM (scikit-image) and L1 (% of 255)",
             "images": images, "masks_index": masks_index, "size": size, "limit": limit,
             "evaluated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **({"left_out": left_out} if left_out else {}),
             "summary": summary, "vs_telea": vs,
             "perceptual_weights": scorer.files if scorer else "FID and LPIPS not computed",
             "beats_telea_in_target_bins": bool(vs) and all(v["psnr_gain"] > 0 and v["ssim_gain"] > 0

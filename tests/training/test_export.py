@@ -56,6 +56,7 @@ def test_export_writes_weights_with_the_dev_evaluation_in_the_card(protocol, tra
     assert {(s["bin"], s["method"]) for s in ev["summary"]} == {
         (b, m) for b in ("0.3-0.4", "0.4-0.5") for m in ("telea", "ns", "spline", "glcic")}
     assert set(ev["vs_telea"]) == {"0.3-0.4", "0.4-0.5"} and "ImageNet" in card["licence"]
+    assert "left_out" not in ev
     assert card["storage_dtype"] == ("float16" if out["storage_dtype"] == "float16" else "native")
     # the shipped file is a working checkpoint
     model = create_inpainter("glcic", checkpoint=out["weights"], device="cpu")
@@ -64,6 +65,18 @@ def test_export_writes_weights_with_the_dev_evaluation_in_the_card(protocol, tra
     mask[20:40, 20:40] = True
     (res,) = model([img], [mask])
     assert res.shape == img.shape and np.array_equal(res[~mask], img[~mask])
+
+
+def test_an_unreadable_evaluation_image_is_named_in_the_card(protocol, training_checkpoint, tmp_path):
+    images, index = protocol
+    (tmp_path / "images" / "1.png").write_bytes(b"")
+    said = []
+    export_weights(training_checkpoint, tmp_path / "shipped", images=images, masks_index=index, size=64,
+                   log=said.append)
+    ev = json.loads((tmp_path / "shipped" / "glcic.json").read_text())["dev_evaluation"]
+    assert [(r["kind"], r["file"].rsplit("/", 1)[-1]) for r in ev["left_out"]] == [("image", "1.png")]
+    assert {s["n"] for s in ev["summary"]} == {2}  # the table is over the two readable images
+    assert any(line.startswith("glcic: left out: 1 image") for line in said)
 
 
 def test_fp16_is_refused_when_it_changes_the_figures(protocol, training_checkpoint, tmp_path):
