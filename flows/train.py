@@ -122,6 +122,12 @@ def train(
         update_progress_artifact(progress, _percent(row["step"], steps, time.perf_counter() - t0, max_minutes),
                                  description=f"training {model}: step {row['step']} of {steps}, ETA {eta}")
 
+    def on_unreadable(new: dict[str, str]) -> None:  # in the run's log, as they are met
+        shown = "; ".join(f"{url}: {why}" for url, why in list(new.items())[:5])
+        more = f"; and {len(new) - 5} more" if len(new) > 5 else ""
+        logger.warning("%d training image(s) cannot be read; other images take their place (%d so far, listed "
+                       "in the card): %s%s", len(new), len(trainer.unreadable), shown, more)
+
     def on_checkpoint(saved: dict[str, Any]) -> None:  # losses and the newest samples, while it runs
         card = trainer.card()
         create_table_artifact([dict(r) for r in trainer.recent_log[-10:]] or [{"step": trainer.step}],
@@ -131,10 +137,12 @@ def train(
             f"- checkpoint: `{saved['checkpoint']}`\n- newest sample grid (masked input | output | target): "
             f"`{saved['samples']}`\n"
             f"- images seen: {card['images_seen']}, wall time {card['wall_seconds']:.0f} s on {card['hardware']}\n"
-            f"- recipe: {card['recipe']['name']} ({card['recipe']['notes']})\n",
+            f"- recipe: {card['recipe']['name']} ({card['recipe']['notes']})\n"
+            + (f"- unreadable training images (others took their place): {len(trainer.unreadable)}, e.g. "
+               f"`{card['unreadable_images']['examples'][0]}`\n" if trainer.unreadable else ""),
             key=f"train-{slug}-summary", description=f"{model}: training summary")
 
-    result = trainer.run(on_log, on_checkpoint)
+    result = trainer.run(on_log, on_checkpoint, on_unreadable)
     if result["checkpoint"] is None:  # the destination was already at `steps`
         create_markdown_artifact(f"# {model}: already at step {trainer.step} of {steps}; nothing to train\n",
                                  key=f"train-{slug}-summary", description=f"{model}: training summary")

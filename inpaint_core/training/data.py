@@ -18,6 +18,8 @@ from ..models.prefill import PREFILL_METHODS
 from ..storage import Location
 
 DEFAULT_MASKS = {"free_form": 0.4, "thin": 0.15, "medium": 0.15, "thick": 0.15, "boxes": 0.15}
+#: images an item tries before its error: an unreadable one is replaced by another (a strided pick)
+UNREADABLE_TRIES = 5
 
 
 def list_images(url: str, storage_options: dict | None = None, exclude_mask_files: bool = True) -> list[str]:
@@ -35,7 +37,9 @@ def list_images(url: str, storage_options: dict | None = None, exclude_mask_file
 class InpaintingDataset(Dataset):
     """Random ``size`` crops (scaled up first when an image is smaller), flips, and a generated mask.
 
-    Each item is a dict (LaMa style): ``image`` 3×S×S in [-1, 1], ``mask`` 1×S×S (1 = hole), and
+    Each item is a dict (LaMa style): ``image`` 3×S×S in [-1, 1], ``mask`` 1×S×S (1 = hole),
+    ``unreadable`` (a string: one ``URL<TAB>reason`` line per image that could not be read and was
+    replaced by another for this item, usually empty; a trainer reports them), and
     ``edges`` 1×S×S (Canny of the full crop, sigma 2) when ``with_edges``, and ``fill`` 3×S×S (the
     crop with its hole filled by the classical method ``prefill``, see
     :func:`~inpaint_core.models.prefill.classical_fill`) when ``prefill`` is given: the loader's
@@ -88,19 +92,22 @@ class InpaintingDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        for attempt in range(5):
+        unreadable = []
+        for attempt in range(UNREADABLE_TRIES):
             src, key = self.items[(index + attempt * 7919) % len(self.items)]
             try:
                 rgb = decode_image(self.locs[src].read(key), min_side=self.image_side).rgb
                 break
-            except InpaintError:
-                continue  # a corrupt training image: take another one
+            except InpaintError as exc:  # a corrupt training image: take another one, and say so
+                unreadable.append(f"{self.locs[src].uri(key)}\t{str(exc)[:300]}")
         else:
-            raise InpaintError(f"could not decode training images near index {index}")
+            raise InpaintError(f"could not read {UNREADABLE_TRIES} training images in a row (near item {index}): "
+                               + "; ".join(u.replace("\t", ": ") for u in dict.fromkeys(unreadable)))
         crop = self._crop(rgb, rng)
         mask = self.mixer(self.size, self.size, rng=np.random.default_rng(int(rng.integers(2**31))))
         out = {"image": torch.from_numpy(crop).permute(2, 0, 1).float().div(127.5).sub(1.0),
-               "mask": torch.from_numpy(mask[None].astype(np.float32))}
+               "mask": torch.from_numpy(mask[None].astype(np.float32)),
+               "unreadable": "\n".join(unreadable)}
         if self.with_edges:
             out["edges"] = torch.from_numpy(canny_edges(crop)[None].astype(np.float32))
         if self.prefill is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import os
 import platform
@@ -41,6 +42,8 @@ from ..models.wrapper import resolve_device
 from ..storage import Location
 from .data import InpaintingDataset, seed_everything
 from .recipe import get_recipe
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -181,6 +184,8 @@ class Trainer:
         self._log: list[dict[str, Any]] = []  # rows not yet written to the Parquet log
         self.recent_log: list[dict[str, Any]] = []  # the last rows, for progress displays
         self.init_report: dict[str, Any] | None = None
+        #: training images that could not be read (URL -> reason): each item took another image instead
+        self.unreadable: dict[str, str] = {}
         if not self._resume(betas) and cfg.init_from:
             self.init_report = self._init_from(cfg.init_from)
 
@@ -223,6 +228,7 @@ class Trainer:
                 group["lr"], group["betas"] = lr, betas
         self.step, self.images_seen, self.wall_seconds = latest["step"], latest["images_seen"], latest["wall_seconds"]
         self.init_report = latest.get("init_from")
+        self.unreadable = dict(latest.get("unreadable", {}))
         return True
 
     def card(self) -> dict[str, Any]:
@@ -232,7 +238,9 @@ class Trainer:
                 "hardware": hardware(), "train_config": asdict(self.cfg) | {"storage_options": "<redacted>"},
                 "recipe": {"name": recipe.name, "options": recipe.opt, "adversarial": recipe.adversarial,
                            "notes": recipe.notes},
-                **({"init_from": self.init_report} if self.init_report else {})}
+                **({"init_from": self.init_report} if self.init_report else {}),
+                **({"unreadable_images": {"count": len(self.unreadable), "examples": [
+                    f"{url}: {why}" for url, why in list(self.unreadable.items())[:10]]}} if self.unreadable else {})}
 
     def save(self) -> str:
         """Write a complete checkpoint for the current step; ``state/latest.json`` last."""
@@ -254,7 +262,8 @@ class Trainer:
             self.dest.write_atomic(f"log/part-{self.step:06d}.parquet", out.getvalue())
             self._log = []
         latest = {"model": self.cfg.model, "step": self.step, "checkpoint": ck, "images_seen": self.images_seen,
-                  "wall_seconds": self.wall_seconds, "init_from": self.init_report}
+                  "wall_seconds": self.wall_seconds, "init_from": self.init_report,
+                  **({"unreadable": self.unreadable} if self.unreadable else {})}
         self.dest.write_atomic("state/latest.json", json.dumps(latest).encode())
         return self.dest.uri(ck)
 
@@ -302,11 +311,15 @@ class Trainer:
         return logs, {"batch": batch, **out}
 
     def run(self, on_log: Callable[[dict[str, Any]], None] | None = None,
-            on_checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+            on_checkpoint: Callable[[dict[str, Any]], None] | None = None,
+            on_unreadable: Callable[[dict[str, str]], None] | None = None) -> dict[str, Any]:
         """Train until ``steps`` (or ``max_minutes``); checkpoint at intervals and at the end.
 
         ``on_log(row)`` gets every logged row; ``on_checkpoint({"step", "checkpoint", "samples"})``
-        gets the URIs of each checkpoint and sample grid once both are written.
+        gets the URIs of each checkpoint and sample grid once both are written. A training image that
+        cannot be read (corrupt, unsupported, a failed read) is replaced by another and recorded in
+        :attr:`unreadable`, the card and ``state/latest.json``; ``on_unreadable({URL: reason})`` gets
+        those new in each batch (default: a warning on this module's logger).
         """
         cfg = self.cfg
         deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes else None
@@ -315,6 +328,7 @@ class Trainer:
             return {"step": self.step, "checkpoint": None, "resumed": True}
         t_last = time.perf_counter()
         for raw in self._loader():
+            self._note_unreadable(raw.pop("unreadable", ()), on_unreadable)
             logs, out = self.train_step(raw)
             self.step += 1
             self.images_seen += cfg.batch_size
@@ -338,6 +352,19 @@ class Trainer:
                 break
         return {"step": self.step, "checkpoint": self.dest.uri(f"checkpoints/step-{last_saved:06d}.safetensors"),
                 "images_seen": self.images_seen, "wall_seconds": self.wall_seconds}
+
+    def _note_unreadable(self, lines, on_unreadable) -> None:
+        new = {}
+        for line in (x for text in lines for x in text.split("\n") if x):
+            url, _, why = line.partition("\t")
+            if url not in self.unreadable:
+                self.unreadable[url] = new[url] = why
+        if new:
+            if on_unreadable is not None:
+                on_unreadable(new)
+            else:
+                for url, why in new.items():
+                    log.warning("training image %s cannot be read, another is used: %s", url, why)
 
     def _write_samples(self, out: dict[str, torch.Tensor], n: int = 4) -> str:
         b = out["batch"]

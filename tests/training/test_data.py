@@ -5,6 +5,7 @@ import pytest
 import torch
 from skimage import data as skdata
 
+from inpaint_core.errors import InpaintError
 from inpaint_core.models.prefill import classical_fill
 from inpaint_core.training.data import InpaintingDataset, list_images
 
@@ -32,6 +33,20 @@ def test_items_are_crops_with_masks_and_edges(tmp_path):
         assert item["image"].min() >= -1 and item["image"].max() <= 1
         assert 0 < item["mask"].mean() < 1 and set(item["mask"].unique().tolist()) <= {0.0, 1.0}
         assert item["edges"].shape == (1, 128, 128)
+
+
+def test_an_unreadable_image_is_replaced_and_named_with_its_reason(tmp_path):
+    ds = InpaintingDataset([_folder(tmp_path)], size=64, seed=1)
+    items = [ds[i] for i in range(len(ds))]  # a/one.png, b/broken.png, b/two.png
+    assert [bool(it["unreadable"]) for it in items] == [False, True, False]
+    url, _, why = items[1]["unreadable"].partition("\t")
+    assert url == (tmp_path / "b" / "broken.png").as_uri() and why.startswith("not a decodable image")
+    assert items[1]["image"].shape == (3, 64, 64)  # another image took its place
+    for i in range(3):  # nothing readable: an error that says why
+        write(tmp_path, f"bad/{i}.png", b"")
+    with pytest.raises(InpaintError, match=r"could not read 5 training images in a row "
+                       r".*bad/0.png: empty file \(0 bytes\); [^;]*bad/2.png"):
+        InpaintingDataset([str(tmp_path / "bad")], size=64)[0]
 
 
 def test_reproducible_per_seed_and_epoch(tmp_path):

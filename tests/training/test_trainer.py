@@ -65,6 +65,36 @@ def test_a_few_steps_write_a_usable_checkpoint_and_resume(model, photos, tmp_pat
     assert json.loads((tmp_path / "run" / "state" / "latest.json").read_text())["step"] == 3
 
 
+def test_unreadable_training_images_are_reported_in_the_card_and_kept_across_a_resume(photos, tmp_path, caplog):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(photos, data)
+    (data / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n cut")  # two of the four cannot be read
+    (data / "3.png").write_bytes(png_bytes(np.zeros((16, 16), np.uint16)))  # 16-bit grey
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    cfg = TrainConfig(model="glcic", data=[str(data)], dest=str(tmp_path / "run"), steps=2, batch_size=2, crop=64,
+                      model_config={"width": 4}, recipe_options={"d_width": 4}, checkpoint_every=2, num_workers=0)
+    with caplog.at_level("WARNING", logger="inpaint_core.training.trainer"):
+        trainer = Trainer(cfg)
+        trainer.run()  # one epoch: every image is asked for once
+    assert trainer.step == 2
+    urls = {(data / "1.png").as_uri(), (data / "3.png").as_uri()}
+    assert set(trainer.unreadable) == urls
+    assert "16-bit" in trainer.unreadable[(data / "3.png").as_uri()]
+    assert sum("cannot be read, another is used" in r.message for r in caplog.records) == 2
+    card = json.loads((tmp_path / "run" / "glcic.json").read_text())
+    assert card["unreadable_images"]["count"] == 2
+    assert {e.split(": ", 1)[0] for e in card["unreadable_images"]["examples"]} == urls
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before  # inputs untouched
+    resumed = Trainer(TrainConfig(**{**cfg.__dict__, "steps": 3}))
+    assert resumed.unreadable == trainer.unreadable
+    seen = []
+    resumed.run(on_unreadable=seen.append)
+    assert seen == []  # known ones are not reported again
+    assert json.loads((tmp_path / "run" / "glcic.json").read_text())["unreadable_images"]["count"] == 2
+
+
 def test_eta_and_progress_say_when_the_time_limit_ends_the_run_first():
     from flows.train import eta_text
 
@@ -84,10 +114,17 @@ def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path
 
     from flows.train import train
 
-    r = train(model="glcic", data=[photos], dest=str(tmp_path / "run"), steps=2, batch_size=2, crop=64,
+    import shutil
+
+    data = tmp_path / "data"  # one of the four photos broken: the run goes on and says so
+    shutil.copytree(photos, data)
+    (data / "2.png").write_bytes(b"")
+    r = train(model="glcic", data=[str(data)], dest=str(tmp_path / "run"), steps=2, batch_size=2, crop=64,
               model_options={"width": 4}, recipe_options={"d_width": 4}, checkpoint_every=1, log_every=1,
               num_workers=0, hole_range=[0.3, 0.6])
     assert r["step"] == 2 and r["card"]["steps"] == 2
+    assert r["card"]["unreadable_images"] == {"count": 1,
+                                              "examples": [f"{(data / '2.png').as_uri()}: empty file (0 bytes)"]}
     assert r["card"]["train_config"]["hole_range"] == [0.3, 0.6]  # the card says what the masks were
 
     with get_client(sync_client=True) as client:
@@ -98,6 +135,8 @@ def test_train_flow_reports_progress_in_prefect(prefect_server, photos, tmp_path
     assert float(by_key["train-glcic-progress"].data) == 100.0
     assert by_key["train-glcic-progress"].description == "training glcic: done, 2 steps"
     assert "step 2 of 2" in by_key["train-glcic-summary"].data
+    assert "- unreadable training images (others took their place): 1, e.g. `file://" \
+        in by_key["train-glcic-summary"].data
     # published at every checkpoint, not only at the end: the step-1 grid was visible while step 2 ran
     summaries = [a.data for a in every if a.key == "train-glcic-summary"]
     assert any("step 1 of 2" in d and "samples/step-000001.png" in d for d in summaries), summaries
