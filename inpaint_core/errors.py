@@ -11,7 +11,7 @@ class DecodeError(InpaintError):
 
 
 class UnsupportedImageError(InpaintError):
-    """A valid image the pipeline refuses on purpose (e.g. 16-bit samples it would truncate)."""
+    """A valid image the pipeline refuses on purpose (e.g. float samples, an animation)."""
 
 
 class ImageTooLargeError(InpaintError):

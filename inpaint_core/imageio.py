@@ -5,7 +5,9 @@ Everything the pipeline reads goes through :func:`decode_image` (photos) or :fun
 typed errors of :mod:`inpaint_core.errors` so one broken file becomes one failed manifest row.
 
 Pixels leave this module as RGB ``uint8`` ``H×W×3`` with the EXIF orientation applied; masks leave
-it as ``H×W`` ``bool`` with ``True`` = hole.
+it as ``H×W`` ``bool`` with ``True`` = hole. A 16-bit PNG or TIFF also keeps its full samples
+(``DecodedImage.rgb16``, ``uint16``): every stage works on the 8-bit view, and the restored image is
+written back at 16 bits with each pixel the pipeline did not change exactly as it was.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _ENCODE_FORMATS = ("png", "jpeg", "tiff", "webp", "bmp")
 _NO_ALPHA_FORMATS = ("jpeg", "bmp")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HIGH_DEPTH_MODES = ("I", "F")  # plus every "I;16*" mode
+#: formats :func:`encode_image` writes with 16-bit samples (OpenCV's PNG and TIFF encoders)
+SIXTEEN_BIT_FORMATS = ("png", "tiff")
 _EXIF_ORIENTATION_TAG = 0x0112
 _TIFF_BITS_PER_SAMPLE = 258
 _TIFF_SAMPLE_FORMAT = 339
@@ -56,6 +60,9 @@ class DecodedImage:
         orientation: EXIF orientation that was applied (1 = none, 2..8 as in the EXIF spec).
         raw_size: ``(w, h)`` of the stored pixels, before orientation.
         gray: The source was single-channel, so the output should be written single-channel.
+        rgb16: ``H×W×3`` uint16 of a 16-bit PNG or TIFF (``rgb`` is then its nearest 8-bit value,
+            ``round(v / 257)``), in the same orientation; ``None`` for 8-bit sources.
+        alpha16: the 16-bit alpha of such a source, or ``None``.
     """
 
     rgb: np.ndarray
@@ -65,6 +72,13 @@ class DecodedImage:
     orientation: int
     raw_size: tuple[int, int]
     gray: bool
+    rgb16: np.ndarray | None = None
+    alpha16: np.ndarray | None = None
+
+    @property
+    def bit_depth(self) -> int:
+        """Bits per sample of the source: 8 or 16."""
+        return 8 if self.rgb16 is None else 16
 
     @property
     def size(self) -> tuple[int, int]:
@@ -134,26 +148,70 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
     Raises:
         DecodeError: Empty, not an image, truncated or corrupt.
         ImageTooLargeError: More pixels than ``max_pixels``.
-        UnsupportedImageError: 16-bit or float samples (writing them back as 8-bit would lose
-            precision), a mode that cannot be converted to RGB, or an animation (GIF, APNG,
-            WebP with more than one frame: restoring one frame would silently drop the others).
+        UnsupportedImageError: float, signed or 32-bit samples, a mode that cannot be converted
+            to RGB, or an animation (GIF, APNG, WebP with more than one frame: restoring one frame
+            would silently drop the others).
     """
-    with _open(data, max_pixels, min_side) as im:
-        _refuse_high_depth(im, data)
+    sixteen = _sixteen_bit_header(data)  # OpenCV decodes those pixels: Pillow only reads the header
+    with _open(data, max_pixels, min_side, load=not sixteen) as im:
+        depth = _sample_depth(im, data)
         fmt = im.format or ""
         mode = im.mode
         raw_size = (im.width, im.height)
-        orientation = _orientation(im)
-        gray, rgb, alpha = _to_rgb_alpha(im)
-    return DecodedImage(
-        rgb=apply_orientation(rgb, orientation),
-        alpha=None if alpha is None else apply_orientation(alpha, orientation),
-        mode=mode,
-        format=fmt,
-        orientation=orientation,
-        raw_size=raw_size,
-        gray=gray,
-    )
+        # Pillow looks for a PNG's EXIF by decoding the whole image: only when the file has an eXIf chunk
+        has_exif = not (sixteen and fmt == "PNG") or "exif" in im.info or _png_has_chunk(data, b"eXIf")
+        orientation = _orientation(im) if has_exif else 1
+        rgb16 = alpha16 = None
+        if depth == 16:  # Pillow truncates 48/64-bit colour to 8 bits: OpenCV reads the samples
+            gray, rgb16, alpha16 = _decode_16bit(data, raw_size, fmt)
+            rgb, alpha = to_8bit(rgb16), None if alpha16 is None else to_8bit(alpha16)
+        else:
+            gray, rgb, alpha = _to_rgb_alpha(im)
+
+    def orient(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else apply_orientation(a, orientation)
+
+    return DecodedImage(rgb=orient(rgb), alpha=orient(alpha), mode=mode, format=fmt, orientation=orientation,
+                        raw_size=raw_size, gray=gray, rgb16=orient(rgb16), alpha16=orient(alpha16))
+
+
+def to_8bit(samples: np.ndarray) -> np.ndarray:
+    """The nearest 8-bit value of 16-bit samples, ``round(v / 257)`` (65535 -> 255, 257 k -> k)."""
+    return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
+
+
+def widen_to_16bit(restored: np.ndarray, image: DecodedImage, changed: np.ndarray) -> np.ndarray:
+    """The 16-bit image of a restoration made on ``image``'s 8-bit view: the source's own samples
+    wherever nothing changed, and ``restored``'s values scaled to 16 bits (``v * 257``) at the pixels
+    in ``changed`` (the hole) and any other pixel whose 8-bit value the restoration changed (a
+    blend's band)."""
+    if image.rgb16 is None:
+        raise ValueError("the image has no 16-bit samples")
+    touched = changed | (restored != image.rgb).any(axis=2)
+    return np.where(touched[..., None], restored.astype(np.uint16) * 257, image.rgb16)
+
+
+def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str
+                  ) -> tuple[bool, np.ndarray, np.ndarray | None]:
+    """``(gray, rgb16 H×W×3, alpha16 H×W or None)`` of a 16-bit PNG or TIFF, stored orientation."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # libpng/libtiff complaints: our error
+    try:
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)  # never rotates by EXIF
+    except cv2.error as exc:
+        raise DecodeError(f"corrupt 16-bit {fmt} data: {_reason(exc)}") from exc
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+    if arr is None:
+        raise DecodeError(f"truncated or corrupt 16-bit {fmt} data")
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    if arr.dtype != np.uint16 or channels not in (1, 3, 4) or (arr.shape[1], arr.shape[0]) != raw_size:
+        raise UnsupportedImageError(f"16-bit {fmt} that cannot be read as gray, RGB or RGBA "
+                                    f"(decoded as {arr.dtype} with {channels} channels, {arr.shape[1]}x{arr.shape[0]})")
+    if channels == 1:
+        return True, np.repeat(arr[..., None], 3, axis=2), None
+    rgb = np.ascontiguousarray(arr[..., 2::-1])  # OpenCV's BGR(A)
+    return False, rgb, (arr[..., 3].copy() if channels == 4 else None)
 
 
 def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -202,11 +260,12 @@ def encode_image(
     """Encode RGB pixels to file bytes.
 
     Args:
-        rgb: ``H×W×3`` uint8.
+        rgb: ``H×W×3`` uint8, or uint16 for a 16-bit PNG or TIFF (:data:`SIXTEEN_BIT_FORMATS`).
         fmt: ``png``, ``jpeg``/``jpg``, ``tiff``/``tif``, ``webp`` or ``bmp``.
         gray: Write one channel, the rounded mean of R, G, B (exactly the original gray value when
             the three channels are equal, as :func:`decode_image` returns gray sources).
-        alpha: ``H×W`` uint8 to write as RGBA / LA. Not possible for JPEG and BMP.
+        alpha: ``H×W`` of ``rgb``'s dtype to write as RGBA / LA. Not possible for JPEG and BMP. (16-bit
+            gray with alpha is written as RGBA: neither encoder writes 16-bit gray + alpha.)
         png_compression: zlib level 0..9 for PNG; 1 is several times faster than Pillow's 6 and
             only a few percent larger on photos.
         jpeg_quality: Quality 1..100 of the lossy formats (JPEG, WebP).
@@ -215,9 +274,12 @@ def encode_image(
         The encoded bytes. PNG, TIFF and BMP round-trip bit-exactly through :func:`decode_image`.
 
     Raises:
-        ValueError: Bad array shape/dtype, unknown format, or alpha with JPEG/BMP.
+        ValueError: Bad array shape/dtype, unknown format, alpha with JPEG/BMP, or 16-bit samples
+            for a format that has none.
     """
     fmt = _normalise_format(fmt)
+    if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
+        return _encode_16bit(rgb, fmt, gray, alpha, png_compression)
     _check_rgb(rgb, "rgb")
     if alpha is not None:
         _check_plane(alpha, rgb.shape[:2], "alpha")
@@ -256,9 +318,10 @@ def _quiet() -> Iterator[None]:
         yield
 
 
-def _open(data: bytes, max_pixels: int, min_side: int | None = None) -> _Opened:
+def _open(data: bytes, max_pixels: int, min_side: int | None = None, load: bool = True) -> _Opened:
     """Open ``data``, refuse it if too large, then load the first frame's pixels (a JPEG at a
-    reduced scale whose shorter side is still at least ``min_side``, when that is given)."""
+    reduced scale whose shorter side is still at least ``min_side``, when that is given; none with
+    ``load=False``, for files whose pixels another decoder reads)."""
     if len(data) == 0:
         raise DecodeError("empty file (0 bytes)")
     size = _header_size(data)
@@ -279,7 +342,8 @@ def _open(data: bytes, max_pixels: int, min_side: int | None = None) -> _Opened:
         if min_side and im.format == "JPEG" and min(im.size) >= 2 * min_side:
             f = min_side / min(im.size)  # draft picks the smallest DCT scale at least this large
             im.draft(im.mode, (math.ceil(im.width * f), math.ceil(im.height * f)))
-        _load(im)
+        if load:
+            _load(im)
     except BaseException:
         im.close()
         raise
@@ -322,11 +386,8 @@ def _open_failure(data: bytes, exc: BaseException) -> Exception:
     if sniffed is None:
         return DecodeError(f"not a decodable image ({len(data)} bytes, starts with {data[:8]!r})")
     bits = _tiff_sample_info(data)
-    if bits is not None and (max(bits[0]) > 8 or _TIFF_FLOAT in bits[1]):
-        return UnsupportedImageError(
-            "16-bit/float images are not supported: the 8-bit output would lose precision "
-            f"(TIFF {max(bits[0])} bits per sample, sample format {bits[1]})"
-        )
+    if bits is not None and _tiff_refusal(*bits):
+        return UnsupportedImageError(_tiff_refusal(*bits))
     detail = "" if isinstance(exc, UnidentifiedImageError) else f"; {_reason(exc)}"  # that one names a BytesIO
     return DecodeError(
         f"not a decodable image: looks like {sniffed} but its header is truncated or corrupt "
@@ -480,17 +541,56 @@ def _png_ihdr(data: bytes) -> tuple[int, int, int, int] | None:
     return width, height, depth, colour
 
 
-def _refuse_high_depth(im: Image.Image, data: bytes) -> None:
-    """Refuse >8-bit samples, including those Pillow silently truncates to 8 bits."""
-    why = "16-bit/float images are not supported: the 8-bit output would lose precision"
-    if im.mode in _HIGH_DEPTH_MODES or im.mode.startswith("I;16"):
-        raise UnsupportedImageError(f"{why} (mode {im.mode})")
+_DEPTH_WHY = "only 8- and 16-bit unsigned samples are supported"
+
+
+def _tiff_refusal(bits: tuple[int, ...], sample_format: tuple[int, ...]) -> str | None:
+    """Why a TIFF's samples are refused (float, signed, or neither 8 nor 16 bits), or None."""
+    if max(bits) <= 8 and set(sample_format) <= {1}:
+        return None
+    if max(bits) == 16 and set(sample_format) <= {1}:
+        return None
+    kind = "float" if _TIFF_FLOAT in sample_format else "signed" if 2 in sample_format else "unsigned"
+    return f"{max(bits)}-bit {kind} TIFF samples: {_DEPTH_WHY} (bits per sample {bits}, sample format {sample_format})"
+
+
+def _sixteen_bit_header(data: bytes) -> bool:
+    """The header says 16-bit unsigned samples: a PNG of bit depth 16 or such a TIFF."""
     ihdr = _png_ihdr(data)
-    if ihdr is not None and ihdr[2] == 16:  # Pillow opens 48/64-bit PNG as 8-bit RGB(A)
-        raise UnsupportedImageError(f"{why} (PNG bit depth 16)")
+    if ihdr is not None:
+        return ihdr[2] == 16
+    tiff = _tiff_sample_info(data)
+    return tiff is not None and max(tiff[0]) == 16 and set(tiff[1]) <= {1}
+
+
+def _png_has_chunk(data: bytes, kind: bytes) -> bool:
+    """Whether a PNG has a chunk of this type, from the chunk headers alone (nothing decompressed)."""
+    at = len(_PNG_SIGNATURE)
+    while at + 8 <= len(data):
+        length, tag = struct.unpack(">I4s", data[at:at + 8])
+        if tag == kind:
+            return True
+        if tag == b"IEND":
+            return False
+        at += 12 + length
+    return False
+
+
+def _sample_depth(im: Image.Image, data: bytes) -> int:
+    """8 or 16 bits per sample (16 for PNG of bit depth 16 and unsigned 16-bit TIFF, which Pillow
+    opens as 8-bit RGB(A) or I;16); float, signed and 32-bit samples are refused."""
+    ihdr = _png_ihdr(data)
+    if im.format == "PNG" and ihdr is not None:
+        return 16 if ihdr[2] == 16 else 8
     tiff = _tiff_sample_info(data) if im.format == "TIFF" else None
-    if tiff is not None and (max(tiff[0]) > 8 or _TIFF_FLOAT in tiff[1]):  # 48-bit RGB opens as 8-bit
-        raise UnsupportedImageError(f"{why} (TIFF {max(tiff[0])} bits per sample)")
+    if tiff is not None:
+        refusal = _tiff_refusal(*tiff)
+        if refusal:
+            raise UnsupportedImageError(refusal)
+        return 16 if max(tiff[0]) == 16 else 8
+    if im.mode in _HIGH_DEPTH_MODES or im.mode.startswith("I;16"):
+        raise UnsupportedImageError(f"{_DEPTH_WHY} (mode {im.mode})")
+    return 8
 
 
 def _orientation(im: Image.Image) -> int:
@@ -571,6 +671,28 @@ def _encode_png_cv2(planes: np.ndarray, alpha: np.ndarray | None, level: int) ->
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(planes), [cv2.IMWRITE_PNG_COMPRESSION, int(level)])
     if not ok:
         raise ValueError("OpenCV failed to encode PNG")
+    return buf.tobytes()
+
+
+def _encode_16bit(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | None, level: int) -> bytes:
+    if fmt not in SIXTEEN_BIT_FORMATS:
+        raise ValueError(f"{fmt} cannot hold 16-bit samples; write {' or '.join(SIXTEEN_BIT_FORMATS)}, "
+                         "or pass the 8-bit pixels")
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be an H×W×3 array, got {rgb.dtype} {rgb.shape}")
+    if alpha is not None and (alpha.dtype != np.uint16 or alpha.shape != rgb.shape[:2]):
+        raise ValueError(f"alpha of a 16-bit image must be H×W uint16 of shape {rgb.shape[:2]}, "
+                         f"got {alpha.dtype} {alpha.shape}")
+    if gray and alpha is None:
+        total = rgb.astype(np.uint32).sum(axis=2)
+        planes = ((2 * total + 3) // 6).astype(np.uint16)  # round(total / 3), as _gray_of
+    else:
+        planes = np.dstack([rgb[..., 2], rgb[..., 1], rgb[..., 0]] + ([alpha] if alpha is not None else []))
+    params = [cv2.IMWRITE_PNG_COMPRESSION, int(level)] if fmt == "png" else \
+        [cv2.IMWRITE_TIFF_COMPRESSION, 5]  # LZW, as the 8-bit TIFFs
+    ok, buf = cv2.imencode(f".{fmt}", np.ascontiguousarray(planes), params)
+    if not ok:
+        raise ValueError(f"OpenCV failed to encode a 16-bit {fmt}")
     return buf.tobytes()
 
 

@@ -32,7 +32,8 @@ from .discover import SourceItem, output_key
 from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
-from .imageio import DEFAULT_MAX_PIXELS, DecodedImage, decode_image, decode_mask, encode_image
+from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
+                      widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
@@ -606,7 +607,11 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
 
     fmt = _PIL_TO_FORMAT.get(image.format, "png") if config.output_format == "same" else config.output_format
     alpha = None if row["mask_source"] == "alpha" else image.alpha
-    out = encode_image(restored, fmt, gray=image.gray, alpha=alpha,
+    pixels = restored
+    if image.rgb16 is not None and fmt in SIXTEEN_BIT_FORMATS:  # 16 bits in, 16 bits out: known pixels exact
+        pixels = widen_to_16bit(restored, image, w.mask)
+        alpha = None if alpha is None else image.alpha16
+    out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha,
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
     key = output_key(w.item.image_id, fmt)
     row["output_sha256"] = sha256_hex(out)

@@ -16,6 +16,8 @@ from inpaint_core.imageio import (
     decode_mask,
     encode_image,
     image_format_for_extension,
+    to_8bit,
+    widen_to_16bit,
 )
 
 RGB = data.astronaut()[:96, :128].copy()
@@ -73,18 +75,78 @@ def test_pillow_bomb_error_is_typed():
         decode_image(bomb, max_pixels=10**12)
 
 
+SIXTEEN = np.random.default_rng(5).integers(0, 65536, (6, 9, 4), dtype=np.uint16)
+
+
+@pytest.mark.parametrize("ext", [".png", ".tiff"])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_16bit_samples_are_kept_beside_their_8bit_view(ext, channels):
+    """Pillow opens 48/64-bit colour as 8-bit: the full samples come from OpenCV, the 8-bit view is
+    their nearest value, and encoding them back is bit-exact."""
+    stored = SIXTEEN[..., 0] if channels == 1 else SIXTEEN[..., :channels]
+    img = decode_image(cv2.imencode(ext, stored)[1].tobytes())
+    rgb16 = np.repeat(stored[..., None], 3, 2) if channels == 1 else stored[..., 2::-1]  # OpenCV is BGR
+    assert img.bit_depth == 16 and img.rgb16.dtype == np.uint16 and np.array_equal(img.rgb16, rgb16)
+    assert img.gray == (channels == 1) and img.format == ("PNG" if ext == ".png" else "TIFF")
+    assert np.array_equal(img.rgb, np.round(rgb16 / 257).astype(np.uint8))
+    if channels == 4:
+        assert np.array_equal(img.alpha16, stored[..., 3]) and np.array_equal(img.alpha, to_8bit(stored[..., 3]))
+    else:
+        assert img.alpha is None and img.alpha16 is None
+    again = decode_image(encode_image(img.rgb16, ext[1:], gray=img.gray, alpha=img.alpha16))
+    assert np.array_equal(again.rgb16, img.rgb16) and again.gray == img.gray
+    assert (again.alpha16 is None) == (img.alpha16 is None)
+    assert decode_image(encode_image(img.rgb, "png")).bit_depth == 8
+
+
+def test_16bit_samples_take_the_exif_orientation_too():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW on display
+    stored = SIXTEEN[..., 0]
+    buf = io.BytesIO()
+    Image.fromarray(stored).save(buf, "PNG", exif=exif.tobytes())
+    blob = buf.getvalue()
+    img = decode_image(blob)
+    assert img.orientation == 6 and img.size == (6, 9)
+    assert np.array_equal(img.rgb16[..., 0], np.rot90(stored, k=-1))
+    # an eXIf chunk after the pixels (allowed; Pillow finds it only by decoding them) counts too
+    at = blob.index(b"eXIf") - 4
+    chunk = blob[at:at + 12 + int.from_bytes(blob[at:at + 4], "big")]
+    rest = blob[:at] + blob[at + len(chunk):]
+    end = rest.index(b"IEND") - 4
+    late = decode_image(rest[:end] + chunk + rest[end:])
+    assert late.orientation == 6 and np.array_equal(late.rgb16, img.rgb16)
+    assert decode_image(rest).orientation == 1
+
+
+def test_widening_keeps_every_unchanged_pixel_exact():
+    img = decode_image(cv2.imencode(".png", SIXTEEN[..., :3])[1].tobytes())
+    hole = np.zeros((6, 9), bool)
+    hole[2:4, 3:6] = True
+    restored = img.rgb.copy()
+    restored[hole] = 7
+    restored[0, 0] += 1  # a pixel a blend changed outside the hole
+    out = widen_to_16bit(restored, img, hole)
+    touched = hole.copy()
+    touched[0, 0] = True
+    assert np.array_equal(out[~touched], img.rgb16[~touched])
+    assert (out[hole] == 7 * 257).all() and np.array_equal(out[0, 0], restored[0, 0].astype(np.uint16) * 257)
+    assert np.array_equal(to_8bit(out), restored)
+    with pytest.raises(ValueError, match="jpeg cannot hold 16-bit samples"):
+        encode_image(out, "jpeg")
+
+
 @pytest.mark.parametrize(
-    "array, ext",
+    "array, words",
     [
-        (np.zeros((8, 8), np.uint16), ".png"),
-        (np.zeros((8, 8, 3), np.uint16), ".png"),  # 48-bit: Pillow would silently truncate
-        (np.zeros((8, 8, 3), np.uint16), ".tiff"),
-        (np.zeros((8, 8), np.float32), ".tiff"),
+        (np.zeros((8, 8), np.float32), r"32-bit float TIFF samples: only 8- and 16-bit unsigned"),
+        (np.zeros((8, 8), np.int32), r"32-bit signed TIFF samples"),
+        (np.zeros((8, 8), np.int16), r"16-bit signed TIFF samples"),
     ],
 )
-def test_high_depth_refused(array, ext):
-    blob = cv2.imencode(ext, array)[1].tobytes()
-    with pytest.raises(UnsupportedImageError, match="16-bit/float .* lose precision"):
+def test_float_signed_and_32bit_samples_are_refused(array, words):
+    blob = cv2.imencode(".tiff", array)[1].tobytes()
+    with pytest.raises(UnsupportedImageError, match=words):
         decode_image(blob)
 
 

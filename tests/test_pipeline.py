@@ -48,7 +48,7 @@ def test_each_bad_input_gets_its_own_row(bad_run):
 
 @pytest.mark.parametrize("key, words", [
     ("zero-byte.png", "empty"), ("truncated.jpg", "truncated"), ("text.png", "not a decodable image"),
-    ("sixteen-bit.png", "16-bit"), ("wrong-size-mask.png", "mask is 10x10"), ("bomb.png", "20000x20000"),
+    ("float.tif", "32-bit float TIFF samples"), ("wrong-size-mask.png", "mask is 10x10"), ("bomb.png", "20000x20000"),
 ])
 def test_failure_reasons_are_readable(bad_run, key, words):
     assert words in bad_run[4][key]["error"]
@@ -114,6 +114,53 @@ def test_blend_changes_only_the_documented_margin(tmp_path):
         out = decode_image(read_uri(rows[key]["output_uri"])).rgb
         assert rows[key]["blend"] is True
         assert np.array_equal(out[~grown], src[~grown])
+
+
+@pytest.mark.parametrize("blend", ["off", "on"])
+def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path, blend):
+    """A 16-bit scan comes back 16-bit in its own format: every pixel the restoration did not touch
+    is the source's sample exactly, and the fill is the one its 8-bit view gets."""
+    import cv2
+    from skimage import data as skdata
+
+    from inpaint_core.imageio import encode_image, to_8bit
+
+    from .collections import hole_mask, png_bytes, write
+
+    low_bits = (np.arange(96 * 96 * 3) * 37 % 256).reshape(96, 96, 3)  # what an 8-bit image cannot hold
+    rgb16 = (skdata.astronaut()[100:196, 100:196].astype(np.int64) * 256 + low_bits).astype(np.uint16)
+    gray16 = rgb16[..., 1].copy()
+    mask = hole_mask(96, 96, seed=7)
+    sources = {"scan.png": encode_image(rgb16, "png"), "gray-scan.tif": cv2.imencode(".tiff", gray16)[1].tobytes(),
+               "as-jpeg.png": encode_image(rgb16, "png")}
+    for key, data in sources.items():
+        write(tmp_path / "src16", key, data)
+        tif = key.endswith(".tif")
+        write(tmp_path / "src8", key, encode_image(to_8bit(np.repeat(gray16[..., None], 3, 2) if tif else rgb16),
+                                                   "tiff" if tif else "png", gray=tif))
+        for root in ("src16", "src8"):
+            write(tmp_path / root, key.rsplit(".", 1)[0] + "_mask.png", png_bytes((mask * 255).astype(np.uint8)))
+    before = tree_digest(tmp_path / "src16")
+    run(tmp_path / "src16", tmp_path / "dest16", blend=blend, output_format="same")
+    run(tmp_path / "src8", tmp_path / "dest8", blend=blend, output_format="same")
+    rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest16"))).to_pylist()}
+    eight = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest8"))).to_pylist()}
+    for key, ext in (("scan.png", ".png"), ("gray-scan.tif", ".tiff")):
+        assert rows[key]["status"] == "ok" and rows[key]["output_uri"].endswith(ext), key
+        src, out = decode_image(sources[key]), decode_image(read_uri(rows[key]["output_uri"]))
+        out8 = decode_image(read_uri(eight[key]["output_uri"])).rgb
+        assert out.bit_depth == 16 and out.gray == src.gray, key
+        assert np.array_equal(to_8bit(out.rgb16), out8), key  # the 8-bit view's restoration, widened
+        untouched = ~mask & (out8 == src.rgb).all(axis=2)
+        assert np.array_equal(out.rgb16[untouched], src.rgb16[untouched]), key  # full precision kept
+        assert np.array_equal(out.rgb16[mask], out8[mask].astype(np.uint16) * 257), key
+        assert (untouched == ~mask).all() if blend == "off" else untouched.sum() < (~mask).sum(), key
+    assert tree_digest(tmp_path / "src16") == before
+    # asked for a format without 16-bit samples: the 8-bit restoration, as asked
+    run(tmp_path / "src16", tmp_path / "jpeg", blend=blend, output_format="jpeg")
+    [row] = [r for r in manifest.read_manifest(Location(str(tmp_path / "jpeg"))).to_pylist()
+             if r["image_id"] == "as-jpeg.png"]
+    assert row["status"] == "ok" and decode_image(read_uri(row["output_uri"])).bit_depth == 8
 
 
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):

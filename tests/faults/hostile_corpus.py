@@ -225,14 +225,14 @@ def cases() -> list[Case]:
 
     # sample depth and modes
     gray16 = (photo[..., 0].astype(np.uint16) * 257)
-    add("depth", "depth/16bit-tiff.tif", save(Image.fromarray(gray16), "TIFF"), "failed",
-        r"16-bit/float images are not supported")
+    add("depth", "depth/16bit-tiff.tif", save(Image.fromarray(gray16), "TIFF"), "ok")
     add("depth", "depth/float.tif", save(Image.fromarray(photo[..., 0].astype(np.float32) / 255), "TIFF"), "failed",
-        r"16-bit/float images are not supported")
+        r"32-bit float TIFF samples: only 8- and 16-bit unsigned samples are supported")
     add("depth", "depth/int32.tif", save(Image.fromarray(photo[..., 0].astype(np.int32)), "TIFF"), "failed",
-        r"16-bit/float images are not supported")
-    add("depth", "depth/16bit-png.png", png(gray16), "failed", r"16-bit/float images are not supported")
-    add("depth", "depth/48bit.png", _png16_rgb(photo), "failed", r"16-bit/float .*PNG bit depth 16")
+        r"32-bit signed TIFF samples")
+    add("depth", "depth/16bit-png.png", png(gray16), "ok")
+    add("depth", "depth/48bit.png", _png16_rgb(photo), "ok")
+    add("depth", "depth/48bit-truncated.png", _png16_rgb(photo)[:-200], "failed", r"truncated")
     add("mode", "mode/cmyk-jpeg.jpg", save(im.convert("CMYK"), "JPEG", quality=90), "ok")
     add("mode", "mode/cmyk-tiff.tif", save(im.convert("CMYK"), "TIFF"), "ok")
     add("mode", "mode/palette.png", save(im.quantize(32), "PNG"), "ok")

@@ -1,8 +1,8 @@
 """Fuzz the decoding entry points: any bytes give a sane image or the library's typed error.
 
 Inputs are valid small encodings of every format the pipeline meets (PNG in five modes, JPEG with
-EXIF orientation and CMYK, TIFF, WebP, BMP, GIF, APNG), mutated by byte flips, truncations,
-insertions and big integers written over header fields, plus plain random bytes. The only allowed
+EXIF orientation and CMYK, TIFF, WebP, BMP, GIF, APNG, 16-bit colour PNG and TIFF), mutated by byte
+flips, truncations, insertions and big integers written over header fields, plus plain random bytes. The only allowed
 outcomes of :func:`decode_image` / :func:`decode_mask`: an array of a sane shape and dtype, or
 :class:`~inpaint_core.errors.InpaintError` (``MaskError`` for masks). Bounded: a pixel limit of
 1 MP on the decoders, an address-space limit of +1.5 GiB on the process, a 10 s alarm per example,
@@ -18,6 +18,7 @@ import signal
 import struct
 import time
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from inpaint_core.errors import InpaintError, MaskError
-from inpaint_core.imageio import apply_orientation, decode_image, decode_mask
+from inpaint_core.imageio import apply_orientation, decode_image, decode_mask, to_8bit
 
 MAX_PIXELS = 1_000_000
 EXAMPLES = int(os.environ.get("INPAINT_FUZZ_EXAMPLES", "2000"))
@@ -57,6 +58,9 @@ def _seeds() -> list[bytes]:
         _save(rgb, "WEBP", quality=80), _save(rgb, "WEBP", lossless=True), _save(rgb, "BMP"),
         _save(rgb, "GIF"), _save(frames[0], "GIF", save_all=True, append_images=frames[1:]),
         _save(frames[0], "PNG", save_all=True, append_images=frames[1:]),
+        # 16-bit colour, which OpenCV decodes (Pillow would truncate it): 48- and 64-bit PNG, 48-bit TIFF
+        *(cv2.imencode(ext, rng.integers(0, 65536, (12, 16, c), dtype=np.uint16))[1].tobytes()
+          for ext, c in ((".png", 3), (".png", 4), (".tiff", 3))),
     ]
 
 
@@ -144,6 +148,8 @@ def test_decode_image_gives_an_image_or_a_typed_error(data):
     assert img.rgb.dtype == np.uint8 and img.rgb.ndim == 3 and img.rgb.shape[2] == 3
     assert 1 <= h * w <= MAX_PIXELS and img.size == (w, h)
     assert img.alpha is None or (img.alpha.shape == (h, w) and img.alpha.dtype == np.uint8)
+    assert img.rgb16 is None or (img.rgb16.shape == (h, w, 3) and img.rgb16.dtype == np.uint16
+                                 and np.array_equal(to_8bit(img.rgb16), img.rgb))
     assert 1 <= img.orientation <= 8
     assert sorted(img.raw_size) == sorted((w, h))
 
