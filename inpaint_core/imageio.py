@@ -158,9 +158,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
         fmt = im.format or ""
         mode = im.mode
         raw_size = (im.width, im.height)
-        # Pillow looks for a PNG's EXIF by decoding the whole image: only when the file has an eXIf chunk
-        has_exif = not (sixteen and fmt == "PNG") or "exif" in im.info or _png_has_chunk(data, b"eXIf")
-        orientation = _orientation(im) if has_exif else 1
+        orientation = _orientation(im, data if sixteen else None)
         rgb16 = alpha16 = None
         if depth == 16:  # Pillow truncates 48/64-bit colour to 8 bits: OpenCV reads the samples
             gray, rgb16, alpha16 = _decode_16bit(data, raw_size, fmt)
@@ -234,13 +232,14 @@ def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
         MaskError: Any reason the mask cannot be read, with that reason in the message.
     """
     try:
-        with _open(data, max_pixels) as im:
-            ihdr = _png_ihdr(data)
-            if ihdr is not None and ihdr[2] == 16 and im.mode in ("RGB", "RGBA"):
-                # Pillow keeps only the high byte: a hole stored as 1..255 would vanish.
-                raise UnsupportedImageError("16-bit colour PNG masks are not supported")
-            orientation = _orientation(im)
-            hole = _mask_pixels(im)
+        sixteen = _sixteen_bit_header(data)
+        with _open(data, max_pixels, load=not sixteen) as im:
+            orientation = _orientation(im, data if sixteen else None)
+            if sixteen:  # Pillow keeps only the high byte of 16-bit colour: a hole stored as 1..255 would vanish
+                _, rgb16, alpha16 = _decode_16bit(data, (im.width, im.height), im.format or "")
+                hole = rgb16.any(axis=2) if alpha16 is None else rgb16.any(axis=2) & (alpha16 > 0)
+            else:
+                hole = _mask_pixels(im)
     except MaskError:
         raise
     except (DecodeError, ImageTooLargeError, UnsupportedImageError) as exc:
@@ -593,8 +592,16 @@ def _sample_depth(im: Image.Image, data: bytes) -> int:
     return 8
 
 
-def _orientation(im: Image.Image) -> int:
-    """EXIF orientation 1..8; 1 for none, out-of-range values and broken EXIF (never fails the photo)."""
+def _orientation(im: Image.Image, unloaded: bytes | None = None) -> int:
+    """EXIF orientation 1..8; 1 for none, out-of-range values and broken EXIF (never fails the photo).
+
+    ``unloaded``: the file's bytes when Pillow has not decoded its pixels (another decoder reads
+    them). Pillow looks for a PNG's EXIF by decoding the whole image, so its chunk headers are
+    looked at first: no ``eXIf`` chunk, no orientation.
+    """
+    if unloaded is not None and im.format == "PNG" and "exif" not in im.info \
+            and not _png_has_chunk(unloaded, b"eXIf"):
+        return 1
     try:
         with _quiet():
             value = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1))

@@ -119,6 +119,21 @@ def test_16bit_samples_take_the_exif_orientation_too():
     assert decode_image(rest).orientation == 1
 
 
+@pytest.mark.parametrize("ext", [".png", ".tiff"])
+def test_16bit_colour_masks_keep_holes_stored_below_256(ext):
+    """Pillow keeps the high byte of 16-bit colour: a hole stored as 1 would vanish."""
+    stored = np.zeros((6, 9, 3), np.uint16)
+    stored[1:3, 2:5, 1] = 1
+    stored[4, 7] = 65535
+    hole = decode_mask(cv2.imencode(ext, stored)[1].tobytes())
+    assert np.array_equal(hole, stored.any(axis=2))
+    with_alpha = np.dstack([stored, np.full((6, 9), 65535, np.uint16)])
+    with_alpha[4, 7, 3] = 0  # fully transparent: never a hole
+    expected = stored.any(axis=2)
+    expected[4, 7] = False
+    assert np.array_equal(decode_mask(cv2.imencode(ext, with_alpha)[1].tobytes()), expected)
+
+
 def test_widening_keeps_every_unchanged_pixel_exact():
     img = decode_image(cv2.imencode(".png", SIXTEEN[..., :3])[1].tobytes())
     hole = np.zeros((6, 9), bool)

@@ -161,7 +161,7 @@ def test_decode_mask_gives_a_mask_or_a_mask_error(data):
         mask = _timed(lambda d: decode_mask(d, max_pixels=MAX_PIXELS), data)
     except MaskError as exc:
         STATS["refused"] += 1
-        assert str(exc).startswith(("cannot read mask", "16-bit colour")) or str(exc)
+        assert str(exc).startswith("cannot read mask") or str(exc)
         return
     STATS["decoded"] += 1
     assert mask.dtype == bool and mask.ndim == 2 and 1 <= mask.size <= MAX_PIXELS
