@@ -26,7 +26,7 @@ from .storage import Location
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 STATUSES = ("ok", "skipped", "failed")
 STAGES = ("read", "decode", "mask", "edges", "inpaint", "blend", "score", "write")
 
@@ -41,6 +41,7 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("source_version", pa.string(), "size and change tag (S3 ETag, file mtime) the listing gave for the source"),
     ("width", pa.int32(), "image width after EXIF orientation"),
     ("height", pa.int32(), "image height after EXIF orientation"),
+    ("bit_depth", pa.int32(), "bits per sample of the source: 8, or 16 (kept in a PNG or TIFF output)"),
     ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | detect:<names> | none"),
     ("mask_uri", pa.string(), "URI of the mask file, when one was loaded"),
     ("mask_sha256", pa.string(), "sha256 of the mask file bytes, when one was loaded"),

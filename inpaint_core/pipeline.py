@@ -354,6 +354,7 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
 
     w.image = image = decode_image(data, max_pixels=config.max_pixels)
     row["width"], row["height"] = image.size
+    row["bit_depth"] = image.bit_depth
     t = timer.add("decode", t)
 
     w.mask = mask = _find_mask(w, config, mask_bytes)

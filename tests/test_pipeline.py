@@ -147,6 +147,7 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
     eight = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest8"))).to_pylist()}
     for key, ext in (("scan.png", ".png"), ("gray-scan.tif", ".tiff")):
         assert rows[key]["status"] == "ok" and rows[key]["output_uri"].endswith(ext), key
+        assert (rows[key]["bit_depth"], eight[key]["bit_depth"]) == (16, 8), key
         src, out = decode_image(sources[key]), decode_image(read_uri(rows[key]["output_uri"]))
         out8 = decode_image(read_uri(eight[key]["output_uri"])).rgb
         assert out.bit_depth == 16 and out.gray == src.gray, key
