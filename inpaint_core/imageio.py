@@ -178,15 +178,19 @@ def to_8bit(samples: np.ndarray) -> np.ndarray:
     return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
-def widen_to_16bit(restored: np.ndarray, image: DecodedImage, changed: np.ndarray) -> np.ndarray:
-    """The 16-bit image of a restoration made on ``image``'s 8-bit view: the source's own samples
-    wherever nothing changed, and ``restored``'s values scaled to 16 bits (``v * 257``) at the pixels
-    in ``changed`` (the hole) and any other pixel whose 8-bit value the restoration changed (a
-    blend's band)."""
+def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray) -> np.ndarray:
+    """The 16-bit image of a restoration made on ``image``'s 8-bit view.
+
+    In the ``hole``, ``restored``'s values scaled to 16 bits (``v * 257``). Elsewhere the source's own
+    samples, plus 257 times whatever the restoration changed in 8 bits there (a blend's band), so a
+    pixel nothing changed is its source sample exactly, and one a blend nudged keeps its fine
+    precision. The 8-bit view of the result (:func:`to_8bit`) is ``restored`` itself.
+    """
     if image.rgb16 is None:
         raise ValueError("the image has no 16-bit samples")
-    touched = changed | (restored != image.rgb).any(axis=2)
-    return np.where(touched[..., None], restored.astype(np.uint16) * 257, image.rgb16)
+    change = (restored.astype(np.int32) - image.rgb.astype(np.int32)) * 257
+    kept = np.clip(image.rgb16.astype(np.int32) + change, 0, 65535).astype(np.uint16)
+    return np.where(hole[..., None], restored.astype(np.uint16) * 257, kept)
 
 
 def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str

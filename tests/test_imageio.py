@@ -145,8 +145,12 @@ def test_widening_keeps_every_unchanged_pixel_exact():
     touched = hole.copy()
     touched[0, 0] = True
     assert np.array_equal(out[~touched], img.rgb16[~touched])
-    assert (out[hole] == 7 * 257).all() and np.array_equal(out[0, 0], restored[0, 0].astype(np.uint16) * 257)
+    assert (out[hole] == 7 * 257).all()
+    assert np.array_equal(out[0, 0], img.rgb16[0, 0] + 257)  # nudged by one level: its fine bits kept
     assert np.array_equal(to_8bit(out), restored)
+    extremes = img.rgb.copy()  # changes that would leave the 16-bit range stay inside it, 8-bit view exact
+    extremes[1, 1], extremes[1, 2] = 255, 0
+    assert np.array_equal(to_8bit(widen_to_16bit(extremes, img, np.zeros((6, 9), bool))), extremes)
     with pytest.raises(ValueError, match="jpeg cannot hold 16-bit samples"):
         encode_image(out, "jpeg")
 

@@ -154,6 +154,9 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
         assert np.array_equal(to_8bit(out.rgb16), out8), key  # the 8-bit view's restoration, widened
         untouched = ~mask & (out8 == src.rgb).all(axis=2)
         assert np.array_equal(out.rgb16[untouched], src.rgb16[untouched]), key  # full precision kept
+        nudged = ~mask & ~untouched  # a blend's band: the 8-bit change, on the source's own samples
+        change = (out8[nudged].astype(np.int64) - src.rgb[nudged]) * 257
+        assert np.array_equal(out.rgb16[nudged], np.clip(src.rgb16[nudged] + change, 0, 65535)), key
         assert np.array_equal(out.rgb16[mask], out8[mask].astype(np.uint16) * 257), key
         assert (untouched == ~mask).all() if blend == "off" else untouched.sum() < (~mask).sum(), key
     assert tree_digest(tmp_path / "src16") == before
