@@ -548,8 +548,8 @@ _DEPTH_WHY = "only 8- and 16-bit unsigned samples are supported"
 
 
 def _tiff_refusal(bits: tuple[int, ...], sample_format: tuple[int, ...]) -> str | None:
-    """Why a TIFF's samples are refused (float, signed, or neither 8 nor 16 bits), or None."""
-    if max(bits) <= 8 and set(sample_format) <= {1}:
+    """Why a TIFF's samples are refused (float; signed or unsigned above 8 bits but 16-bit unsigned), or None."""
+    if max(bits) <= 8 and _TIFF_FLOAT not in sample_format:  # Pillow converts what it opens of these
         return None
     if max(bits) == 16 and set(sample_format) <= {1}:
         return None
