@@ -1,7 +1,8 @@
 """A small damaged collection built from photos shipped inside scikit-image (no download).
 
 Every way a mask can reach the pipeline appears once: a sibling ``<stem>_mask.png``, the
-``masks/`` tree, transparent pixels, solid-fill holes and scratches left to the detectors,
+``masks/`` tree, transparent pixels, solid-fill holes and scratches (on a 16-bit TIFF scan) left to
+the detectors,
 an empty mask (copied through), a file that is not an image and a truncated JPEG (a failed row
 that does not stop the run). Clean originals go to a parallel ``reference/`` tree so the run
 also reports PSNR/SSIM/L1.
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 from skimage import data as skdata
 
-from .imageio import encode_image
+from .imageio import encode_image, to_8bit
 
 
 def free_form_mask(h: int, w: int, rng: np.random.Generator, strokes: int = 4, max_width: int = 24) -> np.ndarray:
@@ -109,12 +110,14 @@ def build_demo_collection(root: str, seed: int = 0) -> dict[str, str]:
     dmg[m] = 255
     put("space/rocket.png", img, dmg)
 
-    # 5. a grayscale scan with scratches and dust: the scratch detector finds them
-    img = skdata.camera()
-    m = scratch_mask(*img.shape[:2], rng)
-    dmg = img.copy()
-    dmg[m] = np.where(rng.random(int(m.sum())) < 0.5, 250, 8).astype(np.uint8)
-    put("scans/camera.png", img, dmg)
+    # 5. a 16-bit grayscale TIFF scan with scratches and dust: the scratch detector finds them on its
+    # 8-bit view, and the output is a 16-bit TIFF whose untouched pixels are the scan's own samples
+    scan = (skdata.camera().astype(np.uint32) * 256 + rng.integers(0, 256, skdata.camera().shape)).astype(np.uint16)
+    m = scratch_mask(*scan.shape, rng)
+    dmg = scan.copy()
+    dmg[m] = np.where(rng.random(int(m.sum())) < 0.5, 64250, 2056).astype(np.uint16)
+    _write(os.path.join(inp, "scans/camera.tif"), encode_image(_rgb(dmg), "tiff", gray=True))
+    _write(os.path.join(ref, "scans/camera.png"), encode_image(_rgb(to_8bit(scan)), "png", gray=True))
 
     # 6. black nodata blocks in a microscopy tile
     img = skdata.immunohistochemistry()
