@@ -142,16 +142,15 @@ def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bi
     for k in keys:
         try:
             rgb = decode_image(images.read(k)).rgb
+            why = (None if min(rgb.shape[:2]) >= size
+                   else f"image {rgb.shape[1]}x{rgb.shape[0]} is smaller than the {size}x{size} crop")
         except InpaintError as exc:
-            _leave_out(None, "image", images.uri(k), exc)  # raises what may pass
-            bad.append((k, str(exc)))
-            continue
-        if min(rgb.shape[:2]) < size:
-            bad.append((k, f"image {rgb.shape[1]}x{rgb.shape[0]} is smaller than the {size}x{size} crop"))
-            continue
-        crops[k] = center_crop(rgb, size)
-    for k, reason in bad:
-        _leave_out(left_out, "image", images.uri(k), reason)
+            why = exc
+        if why is None:
+            crops[k] = center_crop(rgb, size)
+        else:
+            _leave_out(left_out, "image", images.uri(k), why)  # (raises a storage error that may pass)
+            bad.append((k, str(why)))
     if not crops:
         raise ValueError(f"no usable image under {images_url}: all {len(keys)} were left out, e.g. "
                          f"{bad[0][0]}: {bad[0][1]}")

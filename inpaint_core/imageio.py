@@ -154,13 +154,13 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
     """
     sixteen = _sixteen_bit_header(data)  # OpenCV decodes those pixels: Pillow only reads the header
     with _open(data, max_pixels, min_side, load=not sixteen) as im:
-        depth = _sample_depth(im, data)
+        _refuse_depth(im, data)
         fmt = im.format or ""
         mode = im.mode
         raw_size = (im.width, im.height)
         orientation = _orientation(im, data if sixteen else None)
         rgb16 = alpha16 = None
-        if depth == 16:  # Pillow truncates 48/64-bit colour to 8 bits: OpenCV reads the samples
+        if sixteen:  # Pillow truncates 48/64-bit colour to 8 bits: OpenCV reads the samples
             gray, rgb16, alpha16 = _decode_16bit(data, raw_size, fmt)
             rgb, alpha = to_8bit(rgb16), None if alpha16 is None else to_8bit(alpha16)
         else:
@@ -241,7 +241,7 @@ def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
             orientation = _orientation(im, data if sixteen else None)
             if sixteen:  # Pillow keeps only the high byte of 16-bit colour: a hole stored as 1..255 would vanish
                 _, rgb16, alpha16 = _decode_16bit(data, (im.width, im.height), im.format or "")
-                hole = rgb16.any(axis=2) if alpha16 is None else rgb16.any(axis=2) & (alpha16 > 0)
+                hole = _colour_hole(rgb16, alpha16)
             else:
                 hole = _mask_pixels(im)
     except MaskError:
@@ -579,21 +579,19 @@ def _png_has_chunk(data: bytes, kind: bytes) -> bool:
     return False
 
 
-def _sample_depth(im: Image.Image, data: bytes) -> int:
-    """8 or 16 bits per sample (16 for PNG of bit depth 16 and unsigned 16-bit TIFF, which Pillow
-    opens as 8-bit RGB(A) or I;16); float, signed and 32-bit samples are refused."""
-    ihdr = _png_ihdr(data)
-    if im.format == "PNG" and ihdr is not None:
-        return 16 if ihdr[2] == 16 else 8
+def _refuse_depth(im: Image.Image, data: bytes) -> None:
+    """Refuse float, signed and 32-bit samples (8-bit ones, and the 16-bit unsigned samples of PNG and
+    TIFF that :func:`_sixteen_bit_header` sends to OpenCV, are read)."""
+    if im.format == "PNG" and _png_ihdr(data) is not None:  # bit depth 1-16, unsigned integers only
+        return
     tiff = _tiff_sample_info(data) if im.format == "TIFF" else None
     if tiff is not None:
         refusal = _tiff_refusal(*tiff)
         if refusal:
             raise UnsupportedImageError(refusal)
-        return 16 if max(tiff[0]) == 16 else 8
+        return
     if im.mode in _HIGH_DEPTH_MODES or im.mode.startswith("I;16"):
         raise UnsupportedImageError(f"{_DEPTH_WHY} (mode {im.mode})")
-    return 8
 
 
 def _orientation(im: Image.Image, unloaded: bytes | None = None) -> int:
@@ -643,8 +641,13 @@ def _mask_pixels(im: Image.Image) -> np.ndarray:
         px = np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
     except Exception as exc:  # noqa: BLE001 - Pillow's converters raise ValueError, OSError, KeyError...
         raise MaskError(f"cannot read mask of mode {mode}: {_reason(exc)}") from exc
-    hole = px[..., :3].any(axis=2)
-    return hole & (px[..., 3] > 0) if has_alpha else hole
+    return _colour_hole(px[..., :3], px[..., 3] if has_alpha else None)
+
+
+def _colour_hole(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """A colour mask's hole: any channel non-zero, and, with alpha, not fully transparent."""
+    hole = rgb.any(axis=2)
+    return hole if alpha is None else hole & (alpha > 0)
 
 
 # --- encoding helpers ------------------------------------------------------------------------
