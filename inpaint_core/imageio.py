@@ -7,7 +7,8 @@ typed errors of :mod:`inpaint_core.errors` so one broken file becomes one failed
 Pixels leave this module as RGB ``uint8`` ``H×W×3`` with the EXIF orientation applied; masks leave
 it as ``H×W`` ``bool`` with ``True`` = hole. A 16-bit PNG or TIFF also keeps its full samples
 (``DecodedImage.rgb16``, ``uint16``): every stage works on the 8-bit view, and the restored image is
-written back at 16 bits with each pixel the pipeline did not change exactly as it was.
+written back at 16 bits with each pixel the pipeline did not change exactly as it was, and the fill
+lifted to 16 bits without its 8-bit steps.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
+from inpaint_core.dequantize import dequantize_fill
 from inpaint_core.errors import DecodeError, ImageTooLargeError, MaskError, UnsupportedImageError
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
@@ -181,16 +183,18 @@ def to_8bit(samples: np.ndarray) -> np.ndarray:
 def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray) -> np.ndarray:
     """The 16-bit image of a restoration made on ``image``'s 8-bit view.
 
-    In the ``hole``, ``restored``'s values scaled to 16 bits (``v * 257``). Elsewhere the source's own
-    samples, plus 257 times whatever the restoration changed in 8 bits there (a blend's band), so a
-    pixel nothing changed is its source sample exactly, and one a blend nudged keeps its fine
-    precision. The 8-bit view of the result (:func:`to_8bit`) is ``restored`` itself.
+    Outside the ``hole``, the source's own samples, plus 257 times whatever the restoration changed
+    in 8 bits there (a blend's band), so a pixel nothing changed is its source sample exactly, and one
+    a blend nudged keeps its fine precision. In the hole, the fill lifted to 16 bits without its 8-bit
+    staircase (:func:`inpaint_core.dequantize.dequantize_fill`): the smoothest values that meet the
+    samples around the hole and stay within each 8-bit value's cell. The 8-bit view of the result
+    (:func:`to_8bit`) is ``restored`` itself.
     """
     if image.rgb16 is None:
         raise ValueError("the image has no 16-bit samples")
     change = (restored.astype(np.int32) - image.rgb.astype(np.int32)) * 257
     kept = np.clip(image.rgb16.astype(np.int32) + change, 0, 65535).astype(np.uint16)
-    return np.where(hole[..., None], restored.astype(np.uint16) * 257, kept)
+    return dequantize_fill(restored, kept, hole)
 
 
 def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str

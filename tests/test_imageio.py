@@ -145,7 +145,7 @@ def test_widening_keeps_every_unchanged_pixel_exact():
     touched = hole.copy()
     touched[0, 0] = True
     assert np.array_equal(out[~touched], img.rgb16[~touched])
-    assert (out[hole] == 7 * 257).all()
+    assert (out[hole] == 7 * 257).all()  # a flat fill amid texture: the cell's centre (tests/test_dequantize.py)
     assert np.array_equal(out[0, 0], img.rgb16[0, 0] + 257)  # nudged by one level: its fine bits kept
     assert np.array_equal(to_8bit(out), restored)
     extremes = img.rgb.copy()  # changes that would leave the 16-bit range stay inside it, 8-bit view exact

@@ -123,7 +123,7 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
     import cv2
     from skimage import data as skdata
 
-    from inpaint_core.imageio import encode_image, to_8bit
+    from inpaint_core.imageio import encode_image, to_8bit, widen_to_16bit
 
     from .collections import hole_mask, png_bytes, write
 
@@ -131,21 +131,24 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
     rgb16 = (skdata.astronaut()[100:196, 100:196].astype(np.int64) * 256 + low_bits).astype(np.uint16)
     gray16 = rgb16[..., 1].copy()
     mask = hole_mask(96, 96, seed=7)
+    yy, xx = np.mgrid[0:96, 0:96]
+    sky16 = np.stack([18000 + 9 * xx + 4 * yy + 3000 * c for c in range(3)], axis=2).astype(np.uint16)
     sources = {"scan.png": encode_image(rgb16, "png"), "gray-scan.tif": cv2.imencode(".tiff", gray16)[1].tobytes(),
-               "as-jpeg.png": encode_image(rgb16, "png")}
+               "as-jpeg.png": encode_image(rgb16, "png"), "sky.png": encode_image(sky16, "png")}
     for key, data in sources.items():
         write(tmp_path / "src16", key, data)
         tif = key.endswith(".tif")
-        write(tmp_path / "src8", key, encode_image(to_8bit(np.repeat(gray16[..., None], 3, 2) if tif else rgb16),
-                                                   "tiff" if tif else "png", gray=tif))
+        eight_bit = to_8bit(np.repeat(gray16[..., None], 3, 2) if tif else sky16 if key == "sky.png" else rgb16)
+        write(tmp_path / "src8", key, encode_image(eight_bit, "tiff" if tif else "png", gray=tif))
         for root in ("src16", "src8"):
             write(tmp_path / root, key.rsplit(".", 1)[0] + "_mask.png", png_bytes((mask * 255).astype(np.uint8)))
     before = tree_digest(tmp_path / "src16")
-    run(tmp_path / "src16", tmp_path / "dest16", blend=blend, output_format="same")
-    run(tmp_path / "src8", tmp_path / "dest8", blend=blend, output_format="same")
+    # the spline: a smooth fill (Telea's wobbles by a level or two, which no lift can smooth)
+    run(tmp_path / "src16", tmp_path / "dest16", blend=blend, output_format="same", method="spline")
+    run(tmp_path / "src8", tmp_path / "dest8", blend=blend, output_format="same", method="spline")
     rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest16"))).to_pylist()}
     eight = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest8"))).to_pylist()}
-    for key, ext in (("scan.png", ".png"), ("gray-scan.tif", ".tiff")):
+    for key, ext in (("scan.png", ".png"), ("gray-scan.tif", ".tiff"), ("sky.png", ".png")):
         assert rows[key]["status"] == "ok" and rows[key]["output_uri"].endswith(ext), key
         assert (rows[key]["bit_depth"], eight[key]["bit_depth"]) == (16, 8), key
         src, out = decode_image(sources[key]), decode_image(read_uri(rows[key]["output_uri"]))
@@ -157,7 +160,13 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
         nudged = ~mask & ~untouched  # a blend's band: the 8-bit change, on the source's own samples
         change = (out8[nudged].astype(np.int64) - src.rgb[nudged]) * 257
         assert np.array_equal(out.rgb16[nudged], np.clip(src.rgb16[nudged] + change, 0, 65535)), key
-        assert np.array_equal(out.rgb16[mask], out8[mask].astype(np.uint16) * 257), key
+        lifted = widen_to_16bit(out8, src, mask)  # the fill: lifted to 16 bits, no 8-bit steps in flat parts
+        assert np.array_equal(out.rgb16[mask], lifted[mask]), key
+        if key == "sky.png":  # a smooth gradient: its fill is no staircase, and nearer the truth than one
+            staircase = out8[mask].astype(np.float64) * 257
+            assert (out.rgb16[mask] != staircase).mean() > 0.5
+            assert np.abs(out.rgb16[mask] - src.rgb16[mask].astype(np.float64)).mean() < \
+                0.8 * np.abs(staircase - src.rgb16[mask]).mean()
         assert (untouched == ~mask).all() if blend == "off" else untouched.sum() < (~mask).sum(), key
     assert tree_digest(tmp_path / "src16") == before
     # asked for a format without 16-bit samples: the 8-bit restoration, as asked
