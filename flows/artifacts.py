@@ -261,3 +261,39 @@ def quality_markdown(summary: dict[str, Any], rows: pa.Table, n_worst: int = 10,
         lines.append("")
     lines += [f"Manifest of this run: `{s['manifest']}/` (one row per image, every score and timing)."]
     return "\n".join(lines) + "\n"
+
+
+# --- dry run ---------------------------------------------------------------------------------
+PLAN_LABELS = {"up_to_date": "up to date (nothing read)", "restore": "to restore",
+               "check": "to check (read and hashed; redone only if its bytes changed)",
+               "skip": "to skip (not an image)", "fail": "to fail (refused from the listing)"}
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def plan_markdown(plan: dict[str, Any]) -> str:
+    """A dry run's plan: what a run with these settings would do, per action, reason and mask source."""
+    lines = [f"**Dry run**: `{plan['source']}` -> `{plan['dest']}`, method `{plan['method']}`, settings "
+             f"`{plan['settings_hash']}`. Nothing was read of any image and nothing was written.", "",
+             "| action | images | bytes to read |", "|---|---|---|"]
+    for action, label in PLAN_LABELS.items():
+        n = plan["actions"][action]
+        reads = _size(plan["bytes"][action]) if action in ("restore", "check") else "-"
+        lines.append(f"| {label} | {n} | {reads} |")
+    lines.append(f"| **listed** | **{plan['images']}** | |")
+    if plan["reasons"]:
+        lines += ["", "| action: reason | images | examples |", "|---|---|---|"]
+        for key, n in sorted(plan["reasons"].items(), key=lambda kv: -kv[1]):
+            examples = ", ".join(_code(e) for e in plan["examples"].get(key, []))
+            lines.append(f"| {key.replace('|', chr(92) + '|')} | {n} | {examples} |")
+    if plan["masks"]:
+        lines += ["", "| mask source of the images to restore or check | images |", "|---|---|"]
+        for source, n in sorted(plan["masks"].items(), key=lambda kv: -kv[1]):
+            lines.append(f"| {source} | {n} |")
+    return "\n".join(lines)

@@ -84,6 +84,9 @@ def _add_restore_options(p: argparse.ArgumentParser, default_method: str = "tele
     p.add_argument("--no-score", action="store_true", help="skip the quality scores (seam, colour, texture)")
     p.add_argument("--shard-size", type=int, default=64, help="images per task run (default 64)")
     p.add_argument("--force", action="store_true", help="redo images already restored with the same settings")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only say what the run would do (up to date, to restore, to check, with reasons, bytes to "
+                        "read and mask sources), reading no image and writing nothing")
     p.add_argument("--verify", action="store_true",
                    help="re-read and hash every source, mask and output to find what is up to date (by default "
                         "an image whose listed size and ETag/mtime match the manifest is not read at all)")
@@ -115,7 +118,8 @@ def _run(args, source: str, dest: str, reference: str | None = None, default_det
             detectors=[d for d in (args.detectors or default_detectors).split(",") if d], blend=args.blend,
             blend_margin=args.blend_margin, output_format=args.output_format, write_masks=args.write_masks,
             write_edges=args.write_edges, shard_size=args.shard_size, score=not args.no_score, force=args.force,
-            verify=args.verify, max_failure_rate=args.max_failure_rate, storage_options=_storage_options(args))
+            verify=args.verify, max_failure_rate=args.max_failure_rate, storage_options=_storage_options(args),
+            **({"dry_run": True} if getattr(args, "dry_run", False) else {}))
     finally:
         bar.close()
         PROGRESS_HOOKS.remove(bar)
@@ -124,6 +128,11 @@ def _run(args, source: str, dest: str, reference: str | None = None, default_det
 def _print_summary(s: dict, as_json: bool) -> None:
     if as_json:
         print(json.dumps(s, indent=2, default=str))
+        return
+    if s.get("dry_run"):
+        from flows.artifacts import plan_markdown
+
+        print(plan_markdown(s))
         return
     print(f"run {s['run_id']}: {s['images']} objects in {s['seconds']:.1f} s -> "
           f"{s['ok']} ok, {s['skipped']} skipped, {s['failed']} failed, {s['up_to_date']} already up to date")

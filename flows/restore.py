@@ -27,11 +27,11 @@ from pydantic import SecretStr
 from inpaint_core.discover import discover, read_mask_list
 from inpaint_core.errors import StorageError
 from inpaint_core.manifest_index import ManifestIndex, refresh_index
-from inpaint_core.pipeline import RestoreConfig
+from inpaint_core.pipeline import RestoreConfig, merge_plans
 from inpaint_core.redact import install_log_redaction
 from inpaint_core.report import write_contact_sheet
 from inpaint_core.storage import Location, check_source_and_dest
-from tasks import finish_shard_task, inpaint_shard_task, prepare_shard_task, restore_shard_task
+from tasks import finish_shard_task, inpaint_shard_task, plan_shard_task, prepare_shard_task, restore_shard_task
 
 from . import artifacts
 from .credentials import flow_storage_options, hide_credentials
@@ -123,6 +123,7 @@ def restore(
     max_failure_rate: float | None = 0.5,
     keys: list[str] | None = None,
     storage_secrets: SecretStr | None = None,
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Restore every image under ``source`` into ``dest`` and record each in the manifest.
 
@@ -133,6 +134,11 @@ def restore(
     with preserved timestamps).
     ``keys`` restricts the run to these relative keys under ``source`` (the bucket trigger's pending objects).
     Returns the run summary (also written to ``<dest>/runs/<run_id>.json``).
+
+    ``dry_run``: only say what the run would do (:func:`~inpaint_core.pipeline.plan_shard`: how many
+    images are up to date, to restore, to check, with the reasons, the bytes to read and where the
+    masks come from), reading no image and writing nothing; returns that plan, also shown as a
+    markdown artifact.
 
     A failed image fails its manifest row, never the run. But when more than ``max_failure_rate``
     (a fraction, 0 to 1) of the objects the run looked at failed, already up-to-date ones counted,
@@ -154,7 +160,7 @@ def restore(
     check_source_and_dest(src, dst)
     src.check_reachable()  # a missing or forbidden bucket fails here, not as an empty run
     dst.check_reachable(must_exist=False)
-    if keys is None:  # a full run walks the destination once for what killed runs left behind
+    if keys is None and not dry_run:  # a full run walks the destination once for what killed runs left behind
         swept = dst.sweep_temporaries()
         if swept:
             logger.info("removed %d temporary files that killed runs left under %s", swept, dst.uri())
@@ -164,7 +170,7 @@ def restore(
                            write_edges=write_edges, score=score, force=force, verify=verify)
     run_id = new_run_id()
     ctx = FlowRunContext.get()
-    run_tags = ["inpaint", f"method:{method}"]
+    run_tags = ["inpaint", f"method:{method}"] + (["dry-run"] if dry_run else [])
     _tag_flow_run(run_tags)
     runner = ctx.task_runner
     split = cluster_has_gpu(runner)
@@ -174,11 +180,13 @@ def restore(
     progress_id = create_progress_artifact(0.0, key=artifacts.artifact_key(dst.uri(), "progress"),
                                            description=f"restore {src.uri()}: listing")
 
-    index = None if force else _refresh_index(dst, logger)
+    index = None if force else _refresh_index(dst, logger, read_only=dry_run)
     items = discover(src, masks=Location(masks_root, opts) if masks_root else None,
                      mask_list=read_mask_list(mask_list, opts) if mask_list else None,
                      reference=Location(reference, opts) if reference else None, exclude=(dst,),
                      keys=keys)
+    if dry_run:
+        return _dry_run(items, config, src, dst, shard_size, index, progress_id, run_tags, 2 * n_workers + 1)
     started = time.perf_counter()
     totals: dict[str, Any] = {"images": 0, "up_to_date": 0, "ok": 0, "skipped": 0, "failed": 0}
     stage_ms: dict[str, float] = {}
@@ -249,15 +257,60 @@ def restore(
     return summary
 
 
-def _refresh_index(dst: Location, logger) -> ManifestIndex | None:
-    """The manifest index, brought up to date with every earlier run (once per run, not per shard)."""
+def _dry_run(items, config: RestoreConfig, src: Location, dst: Location, shard_size: int,
+             index: ManifestIndex | None, progress_id, run_tags: list[str], max_in_flight: int) -> dict[str, Any]:
+    """The plan of a run: one plan task per shard, their plans summed, a markdown artifact."""
+    logger = get_run_logger()
+    started = time.perf_counter()
+    total = None
+    in_flight: deque = deque()
+    done = 0
+
+    def collect(fut) -> None:
+        nonlocal total, done
+        plan = fut.result()
+        total = merge_plans(total, plan)
+        done += plan["images"]
+        for hook in PROGRESS_HOOKS:
+            hook({"images": plan["images"], "ok": 0, "failed": 0, "up_to_date": plan["actions"]["up_to_date"]})
+
+    with tags(*run_tags):
+        for shard, items_ in enumerate(_shards(items, shard_size)):
+            in_flight.append(plan_shard_task.submit(items_, config=config, source=src, dest=dst, shard=shard,
+                                                    index=index))
+            while len(in_flight) >= max_in_flight:
+                collect(in_flight.popleft())
+        while in_flight:
+            collect(in_flight.popleft())
+    ctx = FlowRunContext.get()
+    plan = {"dry_run": True, "flow_run_id": str(ctx.flow_run.id), "flow_run_name": ctx.flow_run.name,
+            "source": src.uri(), "dest": dst.uri(), "method": config.method,
+            "settings_hash": config.settings_hash(), "seconds": round(time.perf_counter() - started, 3),
+            **merge_plans(total, {"images": 0, "actions": {}, "bytes": {}, "reasons": {}, "masks": {},
+                                  "examples": {}})}
+    update_progress_artifact(progress_id, 100.0, description=f"dry run: {done} images planned")
+    create_markdown_artifact(artifacts.plan_markdown(plan), key=artifacts.artifact_key(dst.uri(), "plan"),
+                             description=f"dry run of a restore of {src.uri()}: what it would do")
+    a = plan["actions"]
+    logger.info("dry run: %d listed: %d up to date, %d to restore, %d to check, %d to skip, %d to fail "
+                "(nothing read or written)", plan["images"], a["up_to_date"], a["restore"], a["check"], a["skip"],
+                a["fail"])
+    return plan
+
+
+def _refresh_index(dst: Location, logger, read_only: bool = False) -> ManifestIndex | None:
+    """The manifest index, brought up to date with every earlier run (once per run, not per shard).
+    ``read_only``: the index only if it is up to date already (a dry run writes nothing)."""
     try:
-        index = refresh_index(dst)
+        index = refresh_index(dst, read_only=read_only)
     except StorageError:
         raise
     except Exception as exc:  # noqa: BLE001 - a cache: without it the shards read the manifest parts
         logger.warning("manifest index not refreshed (%s: %s): shards read the manifest parts instead",
                        type(exc).__name__, exc)
+        return None
+    if index is None:
+        logger.info("manifest index not up to date: the dry run reads the manifest parts instead")
         return None
     logger.info("manifest index: %d rows in %d chunks, %d parts covered (%d read now) in %.2f s", index.rows,
                 len(index.chunks), index.covered_parts, index.parts_read, index.seconds)

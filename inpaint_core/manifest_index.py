@@ -181,11 +181,13 @@ def _read_parts(dest: Location, paths: list[str]) -> pa.Table:
     return dest.call("read manifest", "manifest", read).cast(_schema())
 
 
-def refresh_index(dest: Location) -> ManifestIndex:
+def refresh_index(dest: Location, read_only: bool = False) -> ManifestIndex | None:
     """Bring ``<dest>/manifest-index`` up to date with every manifest part written so far, and return it.
 
     Reads only the parts the index does not cover yet (a run whose summary was written when it was
-    covered is never listed again), at most :data:`PARTS_PER_BATCH` at a time.
+    covered is never listed again), at most :data:`PARTS_PER_BATCH` at a time. ``read_only`` (a dry
+    run) writes nothing: the index if it is up to date already, else ``None`` (then the manifest
+    parts themselves are read).
     """
     t0 = time.perf_counter()
     state = _state(dest)
@@ -199,6 +201,8 @@ def refresh_index(dest: Location) -> ManifestIndex:
     todo, covered = found
     if not todo and covered == state["covered"]:
         return ManifestIndex(tuple(chunks), _count(covered), time.perf_counter() - t0, 0)
+    if read_only:
+        return None
     for i in range(0, len(todo), PARTS_PER_BATCH):
         chunks = _merge(dest, chunks, _read_parts(dest, todo[i:i + PARTS_PER_BATCH]))
     old = {c["file"] for c in state["chunks"]}

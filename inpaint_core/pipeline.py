@@ -214,6 +214,94 @@ def prepare_shard(items: list[SourceItem], config: RestoreConfig, source: Locati
     return works
 
 
+PLAN_ACTIONS = ("up_to_date", "restore", "check", "skip", "fail")
+PLAN_EXAMPLES = 5  # examples kept per action and reason
+
+
+def plan_shard(items: list[SourceItem], config: RestoreConfig, source: Location, dest: Location,
+               shard: int, index: ManifestIndex | None = None) -> dict[str, Any]:
+    """What a restore run with ``config`` would do with these items (``--dry-run``), from the listing,
+    the manifest and a HEAD per earlier output: no image is read, decoded or written.
+
+    Each item gets one action: ``up_to_date`` (nothing read), ``restore`` (no finished row with these
+    settings, or ``--force``), ``check`` (a finished row exists but the listing differs: the run reads
+    and hashes the image and redoes it unless its bytes are unchanged), ``skip`` (not an image) or
+    ``fail`` (refused from the listing: an unsafe key, a name clash, a mask that cannot be asked).
+    Returns counts, bytes to read, the reasons and where the masks would come from, with examples.
+    """
+    settings = config.settings_hash()
+    ids = [it.image_id for it in items if it.error is None]
+    prior = {} if config.force else manifest.prior_rows(dest, ids, settings, index=index)
+    outputs = {} if config.verify else _output_versions(items, prior, dest)
+    mask_versions = _listed_mask_versions(items, config, source)
+    plan: dict[str, Any] = {"shard": shard, "images": len(items), "actions": {a: 0 for a in PLAN_ACTIONS},
+                            "bytes": {a: 0 for a in PLAN_ACTIONS}, "reasons": {}, "masks": {}, "examples": {}}
+
+    def record(action: str, item: SourceItem, reason: str, mask: str | None = None) -> None:
+        plan["actions"][action] += 1
+        plan["bytes"][action] += item.size or 0
+        key = f"{action}: {reason}"
+        plan["reasons"][key] = plan["reasons"].get(key, 0) + 1
+        examples = plan["examples"].setdefault(key, [])
+        if len(examples) < PLAN_EXAMPLES:
+            examples.append(item.image_id)
+        if mask is not None:
+            plan["masks"][mask] = plan["masks"].get(mask, 0) + 1
+
+    for item in items:
+        if item.error:
+            record("fail", item, item.error)
+            continue
+        p = prior.get(item.image_id)
+        if item.skip_reason:
+            same = p is not None and p.status == "skipped" and p.source_bytes == item.size
+            record("up_to_date" if same else "skip", item, item.skip_reason)
+            continue
+        w = Work(item, manifest.empty_row() | {"image_id": item.image_id})
+        try:
+            if _unchanged_by_listing(w, config, source, dest, p, outputs, mask_versions):
+                record("up_to_date", item, "listing and output unchanged")
+                continue
+        except Exception as exc:  # noqa: BLE001 - as the run would, on this image's row
+            record("fail", item, redact(f"{type(exc).__name__}: {exc}"))
+            continue
+        mask = _planned_mask_source(item, config)
+        if p is None:
+            record("restore", item, "--force" if config.force else "no finished row with these settings", mask)
+        elif config.verify:
+            record("check", item, "--verify", mask)
+        else:
+            mask_uri = item.mask_uri if config.masks != "detect" else None
+            record("check", item, _listing_change(p, w.row, item, mask_uri, dest, outputs) or "changed", mask)
+    return plan
+
+
+def merge_plans(total: dict[str, Any] | None, plan: dict[str, Any]) -> dict[str, Any]:
+    """``total`` with a shard's ``plan`` added (counts summed, examples kept up to the limit)."""
+    if total is None:
+        total = {"images": 0, "actions": {a: 0 for a in PLAN_ACTIONS}, "bytes": {a: 0 for a in PLAN_ACTIONS},
+                 "reasons": {}, "masks": {}, "examples": {}}
+    total["images"] += plan["images"]
+    for field_ in ("actions", "bytes", "reasons", "masks"):
+        for k, v in plan[field_].items():
+            total[field_][k] = total[field_].get(k, 0) + v
+    for k, ids in plan["examples"].items():
+        kept = total["examples"].setdefault(k, [])
+        kept += ids[: max(0, PLAN_EXAMPLES - len(kept))]
+    return total
+
+
+def _planned_mask_source(item: SourceItem, config: RestoreConfig) -> str:
+    """Where the run would take ``item``'s mask from, as far as the listing tells."""
+    if config.masks == "detect":
+        return "detect:" + ",".join(config.detectors)
+    if item.mask_uri:
+        return item.mask_source or "list"
+    if config.masks == "load":
+        return "alpha (or fails: no mask)"
+    return "alpha or detect:" + ",".join(config.detectors) + " (decided when read)"
+
+
 class _ReadAhead:
     """The source and mask bytes of a shard's images, read up to ``in_flight`` images ahead of
     the one being decoded: on an object store each read waits a round trip, and one after
@@ -387,22 +475,32 @@ def _unchanged_since(prior: manifest.PriorRow, row: dict[str, Any], item: Source
     """True when the listing (and a HEAD of the output) says nothing changed since ``prior`` was
     written: the source, the mask and the output each still have the version recorded then.
     False means "read and hash to find out", not "changed"."""
-    if not item.version or prior.source_version != item.version or prior.source_bytes != item.size:
-        return False
+    return _listing_change(prior, row, item, mask_uri, dest, outputs) is None
+
+
+def _listing_change(prior: manifest.PriorRow, row: dict[str, Any], item: SourceItem, mask_uri: str | None,
+                    dest: Location, outputs: dict[str, str | None]) -> str | None:
+    """What the listing (and a HEAD of the output) says differs from ``prior``; ``None`` if nothing."""
+    if not item.version:
+        return "the listing gives the source no change tag"
+    if prior.source_version != item.version or prior.source_bytes != item.size:
+        return "source size or change tag differs"
     if mask_uri != prior.mask_uri:
-        return False
+        return "mask file differs"
     if mask_uri and (not row["mask_version"] or row["mask_version"] != prior.mask_version):
-        return False
+        return "mask size or change tag differs"
     if prior.status == "skipped" and not prior.output_uri:
-        return True
+        return None
     if not prior.output_uri or not prior.output_version:
-        return False
+        return "no output version recorded"
     if prior.output_uri in outputs:  # asked already, with the shard's other outputs
-        return outputs[prior.output_uri] == prior.output_version
-    try:
-        return dest.version(dest.key_of(prior.output_uri)) == prior.output_version
-    except (StorageNotFoundError, UnsafeKeyError):
-        return False
+        same = outputs[prior.output_uri] == prior.output_version
+    else:
+        try:
+            same = dest.version(dest.key_of(prior.output_uri)) == prior.output_version
+        except (StorageNotFoundError, UnsafeKeyError):
+            same = False
+    return None if same else "output missing or its change tag differs"
 
 
 def _uri_version(uri: str, source: Location) -> str | None:

@@ -15,7 +15,7 @@ from prefect import task
 
 from inpaint_core.errors import StoragePermanentError
 
-from inpaint_core.pipeline import (finish_shard, inpaint_shard, prepare_shard, restore_shard,
+from inpaint_core.pipeline import (finish_shard, inpaint_shard, plan_shard, prepare_shard, restore_shard,
                                    write_shard_manifest)
 
 
@@ -68,3 +68,9 @@ def inpaint_shard_task(works, config, shard: int):
 def finish_shard_task(works, config, source, dest, run_id: str, shard: int) -> dict:
     rows = finish_shard(works, config, source, dest, worker_name())
     return write_shard_manifest(rows, works, dest, run_id, shard)
+
+
+@task(name="plan-shard", task_run_name="plan shard {shard}", **_SHARD_RETRIES)
+def plan_shard_task(items, config, source, dest, shard: int, index=None) -> dict:
+    """``--dry-run``: what the shard would do, reading no image."""
+    return plan_shard(items, config, source, dest, shard, index)

@@ -290,3 +290,29 @@ def test_too_many_failures_end_the_run_failed_after_recording_everything(prefect
 
     # the same run with the check off completes (and redoes only the failures)
     assert main(["restore", src, dest, "--workers", "1", "--no-progress", "--max-failure-rate", "none"]) == 0
+
+
+def test_a_dry_run_shows_its_plan_and_writes_nothing(prefect_server, tmp_path, capsys):
+    from flows.cli import main
+
+    src, dest = str(tmp_path / "incoming"), str(tmp_path / "restored")
+    good_collection(src, n=3)
+    write(src, "readme.txt", b"not an image")
+    assert main(["restore", src, dest, "--workers", "1", "--no-progress", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "| to restore | 3 |" in out and "| to skip (not an image) | 1 |" in out and "| **listed** | **4** |" in out
+    assert "| sibling | 3 |" in out and not os.path.exists(dest)
+
+    assert main(["restore", src, dest, "--workers", "1", "--no-progress", "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["dry_run"] is True and plan["actions"]["restore"] == 3 and not os.path.exists(dest)
+    run, task_runs = _flow_run(plan["flow_run_id"])
+    assert "dry-run" in run.tags and {t.name for t in task_runs} == {"plan shard 0"}
+    md = _artifacts(plan["flow_run_id"])["markdown"].data
+    assert "**Dry run**" in md and "| to restore | 3 |" in md
+
+    assert main(["restore", src, dest, "--workers", "1", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["restore", src, dest, "--workers", "1", "--no-progress", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "| up to date (nothing read) | 4 |" in out and "| to restore | 0 |" in out

@@ -105,6 +105,21 @@ def test_a_deleted_run_leaves_the_index(tmp_path):
                manifest.prior_rows(dest, ids, "s1", index=index).values())
 
 
+def test_a_read_only_refresh_gives_the_index_only_when_it_is_up_to_date(tmp_path):
+    """What a dry run uses: never a write; a stale index is not used (the parts are read instead)."""
+    dest = Location(str(tmp_path))
+    write_run(dest, "r1", list(range(200)), minutes=0)
+    assert refresh_index(dest, read_only=True) is None and not (tmp_path / "manifest-index").exists()
+    index = refresh_index(dest)
+    files = sorted(os.listdir(tmp_path / "manifest-index"))
+    again = refresh_index(dest, read_only=True)
+    assert again is not None and again.chunks == index.chunks
+    assert_same_as_scan(dest, again, 200)
+    write_run(dest, "r2", list(range(0, 200, 2)), minutes=5)
+    assert refresh_index(dest, read_only=True) is None
+    assert sorted(os.listdir(tmp_path / "manifest-index")) == files
+
+
 def test_a_broken_or_missing_index_is_rebuilt_and_a_missing_or_damaged_chunk_falls_back(tmp_path):
     dest = Location(str(tmp_path))
     write_run(dest, "r1", list(range(600)), minutes=0)

@@ -20,7 +20,7 @@ from PIL import Image
 
 from inpaint_core import manifest
 from inpaint_core.discover import discover
-from inpaint_core.pipeline import RestoreConfig, restore_shard
+from inpaint_core.pipeline import RestoreConfig, plan_shard, restore_shard
 from inpaint_core.storage import Location
 
 from .collections import good_collection, png_bytes
@@ -32,6 +32,21 @@ def run(src: str, dest: str, run_id: str, opts: dict | None = None, **cfg) -> di
     source, target = Location(src, opts or {}), Location(dest, opts or {})
     items = list(discover(source, exclude=(target,)))
     return restore_shard(items, RestoreConfig(**cfg), source, target, run_id, 0, "test-worker")
+
+
+def plan(src: str, dest: str, opts: dict | None = None, **cfg) -> dict:
+    source, target = Location(src, opts or {}), Location(dest, opts or {})
+    return plan_shard(list(discover(source, exclude=(target,))), RestoreConfig(**cfg), source, target, 0)
+
+
+def snapshot(root) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` with its size and mtime (what any write would change)."""
+    out = {}
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            st = os.stat(os.path.join(dirpath, f))
+            out[os.path.relpath(os.path.join(dirpath, f), root)] = (st.st_size, st.st_mtime_ns)
+    return out
 
 
 def same_size_png(data: bytes, seed: int) -> bytes:
@@ -118,6 +133,53 @@ def test_local_rerun_reads_nothing_of_unchanged_images(tmp_path, read_keys):
                               "src/set1/img003_mask.png"}
 
 
+def test_a_dry_run_says_what_the_run_will_do_reading_and_writing_nothing(tmp_path, read_keys):
+    src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
+    good_collection(src, n=4)
+    first = plan(src, dest)
+    assert first["actions"] == {"up_to_date": 0, "restore": 4, "check": 0, "skip": 0, "fail": 0}
+    assert first["reasons"] == {"restore: no finished row with these settings": 4}
+    assert first["masks"] == {"sibling": 4} and not os.path.exists(dest) and not read_keys
+    assert first["bytes"]["restore"] == sum(os.path.getsize(tmp_path / "src" / f"set{i % 2}" / f"img{i:03d}.png")
+                                            for i in range(4))
+    assert run(src, dest, "r1")["ok"] == 4
+
+    os.utime(tmp_path / "src" / "set0" / "img000.png")  # touched: read and hashed, found unchanged
+    os.remove(tmp_path / "dest" / "images" / "set1" / "img001.png")  # its output gone: redone
+    m = np.zeros((96, 96), np.uint8)
+    m[10:40, 10:40] = 255
+    (tmp_path / "src" / "set1" / "img003_mask.png").write_bytes(png_bytes(m))  # a new mask: redone
+    (tmp_path / "src" / "set0" / "new.png").write_bytes((tmp_path / "src" / "set0" / "img002.png").read_bytes())
+    (tmp_path / "src" / "notes.txt").write_text("not an image")
+    before = snapshot(tmp_path)
+    read_keys.clear()
+    p = plan(src, dest)
+    assert not read_keys and snapshot(tmp_path) == before
+    assert p["images"] == 6
+    assert p["actions"] == {"up_to_date": 1, "restore": 1, "check": 3, "skip": 1, "fail": 0}
+    assert p["reasons"] == {"up_to_date: listing and output unchanged": 1,
+                            "restore: no finished row with these settings": 1,
+                            "check: source size or change tag differs": 1,
+                            "check: output missing or its change tag differs": 1,
+                            "check: mask size or change tag differs": 1,
+                            "skip: not an image (extension '.txt')": 1}
+    assert p["examples"]["check: output missing or its change tag differs"] == ["set1/img001.png"]
+    assert p["masks"] == {"sibling": 3, "alpha or detect:solid (decided when read)": 1}
+
+    # the run then does what the plan said: of the three to check, the touched one was unchanged
+    second = run(src, dest, "r2")
+    rows = {r["image_id"]: r["status"] for r in manifest.read_manifest(Location(dest), run_id="r2").to_pylist()}
+    assert rows == {"set1/img001.png": "ok", "set1/img003.png": "ok", "set0/new.png": "skipped",
+                    "notes.txt": "skipped"}
+    assert second["up_to_date"] == 2
+
+    read_keys.clear()
+    forced, verified = plan(src, dest, force=True), plan(src, dest, verify=True)
+    assert forced["actions"]["restore"] == 5 and forced["reasons"]["restore: --force"] == 5
+    assert verified["actions"]["check"] == 5 and verified["reasons"]["check: --verify"] == 5
+    assert not read_keys
+
+
 def test_touched_but_unchanged_files_are_hashed_and_stay_up_to_date(tmp_path, read_keys):
     src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
     good_collection(src, n=2)
@@ -177,6 +239,11 @@ def test_s3_rerun_sends_one_head_per_image_and_no_get(moto, tmp_path):  # noqa: 
         assert [m for m, _ in objects].count("GET") == 0, objects
         assert sorted(p for m, p in objects if m == "HEAD") == sorted(
             f"/rerun/dest/images/set{i % 2}/img{i:03d}.png" for i in range(4))
+        # a dry run asks the same, and writes nothing
+        proxy.requests.clear()
+        assert plan("s3://rerun/src", "s3://rerun/dest", opts)["actions"]["up_to_date"] == 4
+        assert not [(m, p) for m, p in proxy.requests if m in ("PUT", "POST", "DELETE")], proxy.requests
+        assert not [p for m, p in proxy.requests if m == "GET" and ".png" in p]
 
         # A new mask object (a new ETag) is seen from the listing alone.
         m = np.zeros((96, 96), np.uint8)
