@@ -15,6 +15,7 @@ import io
 import json
 import logging
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any, Iterable
 
 import pyarrow as pa
@@ -171,10 +172,11 @@ class PriorRow:
     mask_uri: str | None = None
     mask_version: str | None = None
     output_version: str | None = None
+    finished_at: datetime | None = None
 
 
 # What a re-run's up-to-date check reads of earlier rows (here and in the manifest index).
-PRIOR_COLUMNS = ["image_id", "settings_hash", *(f.name for f in fields(PriorRow)), "finished_at"]
+PRIOR_COLUMNS = ["image_id", "settings_hash", *(f.name for f in fields(PriorRow))]
 
 
 def prior_rows(dest: Location, image_ids: list[str], settings_hash: str,

@@ -12,6 +12,16 @@ Layout::
     <dest>/manifest-index/index.json                 chunks (file, first and last image id, rows)
                                                      and the manifest parts they were built from
     <dest>/manifest-index/chunk-<sha256>.parquet     rows sorted by image id, in small row groups
+    <dest>/manifest-index/refreshed/<run>-<shard>.parquet
+                                                     rows whose images a run read and found unchanged
+                                                     though the listing differed (a touched file): their
+                                                     new versions, applied by the next refresh
+
+A run adds no manifest row for an image it finds up to date. When the listing said it changed (a new
+mtime on the same bytes) and reading and hashing showed it did not, the shard records the current
+versions in ``refreshed/``; the next refresh puts them on the image's indexed row (only while that
+row is still the latest), so the run after that trusts the listing again instead of reading the
+image every time. Lost with the index (a rebuild from the parts), they cost one read each.
 
 The index only ever holds rows copied from manifest parts (``ok`` and ``skipped`` rows, the columns
 the up-to-date check needs), and an indexed row is still checked against the objects (versions or
@@ -41,11 +51,12 @@ from .errors import StorageNotFoundError
 from .manifest import PRIOR_COLUMNS, SCHEMA
 from .storage import Location, sha256_hex
 
-__all__ = ["ManifestIndex", "refresh_index", "INDEX_DIR"]
+__all__ = ["ManifestIndex", "refresh_index", "write_refreshed", "INDEX_DIR"]
 
 log = logging.getLogger(__name__)
 
 INDEX_DIR = "manifest-index"
+REFRESHED_DIR = f"{INDEX_DIR}/refreshed"
 CHUNK_ROWS = 32768  # rows per chunk file
 ROW_GROUP_ROWS = 1024  # a shard of 64 images reads one or two of these
 PARTS_PER_BATCH = 512  # manifest parts read into memory at once while refreshing
@@ -199,18 +210,67 @@ def refresh_index(dest: Location, read_only: bool = False) -> ManifestIndex | No
         log.info("manifest parts the index covers are gone: rebuilding the manifest index")
         chunks, found = [], _uncovered(dest, {}, runs)
     todo, covered = found
-    if not todo and covered == state["covered"]:
+    if read_only:  # pending refreshed versions only make it miss a few up-to-date images
+        fresh = not todo and covered == state["covered"]
+        return ManifestIndex(tuple(chunks), _count(covered), time.perf_counter() - t0, 0) if fresh else None
+    refreshed = sorted(e["name"] for e in _ls(dest, REFRESHED_DIR) if e.get("type") == "file"
+                       and e["name"].endswith(".parquet") and not posixpath.basename(e["name"]).startswith((".", "_")))
+    if not todo and covered == state["covered"] and not refreshed:
         return ManifestIndex(tuple(chunks), _count(covered), time.perf_counter() - t0, 0)
-    if read_only:
-        return None
     for i in range(0, len(todo), PARTS_PER_BATCH):
         chunks = _merge(dest, chunks, _read_parts(dest, todo[i:i + PARTS_PER_BATCH]))
+    for i in range(0, len(refreshed), PARTS_PER_BATCH):
+        chunks = _apply_refreshed(dest, chunks, refreshed[i:i + PARTS_PER_BATCH])
     old = {c["file"] for c in state["chunks"]}
     doc = {"version": 1, "built_at": datetime.now(timezone.utc).isoformat(),
            "chunks": [c.__dict__ for c in chunks], "covered": covered}
     dest.write_atomic(f"{INDEX_DIR}/index.json", json.dumps(doc).encode())
+    for path in refreshed:  # applied (a concurrent refresh may apply one again: harmless)
+        try:
+            dest.fs.rm_file(path)
+        except FileNotFoundError:
+            pass
     _collect(dest, old | {c.file for c in chunks})
     return ManifestIndex(tuple(chunks), _count(covered), time.perf_counter() - t0, len(todo))
+
+
+def write_refreshed(dest: Location, run_id: str, shard: int, rows: list[dict[str, Any]]) -> None:
+    """Record the current versions of images a shard read and found unchanged (index rows: the
+    image's latest row with the versions the listing and a HEAD gave before the bytes were read)."""
+    if not rows:
+        return
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=_schema()), buf, compression="zstd")
+    dest.write_atomic(f"{REFRESHED_DIR}/{run_id}-{shard:06d}.parquet", buf.getvalue())
+
+
+def _apply_refreshed(dest: Location, chunks: list[Chunk], paths: list[str]) -> list[Chunk]:
+    """``chunks`` with the refreshed versions of ``paths`` put on the rows they refresh: a row is
+    replaced only while it is still the image's indexed row (same run and finish time), so an image
+    redone since keeps its newer row. Only chunks with a replaced row are rewritten."""
+    def read() -> pa.Table:
+        return ds.dataset(paths, filesystem=dest.fs, format="parquet", schema=_schema()).to_table()
+
+    new = dest.call("read refreshed versions", REFRESHED_DIR, read).sort_by("image_id").to_pylist()
+    firsts = [c.first for c in chunks]
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for r in new:
+        ci = bisect.bisect_right(firsts, r["image_id"]) - 1
+        if ci >= 0 and r["image_id"] <= chunks[ci].last:
+            groups.setdefault(ci, []).append(r)
+    out = list(chunks)
+    for ci, rows in groups.items():
+        table = _read_chunk(dest, chunks[ci])
+        old = table.to_pylist()
+        at = {(r["image_id"], r["settings_hash"]): i for i, r in enumerate(old)}
+        replaced = 0
+        for r in rows:
+            i = at.get((r["image_id"], r["settings_hash"]))
+            if i is not None and (old[i]["run_id"], old[i]["finished_at"]) == (r["run_id"], r["finished_at"]):
+                old[i], replaced = r, replaced + 1
+        if replaced:
+            out[ci] = _write_chunk(dest, pa.Table.from_pylist(old, schema=_schema()))
+    return out
 
 
 def _uncovered(dest: Location, covered: dict[str, dict[str, Any]],

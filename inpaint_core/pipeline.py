@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,12 +36,14 @@ from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, 
 from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
                       widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
-from .manifest_index import ManifestIndex
+from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
 from .quality import score_fill, score_reference
 from .redact import redact
 from .storage import Location, location_of, sha256_hex
 from .windows import Window, hole_windows
+
+log = logging.getLogger(__name__)
 
 HEADS_IN_FLIGHT = 16  # concurrent HEADs of a shard's outputs (and listed masks) on an object store
 READS_IN_FLIGHT = 8  # images whose bytes a shard reads ahead from an object store
@@ -119,6 +122,9 @@ class Work:
     filled: list[np.ndarray] | None = None
     up_to_date: bool = False
     copy_through: bool = False  # empty mask: the image is written unchanged, status skipped
+    # found unchanged by reading though the listing differed: its index row with the current versions
+    refreshed: dict[str, Any] | None = None
+    listed: dict[str, Any] = field(default_factory=dict)  # what the listing check looked up (the output's version)
 
     @property
     def pending(self) -> bool:
@@ -137,7 +143,7 @@ class Work:
         """A copy that leaves the full frame behind (it travels to another worker)."""
         return Work(self.item, dict(self.row), None, None, None, self.windows, self.crops,
                     self.crop_masks, self.crop_edges, up_to_date=self.up_to_date,
-                    copy_through=self.copy_through)
+                    copy_through=self.copy_through, refreshed=self.refreshed)
 
 
 class _Timer:
@@ -422,7 +428,7 @@ def _unchanged_by_listing(w: Work, config: RestoreConfig, source: Location, dest
         row["mask_version"] = item.mask_version or (
             mask_versions[mask_uri] if mask_uri in mask_versions else _uri_version(mask_uri, source))
     w.up_to_date = (prior is not None and not config.verify
-                    and _unchanged_since(prior, row, item, mask_uri, dest, outputs))
+                    and _listing_change(prior, row, item, mask_uri, dest, outputs, w.listed) is None)
     timer.add("read", t)
     return w.up_to_date
 
@@ -436,9 +442,19 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     if mask_bytes is not None:
         row["mask_sha256"] = sha256_hex(mask_bytes)
     t = timer.add("read", t)
-    if prior is not None and _is_up_to_date(prior, row, dest, output):
-        w.up_to_date = True
-        return
+    if prior is not None and (prior.source_sha256, prior.mask_sha256) == (row["source_sha256"], row["mask_sha256"]):
+        # the output's version before its bytes are read: one replaced in between is read again next time
+        refresh = not config.verify and row["source_version"] is not None
+        if refresh and "output_version" not in w.listed and prior.output_uri:
+            w.listed["output_version"] = _output_version(prior, dest)
+        if _is_up_to_date(prior, row, dest, output):
+            w.up_to_date = True
+            if refresh:  # so the next run trusts the listing again (manifest_index.write_refreshed)
+                w.refreshed = {**asdict(prior), "image_id": w.item.image_id, "settings_hash": row["settings_hash"],
+                               "source_version": row["source_version"], "mask_uri": row["mask_uri"],
+                               "mask_version": row["mask_version"],
+                               "output_version": w.listed.get("output_version", prior.output_version)}
+            return
 
     w.image = image = decode_image(data, max_pixels=config.max_pixels)
     row["width"], row["height"] = image.size
@@ -470,17 +486,10 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     timer.add("mask", t)
 
 
-def _unchanged_since(prior: manifest.PriorRow, row: dict[str, Any], item: SourceItem, mask_uri: str | None,
-                     dest: Location, outputs: dict[str, str | None]) -> bool:
-    """True when the listing (and a HEAD of the output) says nothing changed since ``prior`` was
-    written: the source, the mask and the output each still have the version recorded then.
-    False means "read and hash to find out", not "changed"."""
-    return _listing_change(prior, row, item, mask_uri, dest, outputs) is None
-
-
 def _listing_change(prior: manifest.PriorRow, row: dict[str, Any], item: SourceItem, mask_uri: str | None,
-                    dest: Location, outputs: dict[str, str | None]) -> str | None:
-    """What the listing (and a HEAD of the output) says differs from ``prior``; ``None`` if nothing."""
+                    dest: Location, outputs: dict[str, str | None], seen: dict[str, Any] | None = None) -> str | None:
+    """What the listing (and a HEAD of the output) says differs from ``prior``; ``None`` if nothing.
+    ``seen["output_version"]``: the output's current version, when it was looked up."""
     if not item.version:
         return "the listing gives the source no change tag"
     if prior.source_version != item.version or prior.source_bytes != item.size:
@@ -494,13 +503,20 @@ def _listing_change(prior: manifest.PriorRow, row: dict[str, Any], item: SourceI
     if not prior.output_uri or not prior.output_version:
         return "no output version recorded"
     if prior.output_uri in outputs:  # asked already, with the shard's other outputs
-        same = outputs[prior.output_uri] == prior.output_version
+        now = outputs[prior.output_uri]
     else:
-        try:
-            same = dest.version(dest.key_of(prior.output_uri)) == prior.output_version
-        except (StorageNotFoundError, UnsafeKeyError):
-            same = False
-    return None if same else "output missing or its change tag differs"
+        now = _output_version(prior, dest)
+    if seen is not None:
+        seen["output_version"] = now
+    return None if now == prior.output_version else "output missing or its change tag differs"
+
+
+def _output_version(prior: manifest.PriorRow, dest: Location) -> str | None:
+    """The current version of ``prior``'s output (one HEAD); ``None`` when it is not there."""
+    try:
+        return dest.version(dest.key_of(prior.output_uri))
+    except (StorageNotFoundError, UnsafeKeyError):
+        return None
 
 
 def _uri_version(uri: str, source: Location) -> str | None:
@@ -759,6 +775,11 @@ def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Lo
                          shard: int) -> dict[str, Any]:
     """Write the shard's manifest part (after its outputs) and summarise it."""
     part = manifest.write_part(dest, run_id, shard, rows) if rows else None
+    refreshed = [w.refreshed for w in works if w.refreshed is not None]
+    try:
+        write_refreshed(dest, run_id, shard, refreshed)
+    except Exception as exc:  # noqa: BLE001 - a cache: without it those images are read once more
+        log.warning("refreshed versions of %d images not recorded (%s)", len(refreshed), redact(str(exc)))
     counts = {s: 0 for s in manifest.STATUSES}
     for r in rows:
         counts[r["status"]] += 1

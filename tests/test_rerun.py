@@ -20,6 +20,7 @@ from PIL import Image
 
 from inpaint_core import manifest
 from inpaint_core.discover import discover
+from inpaint_core.manifest_index import refresh_index
 from inpaint_core.pipeline import RestoreConfig, plan_shard, restore_shard
 from inpaint_core.storage import Location
 
@@ -28,15 +29,19 @@ from .faults.harness import moto, s3fs_for, upload  # noqa: F401 - fixture
 from .faults.s3proxy import FaultProxy
 
 
-def run(src: str, dest: str, run_id: str, opts: dict | None = None, **cfg) -> dict:
+def run(src: str, dest: str, run_id: str, opts: dict | None = None, index: bool = False, **cfg) -> dict:
+    """One shard of a run; ``index``: with the manifest index refreshed first, as the flow does."""
     source, target = Location(src, opts or {}), Location(dest, opts or {})
     items = list(discover(source, exclude=(target,)))
-    return restore_shard(items, RestoreConfig(**cfg), source, target, run_id, 0, "test-worker")
+    idx = refresh_index(target) if index else None
+    return restore_shard(items, RestoreConfig(**cfg), source, target, run_id, 0, "test-worker", idx)
 
 
 def plan(src: str, dest: str, opts: dict | None = None, **cfg) -> dict:
+    """A dry run's one shard, with the manifest index if it is up to date (as the flow does)."""
     source, target = Location(src, opts or {}), Location(dest, opts or {})
-    return plan_shard(list(discover(source, exclude=(target,))), RestoreConfig(**cfg), source, target, 0)
+    index = refresh_index(target, read_only=True)
+    return plan_shard(list(discover(source, exclude=(target,))), RestoreConfig(**cfg), source, target, 0, index)
 
 
 def snapshot(root) -> dict[str, tuple[int, int]]:
@@ -70,6 +75,10 @@ def read_keys(monkeypatch, tmp_path):
 
     monkeypatch.setattr(Location, "read", read)
     return seen
+
+
+def images_read(keys: Counter) -> set[str]:
+    return {k for k in keys if "manifest-index" not in k}  # the index's own files aside
 
 
 def overlap_counter(monkeypatch, method: str, marker: str) -> tuple[Counter, list[int]]:
@@ -139,7 +148,7 @@ def test_a_dry_run_says_what_the_run_will_do_reading_and_writing_nothing(tmp_pat
     first = plan(src, dest)
     assert first["actions"] == {"up_to_date": 0, "restore": 4, "check": 0, "skip": 0, "fail": 0}
     assert first["reasons"] == {"restore: no finished row with these settings": 4}
-    assert first["masks"] == {"sibling": 4} and not os.path.exists(dest) and not read_keys
+    assert first["masks"] == {"sibling": 4} and not os.path.exists(dest) and not images_read(read_keys)
     assert first["bytes"]["restore"] == sum(os.path.getsize(tmp_path / "src" / f"set{i % 2}" / f"img{i:03d}.png")
                                             for i in range(4))
     assert run(src, dest, "r1")["ok"] == 4
@@ -154,7 +163,7 @@ def test_a_dry_run_says_what_the_run_will_do_reading_and_writing_nothing(tmp_pat
     before = snapshot(tmp_path)
     read_keys.clear()
     p = plan(src, dest)
-    assert not read_keys and snapshot(tmp_path) == before
+    assert not images_read(read_keys) and snapshot(tmp_path) == before
     assert p["images"] == 6
     assert p["actions"] == {"up_to_date": 1, "restore": 1, "check": 3, "skip": 1, "fail": 0}
     assert p["reasons"] == {"up_to_date: listing and output unchanged": 1,
@@ -177,7 +186,7 @@ def test_a_dry_run_says_what_the_run_will_do_reading_and_writing_nothing(tmp_pat
     forced, verified = plan(src, dest, force=True), plan(src, dest, verify=True)
     assert forced["actions"]["restore"] == 5 and forced["reasons"]["restore: --force"] == 5
     assert verified["actions"]["check"] == 5 and verified["reasons"]["check: --verify"] == 5
-    assert not read_keys
+    assert not images_read(read_keys)
 
 
 def test_touched_but_unchanged_files_are_hashed_and_stay_up_to_date(tmp_path, read_keys):
@@ -189,6 +198,35 @@ def test_touched_but_unchanged_files_are_hashed_and_stay_up_to_date(tmp_path, re
     second = run(src, dest, "r2")
     assert second["up_to_date"] == 2 and second["ok"] == 0
     assert set(read_keys) == {"src/set0/img000.png", "src/set0/img000_mask.png", "dest/images/set0/img000.png"}
+
+
+def test_a_touched_file_is_read_once_then_trusted_again(tmp_path, read_keys):
+    """The run that finds a touched file unchanged adds no row, but records its new versions for
+    the manifest index: the next run reads nothing of it (without them it would read it every time)."""
+    src, dest = str(tmp_path / "src"), str(tmp_path / "dest")
+    good_collection(src, n=3)
+    assert run(src, dest, "r1", index=True)["ok"] == 3
+    os.utime(tmp_path / "src" / "set0" / "img000.png")  # a new mtime, the same bytes
+    os.utime(tmp_path / "dest" / "images" / "set1" / "img001.png")  # an output touched too
+    read_keys.clear()
+    second = run(src, dest, "r2", index=True)
+    assert second["up_to_date"] == 3 and second["ok"] == 0
+    assert images_read(read_keys) == {"src/set0/img000.png", "src/set0/img000_mask.png", "dest/images/set0/img000.png",
+                              "src/set1/img001.png", "src/set1/img001_mask.png", "dest/images/set1/img001.png"}
+    assert len(os.listdir(tmp_path / "dest" / "manifest-index" / "refreshed")) == 1
+    assert plan(src, dest)["actions"]["check"] == 2  # a dry run does not apply them (it writes nothing)
+    read_keys.clear()
+    third = run(src, dest, "r3", index=True)
+    assert third["up_to_date"] == 3 and not images_read(read_keys), dict(read_keys)
+    assert os.listdir(tmp_path / "dest" / "manifest-index" / "refreshed") == []
+    assert plan(src, dest)["actions"]["up_to_date"] == 3
+    assert len(manifest.read_manifest(Location(dest)).to_pylist()) == 3  # still the first run's rows only
+
+    # a refreshed version never hides a real change: the same file rewritten with other bytes is redone
+    img = tmp_path / "src" / "set0" / "img000.png"
+    img.write_bytes(same_size_png(img.read_bytes(), seed=3))
+    fourth = run(src, dest, "r4", index=True)
+    assert fourth["ok"] == 1 and fourth["up_to_date"] == 2
 
 
 def test_an_output_replaced_with_preserved_timestamp_is_caught_only_by_verify(tmp_path):
