@@ -568,7 +568,7 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
         return fit_mask(decode_mask(mask_bytes, max_pixels=config.max_pixels), image,
                         on_mismatch=config.mask_mismatch)
     if config.masks != "detect" and image.alpha is not None:
-        mask = mask_from_alpha(image.alpha, config.alpha_threshold)
+        mask = mask_from_alpha(image.alpha if image.alpha16 is None else image.alpha16, config.alpha_threshold)
         if mask.any():
             row["mask_source"] = "alpha"
             return mask

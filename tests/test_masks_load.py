@@ -26,6 +26,9 @@ def test_mask_from_alpha():
     alpha = np.array([[0, 128, 254, 255]], np.uint8)
     assert mask_from_alpha(alpha).tolist() == [[True, True, True, False]]
     assert mask_from_alpha(alpha, threshold=128).tolist() == [[True, False, False, False]]
+    alpha16 = np.array([[0, 32896, 65500, 65535]], np.uint16)  # at full depth: 65500 is not opaque
+    assert mask_from_alpha(alpha16).tolist() == [[True, True, True, False]]
+    assert mask_from_alpha(alpha16, threshold=128).tolist() == [[True, False, False, False]]
 
 
 def test_fit_mask_same_size_unchanged():

@@ -176,6 +176,23 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
     assert row["status"] == "ok" and decode_image(read_uri(row["output_uri"])).bit_depth == 8
 
 
+def test_a_16bit_alpha_marks_holes_at_full_depth(tmp_path):
+    """Alpha 65500 is 255 on the 8-bit view, yet not opaque: the hole is read from the 16-bit alpha."""
+    from inpaint_core.imageio import encode_image
+
+    from .collections import write
+
+    rgb16 = (np.random.default_rng(2).integers(0, 256, (64, 64, 3)) * 257).astype(np.uint16)
+    alpha = np.full((64, 64), 65535, np.uint16)
+    alpha[8:16, 8:16] = 65500
+    alpha[40:48, 30:50] = 0
+    write(tmp_path / "src", "cutout.png", encode_image(rgb16, "png", alpha=alpha))
+    run(tmp_path / "src", tmp_path / "dest", output_format="same")
+    [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    assert (row["status"], row["mask_source"], row["bit_depth"]) == ("ok", "alpha", 16)
+    assert row["hole_fraction"] == pytest.approx((64 + 160) / 64 ** 2)
+
+
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
     good_collection(str(tmp_path / "src"), n=4)
     first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")

@@ -18,9 +18,10 @@ def mask_from_alpha(alpha: np.ndarray, threshold: int = 255) -> np.ndarray:
     """Holes where the image is (partly) transparent.
 
     Args:
-        alpha: ``H×W`` uint8 alpha channel.
-        threshold: A pixel is a hole when ``alpha < threshold``; the default 255 makes every
-            pixel that is not fully opaque a hole (anti-aliased edges of a cut-out included).
+        alpha: ``H×W`` alpha channel, uint8, or uint16 (a 16-bit source's, read at full depth).
+        threshold: A pixel is a hole when ``alpha < threshold`` (on 8 bits; ``threshold * 257`` on
+            16 bits); the default 255 makes every pixel that is not fully opaque a hole
+            (anti-aliased edges of a cut-out included).
 
     Returns:
         ``H×W`` bool, ``True`` = hole.
@@ -28,10 +29,12 @@ def mask_from_alpha(alpha: np.ndarray, threshold: int = 255) -> np.ndarray:
     Example:
         >>> mask_from_alpha(np.array([[0, 128, 255]], np.uint8)).tolist()
         [[True, True, False]]
+        >>> mask_from_alpha(np.array([[65500, 65535]], np.uint16)).tolist()  # 65500 rounds to 255 on 8 bits
+        [[True, False]]
     """
-    if not isinstance(alpha, np.ndarray) or alpha.ndim != 2 or alpha.dtype != np.uint8:
-        raise ValueError(f"alpha must be an H×W uint8 array, got {getattr(alpha, 'shape', type(alpha))}")
-    return alpha < threshold
+    if not isinstance(alpha, np.ndarray) or alpha.ndim != 2 or alpha.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"alpha must be an H×W uint8 or uint16 array, got {getattr(alpha, 'shape', type(alpha))}")
+    return alpha < (threshold * 257 if alpha.dtype == np.uint16 else threshold)
 
 
 def fit_mask(mask: np.ndarray, image: DecodedImage, *, on_mismatch: str = "fail") -> np.ndarray:
