@@ -180,21 +180,25 @@ def to_8bit(samples: np.ndarray) -> np.ndarray:
     return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
-def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray) -> np.ndarray:
+def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray,
+                   fill16: np.ndarray | None = None) -> np.ndarray:
     """The 16-bit image of a restoration made on ``image``'s 8-bit view.
 
     Outside the ``hole``, the source's own samples, plus 257 times whatever the restoration changed
     in 8 bits there (a blend's band), so a pixel nothing changed is its source sample exactly, and one
-    a blend nudged keeps its fine precision. In the hole, the fill lifted to 16 bits without its 8-bit
-    staircase (:func:`inpaint_core.dequantize.dequantize_fill`): the smoothest values that meet the
-    samples around the hole and stay within each 8-bit value's cell. The 8-bit view of the result
+    a blend nudged keeps its fine precision. In the hole, ``fill16`` where the method filled at 16
+    bits (``restored`` is then its 8-bit view, plus any blend change, added the same way); else the
+    8-bit fill lifted to 16 bits without its 8-bit staircase
+    (:func:`inpaint_core.dequantize.dequantize_fill`): the smoothest values that meet the samples
+    around the hole and stay within each 8-bit value's cell. The 8-bit view of the result
     (:func:`to_8bit`) is ``restored`` itself.
     """
     if image.rgb16 is None:
         raise ValueError("the image has no 16-bit samples")
-    change = (restored.astype(np.int32) - image.rgb.astype(np.int32)) * 257
-    kept = np.clip(image.rgb16.astype(np.int32) + change, 0, 65535).astype(np.uint16)
-    return dequantize_fill(restored, kept, hole)
+    base = image.rgb16 if fill16 is None else np.where(hole[..., None], fill16, image.rgb16)
+    change = (restored.astype(np.int32) - to_8bit(base).astype(np.int32)) * 257
+    kept = np.clip(base.astype(np.int32) + change, 0, 65535).astype(np.uint16)
+    return kept if fill16 is not None else dequantize_fill(restored, kept, hole)
 
 
 def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str

@@ -34,7 +34,7 @@ from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
 from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
-                      widen_to_16bit)
+                      to_8bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
@@ -478,7 +478,9 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
         t = timer.add("edges", t)
     w.windows = hole_windows(mask, margin=inpainter.window_margin, min_side=inpainter.window_min_side,
                              multiple=inpainter.window_multiple)
-    w.crops = [image.rgb[win.slices] for win in w.windows]
+    # a 16-bit scan goes in at 16 bits where the method fills at full precision (Telea, NS, spline)
+    frame = image.rgb16 if image.rgb16 is not None and inpainter.sixteen_bit else image.rgb
+    w.crops = [frame[win.slices] for win in w.windows]
     w.crop_masks = [mask[win.slices] for win in w.windows]
     if inpainter.needs_edges:
         w.crop_edges = [w.edges[win.slices] for win in w.windows]
@@ -701,10 +703,14 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
         w.mask = np.zeros(image.rgb.shape[:2], bool)
         for win, cmask in zip(w.windows, w.crop_masks):
             w.mask[win.slices] = cmask
-    restored = image.rgb
+    restored, fill16 = image.rgb, None
     if w.row["status"] is None:  # a real hole: paste the filled windows back (hole pixels only)
         restored = image.rgb.copy()
         for win, crop, cmask in zip(w.windows, w.filled or [], w.crop_masks):
+            if crop.dtype == np.uint16:  # filled at 16 bits: the 8-bit restoration is its 8-bit view
+                fill16 = image.rgb16.copy() if fill16 is None else fill16
+                np.copyto(fill16[win.slices], crop, where=cmask[..., None])
+                crop = to_8bit(crop)
             np.copyto(restored[win.slices], crop, where=cmask[..., None])
         t = timer.add("inpaint", t)  # pasting back is part of inpainting
         if blend:
@@ -724,7 +730,7 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     alpha = None if row["mask_source"] == "alpha" else image.alpha
     pixels = restored
     if image.rgb16 is not None and fmt in SIXTEEN_BIT_FORMATS:  # 16 bits in, 16 bits out: known pixels exact
-        pixels = widen_to_16bit(restored, image, w.mask)
+        pixels = widen_to_16bit(restored, image, w.mask, fill16)
         alpha = None if alpha is None else image.alpha16
     out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha,
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)

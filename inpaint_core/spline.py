@@ -103,8 +103,9 @@ def _solve_tiled(values: np.ndarray, hole: np.ndarray, tension: float) -> np.nda
     ph, pw = h % 2, w % 2
     v = np.pad(values, ((0, ph), (0, pw), (0, 0)), mode="edge")
     m = np.pad(hole, ((0, ph), (0, pw)), mode="edge")
+    known = values[~hole].mean(0) if (~hole).any() else values.mean((0, 1))  # if the coarse group is all hole
     coarse = _fill(v.reshape(v.shape[0] // 2, 2, v.shape[1] // 2, 2, -1).mean((1, 3)),
-                   m.reshape(m.shape[0] // 2, 2, m.shape[1] // 2, 2).any((1, 3)), tension)
+                   m.reshape(m.shape[0] // 2, 2, m.shape[1] // 2, 2).any((1, 3)), tension, known)
     start = cv2.resize(coarse.astype(np.float32), (v.shape[1], v.shape[0]), interpolation=cv2.INTER_LINEAR)
     work = values.copy()
     work[hole] = start.reshape(v.shape)[:h, :w][hole]
@@ -139,13 +140,14 @@ def _solve_tile(work: np.ndarray, hole: np.ndarray, ty: int, tx: int, tension: f
     work[core][keep] = sub[ty - y0:ty - y0 + keep.shape[0], tx - x0:tx - x0 + keep.shape[1]][keep]
 
 
-def _fill(values: np.ndarray, hole: np.ndarray, tension: float) -> np.ndarray:
-    """``values`` (h x w x c float) with every hole group solved on its own box (module doc)."""
+def _fill(values: np.ndarray, hole: np.ndarray, tension: float, grey=127.5) -> np.ndarray:
+    """``values`` (h x w x c float) with every hole group solved on its own box (module doc);
+    ``grey``: the value (or per-channel values) of a frame that is all hole."""
     out = values.copy()
     if not hole.any():
         return out
     if hole.all():  # nothing to interpolate from
-        out[:] = values[~hole].mean(0) if (~hole).any() else 127.5
+        out[:] = values[~hole].mean(0) if (~hole).any() else grey
         return out
     h, w = hole.shape
     # groups: holes whose stencils can touch (within 2 px) are one system
@@ -164,22 +166,23 @@ def _fill(values: np.ndarray, hole: np.ndarray, tension: float) -> np.ndarray:
 
 
 def spline_fill(image: np.ndarray, mask: np.ndarray, tension: float = DEFAULT_TENSION) -> np.ndarray:
-    """``image`` (H x W or H x W x C, uint8) with its ``mask`` pixels (bool, True = hole) filled.
+    """``image`` (H x W or H x W x C, uint8 or uint16) with its ``mask`` pixels (bool, True = hole)
+    filled, at the image's own precision.
 
     Known pixels are returned unchanged. A frame that is all hole is filled with mid-grey.
 
     Raises:
-        ValueError: for a mask of another size, a non-uint8 image, or a negative tension.
+        ValueError: for a mask of another size, an image neither uint8 nor uint16, or a negative tension.
     """
-    if image.dtype != np.uint8:
-        raise ValueError(f"spline_fill needs a uint8 image, got {image.dtype}")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"spline_fill needs a uint8 or uint16 image, got {image.dtype}")
     if mask.shape != image.shape[:2]:
         raise ValueError(f"mask {mask.shape} does not match image {image.shape[:2]}")
     if not np.isfinite(tension) or tension < 0:
         raise ValueError(f"tension must be >= 0, got {tension!r}")
     hole = np.asarray(mask, bool)
     values = image.reshape(*image.shape[:2], -1).astype(np.float64)
-    filled = _fill(values, hole, float(tension))
+    filled = _fill(values, hole, float(tension), np.iinfo(image.dtype).max / 2)
     out = image.reshape(values.shape).copy()
-    out[hole] = np.clip(np.rint(filled[hole]), 0, 255).astype(np.uint8)
+    out[hole] = np.clip(np.rint(filled[hole]), 0, np.iinfo(image.dtype).max).astype(image.dtype)
     return out.reshape(image.shape)

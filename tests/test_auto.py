@@ -42,11 +42,15 @@ def test_routes_by_hole_shape(glcic_checkpoint):
 
 @pytest.fixture
 def weights_dir(tmp_path, monkeypatch):
-    """An empty shipped-weights folder in place of the package's own."""
+    """An empty shipped-weights folder in place of the package's own (and no inpainter the
+    pipeline built earlier from the package's own)."""
+    from inpaint_core import pipeline
     from inpaint_core.models import wrapper
 
     monkeypatch.setattr(wrapper, "WEIGHTS_DIR", tmp_path)
-    return tmp_path
+    pipeline._cached_inpainter.cache_clear()
+    yield tmp_path
+    pipeline._cached_inpainter.cache_clear()
 
 
 def _ship(weights_dir, name, gains):

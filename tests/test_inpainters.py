@@ -140,6 +140,33 @@ def test_windowed_equals_full_frame(name, radius, images):
         assert np.array_equal(out, full)
 
 
+@pytest.mark.parametrize("name", [*sorted(CLASSICAL), "spline"])
+def test_classical_methods_fill_16bit_images_at_16_bits(name, images):
+    """A 16-bit image comes back 16-bit, its known pixels kept and its hole the method's own 16-bit
+    fill (windowed == full frame, as at 8 bits)."""
+    from inpaint_core.spline import spline_fill
+
+    img = images[1].astype(np.uint16) * 257 + 100
+    mask = _holes(img.shape[:2], 3)
+    inpainter = create_inpainter(name)
+    assert inpainter.sixteen_bit
+    [out] = inpainter([img], [mask])
+    assert out.dtype == np.uint16 and np.array_equal(out[mask == 0], img[mask == 0])
+    if name == "spline":
+        full = spline_fill(img, mask != 0)
+    else:
+        full = np.dstack([cv2.inpaint(np.ascontiguousarray(img[..., c]), mask, 3, CLASSICAL[name])
+                          for c in range(3)])
+    assert np.array_equal(out, full)
+
+
+def test_methods_that_fill_at_8_bits_refuse_16bit_images(images):
+    inpainter = create_inpainter("glcic", **_options("glcic"))
+    assert not inpainter.sixteen_bit
+    with pytest.raises(ValueError, match=r"images\[0\]: expected dtype uint8, got uint16"):
+        inpainter([images[0].astype(np.uint16)], [_holes(images[0].shape[:2], 0)])
+
+
 def test_inpaint_windows_matches_call_on_precut_crops(images):
     inpainter = create_inpainter("telea")
     img = images[2]

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from inpaint_core import manifest
+from inpaint_core import create_inpainter, manifest
 from inpaint_core.discover import discover
 from inpaint_core.imageio import decode_image
 from inpaint_core.pipeline import RestoreConfig, restore_shard
@@ -119,7 +119,8 @@ def test_blend_changes_only_the_documented_margin(tmp_path):
 @pytest.mark.parametrize("blend", ["off", "on"])
 def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path, blend):
     """A 16-bit scan comes back 16-bit in its own format: every pixel the restoration did not touch
-    is the source's sample exactly, and the fill is the one its 8-bit view gets."""
+    is the source's sample exactly, and a method that fills at 8 bits only (``auto``: its learned
+    models) gives the fill its 8-bit view gets, lifted to 16 bits."""
     import cv2
     from skimage import data as skdata
 
@@ -143,9 +144,9 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
         for root in ("src16", "src8"):
             write(tmp_path / root, key.rsplit(".", 1)[0] + "_mask.png", png_bytes((mask * 255).astype(np.uint8)))
     before = tree_digest(tmp_path / "src16")
-    # the spline: a smooth fill (Telea's wobbles by a level or two, which no lift can smooth)
-    run(tmp_path / "src16", tmp_path / "dest16", blend=blend, output_format="same", method="spline")
-    run(tmp_path / "src8", tmp_path / "dest8", blend=blend, output_format="same", method="spline")
+    # auto: the spline's smooth fill (in auto, at 8 bits) or a learned model's
+    run(tmp_path / "src16", tmp_path / "dest16", blend=blend, output_format="same", method="auto")
+    run(tmp_path / "src8", tmp_path / "dest8", blend=blend, output_format="same", method="auto")
     rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest16"))).to_pylist()}
     eight = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest8"))).to_pylist()}
     for key, ext in (("scan.png", ".png"), ("gray-scan.tif", ".tiff"), ("sky.png", ".png")):
@@ -174,6 +175,44 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
     [row] = [r for r in manifest.read_manifest(Location(str(tmp_path / "jpeg"))).to_pylist()
              if r["image_id"] == "as-jpeg.png"]
     assert row["status"] == "ok" and decode_image(read_uri(row["output_uri"])).bit_depth == 8
+
+
+@pytest.mark.parametrize("method", ["telea", "ns", "spline"])
+def test_classical_methods_fill_16bit_scans_at_16_bits(tmp_path, method):
+    """Telea, NS and the spline fill a 16-bit scan's windows at 16 bits: the output's hole is the
+    method's own 16-bit fill of the whole frame, its known pixels the source's, and an 8-bit output
+    is that fill's 8-bit view."""
+    import cv2
+
+    from inpaint_core.imageio import encode_image, to_8bit
+    from inpaint_core.spline import spline_fill
+
+    from .collections import hole_mask, png_bytes, write
+
+    yy, xx = np.mgrid[0:96, 0:96]
+    sky16 = np.stack([18000 + 9 * xx + 4 * yy + 3000 * c for c in range(3)], axis=2).astype(np.uint16)
+    mask = hole_mask(96, 96, seed=7)
+    write(tmp_path / "src", "sky.png", encode_image(sky16, "png"))
+    write(tmp_path / "src", "sky_mask.png", png_bytes((mask * 255).astype(np.uint8)))
+    run(tmp_path / "src", tmp_path / "png", blend="off", output_format="png", method=method)
+    run(tmp_path / "src", tmp_path / "bmp", blend="off", output_format="bmp", method=method)
+    [row] = manifest.read_manifest(Location(str(tmp_path / "png"))).to_pylist()
+    out = decode_image(read_uri(row["output_uri"]))
+    if method == "spline":
+        whole = spline_fill(sky16, mask)
+    else:
+        flag = cv2.INPAINT_TELEA if method == "telea" else cv2.INPAINT_NS
+        whole = np.dstack([cv2.inpaint(np.ascontiguousarray(sky16[..., c]), mask.astype(np.uint8), 3, flag)
+                           for c in range(3)])
+    assert row["status"] == "ok" and out.bit_depth == 16
+    assert np.array_equal(out.rgb16[~mask], sky16[~mask])
+    assert np.array_equal(out.rgb16[mask], whole[mask])  # windowed at 16 bits = the whole frame at 16 bits
+    [row8] = manifest.read_manifest(Location(str(tmp_path / "bmp"))).to_pylist()
+    assert np.array_equal(decode_image(read_uri(row8["output_uri"])).rgb, to_8bit(out.rgb16))
+    # nearer the truth than the same method on the 8-bit view, even in 8 bits
+    eight = create_inpainter(method)([to_8bit(sky16)], [mask])[0]
+    assert np.abs(to_8bit(out.rgb16)[mask].astype(int) - to_8bit(sky16)[mask]).mean() < \
+        np.abs(eight[mask].astype(int) - to_8bit(sky16)[mask]).mean()
 
 
 def test_a_16bit_alpha_marks_holes_at_full_depth(tmp_path):

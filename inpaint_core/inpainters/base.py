@@ -22,23 +22,24 @@ from inpaint_core.windows import hole_windows, validate_mask
 __all__ = ["Inpainter"]
 
 
-def _validate_image(image: Any, what: str) -> None:
+def _validate_image(image: Any, what: str, sixteen_bit: bool = False) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         got = getattr(image, "shape", type(image).__name__)
         raise ValueError(f"{what}: expected an HxWx3 RGB array, got {got}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"{what}: expected dtype uint8, got {image.dtype}")
+    if image.dtype != np.uint8 and not (sixteen_bit and image.dtype == np.uint16):
+        raise ValueError(f"{what}: expected dtype uint8{' or uint16' if sixteen_bit else ''}, got {image.dtype}")
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"{what}: empty image {image.shape}")
 
 
-def _validate_batch(images: Sequence, masks: Sequence, edges: Sequence | None, prefix: str) -> None:
+def _validate_batch(images: Sequence, masks: Sequence, edges: Sequence | None, prefix: str,
+                    sixteen_bit: bool = False) -> None:
     if len(images) != len(masks):
         raise ValueError(f"got {len(images)} {prefix}s but {len(masks)} masks")
     if edges is not None and len(edges) != len(images):
         raise ValueError(f"got {len(images)} {prefix}s but {len(edges)} edge maps")
     for i, (image, mask) in enumerate(zip(images, masks)):
-        _validate_image(image, f"{prefix}s[{i}]")
+        _validate_image(image, f"{prefix}s[{i}]", sixteen_bit)
         validate_mask(mask, image.shape[:2], f"masks[{i}]")
         if edges is not None:
             validate_mask(edges[i], image.shape[:2], f"edges[{i}]")
@@ -56,6 +57,8 @@ class Inpainter:
         window_margin: context pixels kept around each hole's bounding box when cropping windows.
         window_min_side: minimum window side (a learned model's input size), 0 for none.
         window_multiple: window sides are rounded up to a multiple of this where the image allows.
+        sixteen_bit: True if the method also fills uint16 images at their full precision (a 16-bit
+            scan's windows then go in at 16 bits; otherwise its 8-bit view does).
         params: resolved options, JSON-serialisable; recorded in the manifest.
     """
 
@@ -66,6 +69,7 @@ class Inpainter:
     window_margin: int = 0
     window_min_side: int = 0
     window_multiple: int = 1
+    sixteen_bit: bool = False
 
     def __init__(self) -> None:
         self.params: dict[str, Any] = {}
@@ -78,18 +82,20 @@ class Inpainter:
         """Inpaint whole images, working only on windows around their holes.
 
         Args:
-            images: N arrays HxWx3 uint8 RGB (sizes may differ between images).
+            images: N arrays HxWx3 uint8 RGB (sizes may differ between images); uint16 too when
+                ``sixteen_bit``.
             masks: N arrays HxW bool or uint8, non-zero = hole, same size as their image.
             edges: N arrays HxW bool (edge maps), required when ``needs_edges``; else ignored.
 
         Returns:
-            N new arrays HxWx3 uint8; outside the holes they equal the inputs bit for bit. An image
-            with an empty mask comes back as an unchanged copy. The inputs are never modified.
+            N new arrays HxWx3 of the inputs' dtype; outside the holes they equal the inputs bit for
+            bit. An image with an empty mask comes back as an unchanged copy. The inputs are never
+            modified.
 
         Raises:
             ValueError: on mismatched lengths, shapes or dtypes (the message names the index).
         """
-        _validate_batch(images, masks, edges, "image")
+        _validate_batch(images, masks, edges, "image", self.sixteen_bit)
         edges = self._edges_or_canny(images, masks, edges)
         outputs = [np.array(image, copy=True) for image in images]
         crops, crop_masks, crop_edges, places = [], [], [], []
@@ -117,17 +123,18 @@ class Inpainter:
         pixels of context around their holes, or results differ from a whole-image run.
 
         Args:
-            crops: N arrays hxwx3 uint8 RGB.
+            crops: N arrays hxwx3 uint8 RGB (uint16 too when ``sixteen_bit``).
             crop_masks: N arrays hxw bool or uint8, non-zero = hole.
             crop_edges: N arrays hxw bool, required when ``needs_edges``.
 
         Returns:
-            N new arrays hxwx3 uint8, equal to the crops outside their holes; ``[]`` for N = 0.
+            N new arrays hxwx3 of the crops' dtype, equal to the crops outside their holes; ``[]``
+            for N = 0.
 
         Raises:
             ValueError: on mismatched lengths, shapes or dtypes, or a hook returning bad arrays.
         """
-        _validate_batch(crops, crop_masks, crop_edges, "crop")
+        _validate_batch(crops, crop_masks, crop_edges, "crop", self.sixteen_bit)
         crop_edges = self._edges_or_canny(crops, crop_masks, crop_edges)
         outputs = [np.array(crop, copy=True) for crop in crops]
         todo = [i for i, m in enumerate(crop_masks) if m.any()]
@@ -144,9 +151,9 @@ class Inpainter:
         if len(filled) != len(todo):
             raise ValueError(f"{self.name}: _inpaint_batch returned {len(filled)} crops for {len(todo)}")
         for i, result, hole in zip(todo, filled, batch_masks):
-            if result.shape != crops[i].shape or result.dtype != np.uint8:
+            if result.shape != crops[i].shape or result.dtype != crops[i].dtype:
                 raise ValueError(f"{self.name}: _inpaint_batch returned {result.shape} {result.dtype} "
-                                 f"for a {crops[i].shape} uint8 crop")
+                                 f"for a {crops[i].shape} {crops[i].dtype} crop")
             outputs[i][hole] = result[hole]
         return outputs
 
