@@ -163,7 +163,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
         orientation = _orientation(im, data if sixteen else None)
         rgb16 = alpha16 = None
         if sixteen:  # Pillow truncates 48/64-bit colour to 8 bits: OpenCV reads the samples
-            gray, rgb16, alpha16 = _decode_16bit(data, raw_size, fmt)
+            gray, rgb16, alpha16 = _decode_16bit(data, raw_size, fmt, mode)
             rgb, alpha = to_8bit(rgb16), None if alpha16 is None else to_8bit(alpha16)
         else:
             gray, rgb, alpha = _to_rgb_alpha(im)
@@ -201,9 +201,13 @@ def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray,
     return kept if fill16 is not None else dequantize_fill(restored, kept, hole)
 
 
-def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str
+def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str, mode: str
                   ) -> tuple[bool, np.ndarray, np.ndarray | None]:
-    """``(gray, rgb16 H×W×3, alpha16 H×W or None)`` of a 16-bit PNG or TIFF, stored orientation."""
+    """``(gray, rgb16 H×W×3, alpha16 H×W or None)`` of a 16-bit PNG or TIFF, stored orientation.
+
+    ``mode``: Pillow's, from the header. A fourth sample is alpha only when the file says so (Pillow's
+    ``RGBA``/``LA``: a TIFF's ExtraSamples 1 or 2); an unspecified one (ExtraSamples 0: a satellite
+    tile's near-infrared band, say) is not transparency and is left out, as Pillow does at 8 bits."""
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # libpng/libtiff complaints: our error
     try:
@@ -221,7 +225,8 @@ def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str
     if channels == 1:
         return True, np.repeat(arr[..., None], 3, axis=2), None
     rgb = np.ascontiguousarray(arr[..., 2::-1])  # OpenCV's BGR(A)
-    return False, rgb, (arr[..., 3].copy() if channels == 4 else None)
+    has_alpha = channels == 4 and mode.upper().endswith("A")
+    return False, rgb, (arr[..., 3].copy() if has_alpha else None)
 
 
 def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -248,7 +253,7 @@ def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
         with _open(data, max_pixels, load=not sixteen) as im:
             orientation = _orientation(im, data if sixteen else None)
             if sixteen:  # Pillow keeps only the high byte of 16-bit colour: a hole stored as 1..255 would vanish
-                _, rgb16, alpha16 = _decode_16bit(data, (im.width, im.height), im.format or "")
+                _, rgb16, alpha16 = _decode_16bit(data, (im.width, im.height), im.format or "", im.mode)
                 hole = _colour_hole(rgb16, alpha16)
             else:
                 hole = _mask_pixels(im)

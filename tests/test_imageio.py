@@ -99,6 +99,25 @@ def test_16bit_samples_are_kept_beside_their_8bit_view(ext, channels):
     assert decode_image(encode_image(img.rgb, "png")).bit_depth == 8
 
 
+def test_a_16bit_fourth_band_is_alpha_only_when_the_tiff_says_so():
+    """A satellite tile's RGB + near-infrared TIFF (ExtraSamples 0, unspecified) is RGB: its fourth
+    band is no transparency (read as alpha, its values would have become holes). Pillow does the
+    same at 8 bits."""
+    tifffile = pytest.importorskip("tifffile")
+    for extra, alpha in (("unspecified", False), ("unassalpha", True), ("assocalpha", True)):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, SIXTEEN, photometric="rgb", extrasamples=[extra])
+        img = decode_image(buf.getvalue())
+        assert np.array_equal(img.rgb16, SIXTEEN[..., :3]) and (img.alpha16 is not None) == alpha, extra
+        assert (img.alpha is not None) == alpha, extra
+        # as a colour mask: holes from the three colour bands only
+        expected = SIXTEEN[..., :3].any(axis=2) & (SIXTEEN[..., 3] > 0 if alpha else True)
+        assert np.array_equal(decode_mask(buf.getvalue()), expected), extra
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, (SIXTEEN // 257).astype(np.uint8), photometric="rgb", extrasamples=[extra])
+        assert (decode_image(buf.getvalue()).alpha is not None) == alpha, extra
+
+
 def test_16bit_samples_take_the_exif_orientation_too():
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 CW on display
