@@ -42,6 +42,7 @@ SIXTEEN_BIT_FORMATS = ("png", "tiff")
 _EXIF_ORIENTATION_TAG = 0x0112
 _TIFF_BITS_PER_SAMPLE = 258
 _TIFF_SAMPLE_FORMAT = 339
+_TIFF_SAMPLES_PER_PIXEL = 277
 _TIFF_FLOAT = 3
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
 # Formats whose extra frames are an animation: restoring one frame would silently drop the rest.
@@ -404,6 +405,11 @@ def _open_failure(data: bytes, exc: BaseException) -> Exception:
     bits = _tiff_sample_info(data)
     if bits is not None and _tiff_refusal(*bits):
         return UnsupportedImageError(_tiff_refusal(*bits))
+    bands = _tiff_samples_per_pixel(data)
+    if bands is not None and bands > 4:  # a multi-band tile: valid, but no RGB(A) reading of it is right
+        return UnsupportedImageError(
+            f"TIFF with {bands} samples per pixel (a multi-band image): only gray, RGB and RGBA images are "
+            "restored; write the bands to restore as an RGB TIFF first")
     detail = "" if isinstance(exc, UnidentifiedImageError) else f"; {_reason(exc)}"  # that one names a BytesIO
     return DecodeError(
         f"not a decodable image: looks like {sniffed} but its header is truncated or corrupt "
@@ -450,6 +456,18 @@ def _tiff_sample_info(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]] | 
         with _quiet():
             return _as_ints(ifd.get(_TIFF_BITS_PER_SAMPLE, 1)), _as_ints(ifd.get(_TIFF_SAMPLE_FORMAT, 1))
     except (TypeError, ValueError):
+        return None
+
+
+def _tiff_samples_per_pixel(data: bytes) -> int | None:
+    """A TIFF's SamplesPerPixel (first page), or None if unreadable."""
+    ifd = _tiff_ifd(data)
+    if ifd is None:
+        return None
+    try:
+        with _quiet():
+            return _as_ints(ifd.get(_TIFF_SAMPLES_PER_PIXEL, 1))[0]
+    except (TypeError, ValueError, IndexError):
         return None
 
 

@@ -118,6 +118,15 @@ def test_a_16bit_fourth_band_is_alpha_only_when_the_tiff_says_so():
         assert (decode_image(buf.getvalue()).alpha is not None) == alpha, extra
 
 
+def test_multi_band_tiffs_are_refused_with_their_band_count():
+    """Pillow cannot open them, and the message used to call a valid file corrupt."""
+    tifffile = pytest.importorskip("tifffile")
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.zeros((6, 8, 8), np.uint16), photometric="minisblack", planarconfig="separate")
+    with pytest.raises(UnsupportedImageError, match=r"TIFF with 6 samples per pixel \(a multi-band image\)"):
+        decode_image(buf.getvalue())
+
+
 def test_16bit_samples_take_the_exif_orientation_too():
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 CW on display
