@@ -215,6 +215,28 @@ def test_classical_methods_fill_16bit_scans_at_16_bits(tmp_path, method):
         np.abs(eight[mask].astype(int) - to_8bit(sky16)[mask]).mean()
 
 
+def test_nodata_of_a_16bit_tile_is_found_at_full_depth(tmp_path):
+    """A 16-bit tile whose data sit low in the range (12-bit sensor values, dark water): samples of
+    100 are 0 on the 8-bit view, yet image content; only the exact 0 nodata block is a hole."""
+    from inpaint_core.imageio import encode_image
+    from inpaint_core.masks import detect_solid_fill
+
+    from .collections import write
+
+    rng = np.random.default_rng(4)
+    tile = rng.integers(200, 4096, (96, 96, 3)).astype(np.uint16)
+    tile[10:40, 10:40] = rng.integers(60, 120, (30, 30, 3))  # dark water
+    tile[60:80, 50:90] = 0  # nodata
+    assert detect_solid_fill((tile // 257).astype(np.uint8))[10:40, 10:40].all()  # what the 8-bit view would say
+    write(tmp_path / "src", "tile.tif", encode_image(tile, "tiff"))
+    run(tmp_path / "src", tmp_path / "dest", output_format="same")
+    [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    assert (row["status"], row["mask_source"], row["bit_depth"]) == ("ok", "detect:solid", 16)
+    assert row["hole_fraction"] == pytest.approx(20 * 40 / 96 ** 2)
+    out = decode_image(read_uri(row["output_uri"])).rgb16
+    assert np.array_equal(out[10:40, 10:40], tile[10:40, 10:40]) and (out[60:80, 50:90] > 0).all()
+
+
 def test_a_16bit_alpha_marks_holes_at_full_depth(tmp_path):
     """Alpha 65500 is 255 on the 8-bit view, yet not opaque: the hole is read from the 16-bit alpha."""
     from inpaint_core.imageio import encode_image

@@ -23,9 +23,11 @@ def detect_solid_fill(
     """Regions filled with a nodata colour (scanner borders, missing tiles, blanked areas).
 
     Args:
-        rgb: ``H×W×3`` uint8.
-        colors: Fill colours to look for, RGB.
-        tolerance: A pixel matches when every channel is within this many levels of a colour
+        rgb: ``H×W×3`` uint8, or uint16 (a 16-bit source at full depth: colours and tolerance are
+            then scaled by 257, so with tolerance 0 only samples of exactly 0 or 65535 match, and a
+            dark pixel at 100 of 65535, which is 0 on the 8-bit view, is image content).
+        colors: Fill colours to look for, RGB, in 8-bit levels.
+        tolerance: A pixel matches when every channel is within this many (8-bit) levels of a colour
             (JPEG blurs a flat fill by a few levels; 0 for lossless sources).
         min_area: Connected regions (8-connectivity, all colours together) smaller than this are
             kept as image content: a few pure-white highlight pixels are not missing data.
@@ -33,11 +35,13 @@ def detect_solid_fill(
     Returns:
         ``H×W`` bool, ``True`` = fill region.
     """
-    _check_rgb(rgb)
+    _check_rgb(rgb, sixteen_bit=True)
+    scale = 257 if rgb.dtype == np.uint16 else 1
+    top = 255 * scale
     match = np.zeros(rgb.shape[:2], np.uint8)
     for color in colors:
-        low = np.clip(np.asarray(color, np.int32) - tolerance, 0, 255).astype(np.uint8)
-        high = np.clip(np.asarray(color, np.int32) + tolerance, 0, 255).astype(np.uint8)
+        low = np.clip((np.asarray(color, np.int64) - tolerance) * scale, 0, top).astype(float)
+        high = np.clip((np.asarray(color, np.int64) + tolerance) * scale, 0, top).astype(float)
         match |= cv2.inRange(rgb, low, high)  # 255 where all three channels are in range
     return _keep_components(match, lambda stats: stats[:, cv2.CC_STAT_AREA] >= min_area)
 
@@ -166,9 +170,11 @@ def _keep_components(binary: np.ndarray, keep: Callable[[np.ndarray], np.ndarray
     return kept[labels]
 
 
-def _check_rgb(rgb: np.ndarray) -> None:
-    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be an H×W×3 uint8 array, got {getattr(rgb, 'shape', type(rgb))}")
+def _check_rgb(rgb: np.ndarray, sixteen_bit: bool = False) -> None:
+    dtypes = (np.uint8, np.uint16) if sixteen_bit else (np.uint8,)
+    if not isinstance(rgb, np.ndarray) or rgb.dtype not in dtypes or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be an H×W×3 {' or '.join(np.dtype(d).name for d in dtypes)} array, "
+                         f"got {getattr(rgb, 'shape', type(rgb))} {getattr(rgb, 'dtype', '')}")
 
 
 DETECTORS: dict[str, Callable[..., np.ndarray]] = {
@@ -181,11 +187,13 @@ def detect_mask(
     rgb: np.ndarray,
     names: Iterable[str] = ("solid", "scratches"),
     options: Mapping[str, Mapping[str, object]] | None = None,
+    rgb16: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str]]:
     """Union of several detectors.
 
     Args:
         rgb: ``H×W×3`` uint8.
+        rgb16: the same image's 16-bit samples, if it has them: ``solid`` then matches at full depth.
         names: Keys of :data:`DETECTORS` to run, in order.
         options: Keyword arguments per detector name, e.g. ``{"solid": {"tolerance": 3}}``.
 
@@ -208,7 +216,8 @@ def detect_mask(
     mask = np.zeros(rgb.shape[:2], bool)
     found = []
     for name in names:
-        detected = DETECTORS[name](rgb, **options.get(name, {}))
+        full = rgb16 if name == "solid" and rgb16 is not None else rgb
+        detected = DETECTORS[name](full, **options.get(name, {}))
         if detected.any():
             found.append(name)
             mask |= detected
