@@ -181,6 +181,32 @@ def to_8bit(samples: np.ndarray) -> np.ndarray:
     return ((samples.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
+NARROW_RANGE = 65535 / 4  # 16-bit data spanning less than this get a stretched 8-bit view for 8-bit methods
+
+
+def narrow_range(rgb16: np.ndarray, hole: np.ndarray) -> tuple[float, float] | None:
+    """``(lo, hi)``, the 0.1 and 99.9 percentiles of the known samples (all channels together, so
+    colours keep their balance), when they span less than a quarter of the 16-bit range (12-bit
+    sensor data, a dark scan); ``None`` otherwise (the plain 8-bit view is good enough)."""
+    known = rgb16[~hole]
+    if known.size == 0:
+        return None
+    lo, hi = (float(v) for v in np.percentile(known, (0.1, 99.9)))
+    return (lo, hi) if 1.0 <= hi - lo < NARROW_RANGE else None
+
+
+def stretch_to_8bit(samples16: np.ndarray, span: tuple[float, float]) -> np.ndarray:
+    """``[lo, hi]`` of 16-bit samples mapped onto 0..255 (outside it, clipped)."""
+    lo, hi = span
+    return np.clip(np.rint((samples16.astype(np.float32) - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
+
+
+def unstretch_to_16bit(samples8: np.ndarray, span: tuple[float, float]) -> np.ndarray:
+    """The inverse of :func:`stretch_to_8bit`: 8-bit values back to the 16-bit ``[lo, hi]``."""
+    lo, hi = span
+    return np.clip(np.rint(samples8.astype(np.float32) * ((hi - lo) / 255.0) + lo), 0, 65535).astype(np.uint16)
+
+
 def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray,
                    fill16: np.ndarray | None = None) -> np.ndarray:
     """The 16-bit image of a restoration made on ``image``'s 8-bit view.

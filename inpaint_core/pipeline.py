@@ -34,7 +34,7 @@ from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
 from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
-                      to_8bit, widen_to_16bit)
+                      narrow_range, stretch_to_8bit, to_8bit, unstretch_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
@@ -122,6 +122,7 @@ class Work:
     filled: list[np.ndarray] | None = None
     up_to_date: bool = False
     copy_through: bool = False  # empty mask: the image is written unchanged, status skipped
+    stretch: tuple[float, float] | None = None  # a narrow 16-bit range the 8-bit crops were stretched from
     # found unchanged by reading though the listing differed: its index row with the current versions
     refreshed: dict[str, Any] | None = None
     listed: dict[str, Any] = field(default_factory=dict)  # what the listing check looked up (the output's version)
@@ -143,7 +144,7 @@ class Work:
         """A copy that leaves the full frame behind (it travels to another worker)."""
         return Work(self.item, dict(self.row), None, None, None, self.windows, self.crops,
                     self.crop_masks, self.crop_edges, up_to_date=self.up_to_date,
-                    copy_through=self.copy_through, refreshed=self.refreshed)
+                    copy_through=self.copy_through, stretch=self.stretch, refreshed=self.refreshed)
 
 
 class _Timer:
@@ -473,13 +474,21 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     if kind == "full":
         raise MaskError("mask covers the whole image: there is nothing known to restore from")
 
+    # A 16-bit source goes in at 16 bits where the method fills at full precision (Telea, NS, the
+    # spline). A method that fills at 8 bits gets the 8-bit view, stretched first when the data
+    # use a narrow part of the range (a 12-bit sensor's tile: its plain 8-bit view has ~16 levels).
+    frame = image.rgb
+    if image.rgb16 is not None:
+        if inpainter.sixteen_bit:
+            frame = image.rgb16
+        else:
+            w.stretch = narrow_range(image.rgb16, mask)
+            frame = image.rgb if w.stretch is None else stretch_to_8bit(image.rgb16, w.stretch)
     if inpainter.needs_edges or config.write_edges:
-        w.edges = canny_edges(image.rgb, mask)
+        w.edges = canny_edges(frame if frame.dtype == np.uint8 else image.rgb, mask)
         t = timer.add("edges", t)
     w.windows = hole_windows(mask, margin=inpainter.window_margin, min_side=inpainter.window_min_side,
                              multiple=inpainter.window_multiple)
-    # a 16-bit scan goes in at 16 bits where the method fills at full precision (Telea, NS, spline)
-    frame = image.rgb16 if image.rgb16 is not None and inpainter.sixteen_bit else image.rgb
     w.crops = [frame[win.slices] for win in w.windows]
     w.crop_masks = [mask[win.slices] for win in w.windows]
     if inpainter.needs_edges:
@@ -707,6 +716,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     if w.row["status"] is None:  # a real hole: paste the filled windows back (hole pixels only)
         restored = image.rgb.copy()
         for win, crop, cmask in zip(w.windows, w.filled or [], w.crop_masks):
+            if w.stretch is not None:  # filled on the stretched view: back to the data's own range
+                crop = unstretch_to_16bit(crop, w.stretch)
             if crop.dtype == np.uint16:  # filled at 16 bits: the 8-bit restoration is its 8-bit view
                 fill16 = image.rgb16.copy() if fill16 is None else fill16
                 np.copyto(fill16[win.slices], crop, where=cmask[..., None])

@@ -118,6 +118,22 @@ def test_a_16bit_fourth_band_is_alpha_only_when_the_tiff_says_so():
         assert (decode_image(buf.getvalue()).alpha is not None) == alpha, extra
 
 
+def test_only_narrow_16bit_data_get_a_stretched_view():
+    from inpaint_core.imageio import narrow_range, stretch_to_8bit, unstretch_to_16bit
+
+    hole = np.zeros((6, 9), bool)
+    assert narrow_range(SIXTEEN[..., :3], hole) is None  # the whole range: the plain view will do
+    assert narrow_range(np.full((6, 9, 3), 900, np.uint16), hole) is None  # flat: nothing to stretch
+    twelve = (SIXTEEN[..., :3] // 16).astype(np.uint16)  # 12-bit data
+    span = narrow_range(twelve, hole)
+    assert span is not None and span[0] >= twelve.min() and span[1] <= twelve.max()
+    view = stretch_to_8bit(twelve, span)
+    assert view.min() == 0 and view.max() == 255
+    back = unstretch_to_16bit(view, span).astype(int)
+    inside = (twelve >= span[0]) & (twelve <= span[1])
+    assert np.abs(back - twelve)[inside].max() <= (span[1] - span[0]) / 255 / 2 + 1
+
+
 def test_multi_band_tiffs_are_refused_with_their_band_count():
     """Pillow cannot open them, and the message used to call a valid file corrupt."""
     tifffile = pytest.importorskip("tifffile")

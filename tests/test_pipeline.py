@@ -134,6 +134,7 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
     mask = hole_mask(96, 96, seed=7)
     yy, xx = np.mgrid[0:96, 0:96]
     sky16 = np.stack([18000 + 9 * xx + 4 * yy + 3000 * c for c in range(3)], axis=2).astype(np.uint16)
+    sky16[:10, :10], sky16[-10:, -10:] = 0, 65535  # black and white corners: the full range (no stretched view)
     sources = {"scan.png": encode_image(rgb16, "png"), "gray-scan.tif": cv2.imencode(".tiff", gray16)[1].tobytes(),
                "as-jpeg.png": encode_image(rgb16, "png"), "sky.png": encode_image(sky16, "png")}
     for key, data in sources.items():
@@ -213,6 +214,34 @@ def test_classical_methods_fill_16bit_scans_at_16_bits(tmp_path, method):
     eight = create_inpainter(method)([to_8bit(sky16)], [mask])[0]
     assert np.abs(to_8bit(out.rgb16)[mask].astype(int) - to_8bit(sky16)[mask]).mean() < \
         np.abs(eight[mask].astype(int) - to_8bit(sky16)[mask]).mean()
+
+
+def test_narrow_16bit_data_are_stretched_for_methods_that_fill_at_8_bits(tmp_path, monkeypatch):
+    """12-bit data in a 16-bit file: their plain 8-bit view has 16 levels. ``auto`` (a learned model
+    for the large hole) fills a stretched view instead, and its fill goes back into the data's range:
+    a third nearer the truth than on the plain view."""
+    import cv2
+    from skimage import data as skdata
+
+    from inpaint_core import imageio
+    from inpaint_core.imageio import encode_image
+
+    from .collections import hole_mask, png_bytes, write
+
+    truth = cv2.resize(skdata.astronaut(), (128, 128), interpolation=cv2.INTER_AREA).astype(np.uint16) * 16 + 7
+    mask = hole_mask(128, 128, seed=3)
+    write(tmp_path / "src", "tile.png", encode_image(truth, "png"))
+    write(tmp_path / "src", "tile_mask.png", png_bytes((mask * 255).astype(np.uint8)))
+    errors = {}
+    for name, narrow in (("stretched", imageio.NARROW_RANGE), ("plain", 0)):
+        monkeypatch.setattr(imageio, "NARROW_RANGE", narrow)
+        run(tmp_path / "src", tmp_path / name, method="auto", output_format="same")
+        [row] = manifest.read_manifest(Location(str(tmp_path / name))).to_pylist()
+        out = decode_image(read_uri(row["output_uri"])).rgb16
+        assert row["status"] == "ok" and np.array_equal(out[~mask], truth[~mask])
+        assert out[mask].max() <= truth.max() + 200  # the fill stays in the data's range
+        errors[name] = np.abs(out[mask].astype(float) - truth[mask]).mean()
+    assert errors["stretched"] < 0.8 * errors["plain"], errors
 
 
 def test_nodata_of_a_16bit_tile_is_found_at_full_depth(tmp_path):
