@@ -76,7 +76,8 @@ def _add_restore_options(p: argparse.ArgumentParser, default_method: str = "tele
                    help="comma-separated detectors for images without a mask: solid, scratches "
                         "(default: solid; the demo adds scratches)")
     p.add_argument("--blend", choices=["auto", "on", "off"], default="auto",
-                   help="GLCIC FMM+Poisson post-process; auto = on for learned methods only")
+                   help="GLCIC FMM+Poisson post-process of a generator's output; auto = off (on the dev "
+                        "protocol it moves every shipped model's PSNR by -0.13 to +0.02 dB: benchmarks/bench_blend.py)")
     p.add_argument("--blend-margin", type=int, default=8, help="pixels around a hole that blending may change")
     p.add_argument("--output-format", default="png", choices=["png", "same", "jpeg", "webp", "tiff", "bmp"])
     p.add_argument("--write-masks", action="store_true", help="also write the masks used under DEST/masks/")

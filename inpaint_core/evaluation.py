@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from .errors import InpaintError, StorageError, StoragePermanentError
-from .imageio import IMAGE_EXTENSIONS, decode_image, decode_mask
+from .imageio import IMAGE_EXTENSIONS, decode_image, decode_mask, eight_bit_view
 from .perceptual import fid_from_features
 from .quality import score_reference
 from .storage import Location
@@ -141,7 +141,7 @@ def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bi
     crops, bad = {}, []
     for k in keys:
         try:
-            rgb = decode_image(images.read(k)).rgb
+            rgb, _ = eight_bit_view(decode_image(images.read(k)))  # what a restore's model sees
             why = (None if min(rgb.shape[:2]) >= size
                    else f"image {rgb.shape[1]}x{rgb.shape[0]} is smaller than the {size}x{size} crop")
         except InpaintError as exc:

@@ -208,6 +208,18 @@ def unstretch_to_16bit(samples8: np.ndarray, span: tuple[float, float]) -> np.nd
     return np.clip(np.rint(samples8.astype(np.float32) * ((hi - lo) / 255.0) + lo), 0, 65535).astype(np.uint16)
 
 
+def eight_bit_view(image: DecodedImage, hole: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, tuple[float, float] | None]:
+    """``(view, span)``: the 8-bit RGB a method that fills at 8 bits sees, in restoring, training
+    and evaluation alike. A 16-bit image whose known samples (outside ``hole``) span a narrow range
+    (:func:`narrow_range`) gets its stretched view and that ``span``; any other image its plain
+    8-bit view and ``None``."""
+    if image.rgb16 is None:
+        return image.rgb, None
+    span = narrow_range(image.rgb16, np.zeros(image.rgb.shape[:2], bool) if hole is None else hole)
+    return (image.rgb, None) if span is None else (stretch_to_8bit(image.rgb16, span), span)
+
+
 def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray,
                    fill16: np.ndarray | None = None) -> np.ndarray:
     """The 16-bit image of a restoration made on ``image``'s 8-bit view.

@@ -155,7 +155,7 @@ def test_restore_with_a_learned_model_on_dask_workers(prefect_server, tmp_path):
     save_checkpoint(spec.build(config), "glcic", config, ck, {"resolution": 64})
     masks = good_collection(str(tmp_path / "src"), n=6)
     s = run_restore(str(tmp_path / "src"), str(tmp_path / "dest"), n_workers=2, shard_size=3, method="glcic",
-                    checkpoint=ck)
+                    checkpoint=ck, blend="on")
     assert s["ok"] == len(masks) and s["failed"] == 0
     df = _rows(tmp_path / "dest")
     assert (df["method"] == "glcic").all() and df["blend"].all()

@@ -116,6 +116,26 @@ def test_blend_changes_only_the_documented_margin(tmp_path):
         assert np.array_equal(out[~grown], src[~grown])
 
 
+def test_blending_poisson_blends_the_models_own_output_around_the_hole(tmp_path):
+    """GLCIC's post-process needs the generator's output around the hole, not the composite (whose
+    seam would be one of the gradients it keeps: a no-op). On: the hole and its band change, nothing
+    beyond the band does."""
+    import cv2
+
+    masks = good_collection(str(tmp_path / "src"), n=2)
+    run(tmp_path / "src", tmp_path / "on", method="glcic", blend="on", blend_margin=6)
+    run(tmp_path / "src", tmp_path / "off", method="glcic", blend="auto")
+    on = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "on"))).to_pylist()}
+    off = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "off"))).to_pylist()}
+    for key, mask in masks.items():
+        assert (on[key]["blend"], off[key]["blend"]) == (True, False)  # auto: off (benchmarks/bench_blend.py)
+        grown = cv2.dilate(mask.astype(np.uint8), np.ones((13, 13), np.uint8)).astype(bool)
+        a = decode_image(read_uri(on[key]["output_uri"])).rgb
+        b = decode_image(read_uri(off[key]["output_uri"])).rgb
+        assert np.array_equal(a[~grown], b[~grown])
+        assert (a[mask] != b[mask]).any(axis=1).mean() > 0.2  # the blend moved the fill
+
+
 @pytest.mark.parametrize("blend", ["off", "on"])
 def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path, blend):
     """A 16-bit scan comes back 16-bit in its own format: every pixel the restoration did not touch

@@ -149,9 +149,9 @@ class AutoInpainter(Inpainter):
             return self.large, f"large ({area} px); {self.no_learned_reason}"
         return self.learned, f"large: {area} px, {2 * half_width:.0f} px wide"
 
-    def inpaint_windows(self, crops, crop_masks, crop_edges=None):
+    def inpaint_windows(self, crops, crop_masks, crop_edges=None, *, raw=False):
         self.last_choices = []
-        return super().inpaint_windows(crops, crop_masks, crop_edges)
+        return super().inpaint_windows(crops, crop_masks, crop_edges, raw=raw)
 
     def _inpaint_batch(self, crops, crop_masks, crop_edges):
         routes = [self._route(m) for m in crop_masks]
@@ -159,7 +159,8 @@ class AutoInpainter(Inpainter):
         for model in dict.fromkeys(m for m, _ in routes):
             idx = [i for i, (m, _) in enumerate(routes) if m is model]
             edges = [crop_edges[i] for i in idx] if model.needs_edges else None
-            for i, r in zip(idx, model.inpaint_windows([crops[i] for i in idx], [crop_masks[i] for i in idx], edges)):
+            _, raws = model.inpaint_windows([crops[i] for i in idx], [crop_masks[i] for i in idx], edges, raw=True)
+            for i, r in zip(idx, raws):  # the method's own output: composited once, by this inpainter
                 out[i] = r
         self.last_choices += [f"{m.name} ({why})" for m, why in routes]
         return out

@@ -115,7 +115,7 @@ class Inpainter:
         return outputs
 
     def inpaint_windows(self, crops: Sequence[np.ndarray], crop_masks: Sequence[np.ndarray],
-                        crop_edges: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+                        crop_edges: Sequence[np.ndarray] | None = None, *, raw: bool = False):
         """Inpaint crops that the caller already cut around the holes (same contract as ``__call__``).
 
         The pipeline crops in its prepare stage and sends only crops to the (GPU) inpaint stage;
@@ -126,10 +126,13 @@ class Inpainter:
             crops: N arrays hxwx3 uint8 RGB (uint16 too when ``sixteen_bit``).
             crop_masks: N arrays hxw bool or uint8, non-zero = hole.
             crop_edges: N arrays hxw bool, required when ``needs_edges``.
+            raw: also return what the method made of each whole crop before its hole was pasted
+                into the input (a generator's own output around the hole: what GLCIC's Poisson
+                blending needs; :func:`inpaint_core.blend.glcic_blend`).
 
         Returns:
             N new arrays hxwx3 of the crops' dtype, equal to the crops outside their holes; ``[]``
-            for N = 0.
+            for N = 0. With ``raw``: ``(those, raws)``, a crop without a hole being its own raw.
 
         Raises:
             ValueError: on mismatched lengths, shapes or dtypes, or a hook returning bad arrays.
@@ -137,9 +140,10 @@ class Inpainter:
         _validate_batch(crops, crop_masks, crop_edges, "crop", self.sixteen_bit)
         crop_edges = self._edges_or_canny(crops, crop_masks, crop_edges)
         outputs = [np.array(crop, copy=True) for crop in crops]
+        raws = list(outputs)
         todo = [i for i, m in enumerate(crop_masks) if m.any()]
         if not todo:
-            return outputs
+            return (outputs, raws) if raw else outputs
         # The hook gets private contiguous copies and bool masks, so it can neither modify the
         # caller's arrays nor has to care about mask encodings.
         batch = [np.array(crops[i], copy=True, order="C") for i in todo]
@@ -154,8 +158,9 @@ class Inpainter:
             if result.shape != crops[i].shape or result.dtype != crops[i].dtype:
                 raise ValueError(f"{self.name}: _inpaint_batch returned {result.shape} {result.dtype} "
                                  f"for a {crops[i].shape} {crops[i].dtype} crop")
+            raws[i] = result
             outputs[i][hole] = result[hole]
-        return outputs
+        return (outputs, raws) if raw else outputs
 
     def _edges_or_canny(self, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                         edges: Sequence[np.ndarray] | None) -> Sequence[np.ndarray] | None:

@@ -12,7 +12,7 @@ from torch.utils.data import Dataset
 
 from ..edges import canny_edges
 from ..errors import InpaintError
-from ..imageio import IMAGE_EXTENSIONS, decode_image
+from ..imageio import IMAGE_EXTENSIONS, decode_image, eight_bit_view
 from ..masks.generators import MaskMixer
 from ..models.prefill import PREFILL_METHODS
 from ..storage import Location
@@ -96,7 +96,8 @@ class InpaintingDataset(Dataset):
         for attempt in range(UNREADABLE_TRIES):
             src, key = self.items[(index + attempt * 7919) % len(self.items)]
             try:
-                rgb = decode_image(self.locs[src].read(key), min_side=self.image_side).rgb
+                # the view a restore gives the model (narrow 16-bit data: stretched)
+                rgb, _ = eight_bit_view(decode_image(self.locs[src].read(key), min_side=self.image_side))
                 break
             except InpaintError as exc:  # a corrupt training image: take another one, and say so
                 unreadable.append(f"{self.locs[src].uri(key)}\t{str(exc)[:300]}")
