@@ -135,7 +135,8 @@ class PartialReader(threading.Thread):
         from PIL import Image
 
         seen: set[str] = set()
-        while not self.stop_event.is_set():
+        while True:  # after stop() one more pass: everything written by then is checked too
+            stopping = self.stop_event.is_set()
             self.polls += 1
             try:
                 listing = self.loc.fs.find(self.loc.root, detail=True)
@@ -165,6 +166,8 @@ class PartialReader(threading.Thread):
                     self.checked += 1
                 except Exception as exc:  # noqa: BLE001 - any failure to read is a partial object
                     self.partial.append((path, f"{type(exc).__name__}: {exc}"))
+            if stopping:
+                return
             time.sleep(self.every_s)
 
     def stop(self) -> "PartialReader":
