@@ -583,7 +583,8 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
     if config.masks == "load":
         raise MaskError("no mask found (looked for a list entry, <stem>_mask.png, the masks/ tree "
                         "and transparent pixels) and detection is off (--masks load)")
-    mask, found = detect_mask(image.rgb, config.detectors, options=dict(config.detector_options), rgb16=image.rgb16)
+    view, _ = eight_bit_view(image)  # narrow 16-bit data: the stretched view, where a scratch has contrast
+    mask, found = detect_mask(view, config.detectors, options=dict(config.detector_options), rgb16=image.rgb16)
     row["mask_source"] = "detect:" + "+".join(found or config.detectors)
     return mask
 

@@ -264,6 +264,29 @@ def test_narrow_16bit_data_are_stretched_for_methods_that_fill_at_8_bits(tmp_pat
     assert errors["stretched"] < 0.8 * errors["plain"], errors
 
 
+def test_scratches_of_narrow_16bit_data_are_found_on_the_stretched_view(tmp_path):
+    """A scratch 1,500 levels bright on 12-bit data is 6 levels on the plain 8-bit view (below the
+    detector's contrast) and about 90 on the stretched one."""
+    import cv2
+    from skimage import data as skdata
+
+    from inpaint_core.imageio import encode_image
+
+    from .collections import write
+
+    scan = cv2.resize(skdata.camera(), (160, 160), interpolation=cv2.INTER_AREA).astype(np.uint16) * 16
+    scan = cv2.GaussianBlur(scan, (0, 0), 2)
+    scratch = np.zeros_like(scan, np.uint8)
+    cv2.line(scratch, (20, 30), (140, 60), 1, 2)
+    scan[scratch > 0] = np.minimum(scan[scratch > 0] + 1500, 4095)
+    write(tmp_path / "src", "scan.tif", encode_image(scan[..., None].repeat(3, 2), "tiff", gray=True))
+    run(tmp_path / "src", tmp_path / "dest", masks="detect", detectors=("scratches",), output_format="same")
+    [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    assert (row["status"], row["mask_source"], row["bit_depth"]) == ("ok", "detect:scratches", 16)
+    found = cv2.dilate(scratch, np.ones((5, 5), np.uint8)).astype(bool)
+    assert row["hole_fraction"] <= found.mean() and row["hole_fraction"] >= 0.5 * scratch.mean()
+
+
 def test_nodata_of_a_16bit_tile_is_found_at_full_depth(tmp_path):
     """A 16-bit tile whose data sit low in the range (12-bit sensor values, dark water): samples of
     100 are 0 on the 8-bit view, yet image content; only the exact 0 nodata block is a hole."""
