@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from inpaint_core.discover import discover, read_mask_list
 from inpaint_core.errors import StorageError
 from inpaint_core.manifest_index import ManifestIndex, refresh_index
-from inpaint_core.pipeline import RestoreConfig, merge_plans
+from inpaint_core.pipeline import RestoreConfig, empty_plan, merge_plans
 from inpaint_core.redact import install_log_redaction
 from inpaint_core.report import write_contact_sheet
 from inpaint_core.storage import Location, check_source_and_dest
@@ -262,15 +262,12 @@ def _dry_run(items, config: RestoreConfig, src: Location, dst: Location, shard_s
     """The plan of a run: one plan task per shard, their plans summed, a markdown artifact."""
     logger = get_run_logger()
     started = time.perf_counter()
-    total = None
+    total = empty_plan()
     in_flight: deque = deque()
-    done = 0
 
     def collect(fut) -> None:
-        nonlocal total, done
         plan = fut.result()
-        total = merge_plans(total, plan)
-        done += plan["images"]
+        merge_plans(total, plan)
         for hook in PROGRESS_HOOKS:
             hook({"images": plan["images"], "ok": 0, "failed": 0, "up_to_date": plan["actions"]["up_to_date"]})
 
@@ -285,10 +282,8 @@ def _dry_run(items, config: RestoreConfig, src: Location, dst: Location, shard_s
     ctx = FlowRunContext.get()
     plan = {"dry_run": True, "flow_run_id": str(ctx.flow_run.id), "flow_run_name": ctx.flow_run.name,
             "source": src.uri(), "dest": dst.uri(), "method": config.method,
-            "settings_hash": config.settings_hash(), "seconds": round(time.perf_counter() - started, 3),
-            **merge_plans(total, {"images": 0, "actions": {}, "bytes": {}, "reasons": {}, "masks": {},
-                                  "examples": {}})}
-    update_progress_artifact(progress_id, 100.0, description=f"dry run: {done} images planned")
+            "settings_hash": config.settings_hash(), "seconds": round(time.perf_counter() - started, 3), **total}
+    update_progress_artifact(progress_id, 100.0, description=f"dry run: {total['images']} images planned")
     create_markdown_artifact(artifacts.plan_markdown(plan), key=artifacts.artifact_key(dst.uri(), "plan"),
                              description=f"dry run of a restore of {src.uri()}: what it would do")
     a = plan["actions"]

@@ -126,7 +126,8 @@ class Work:
     raw: list[np.ndarray] | None = None  # the method's own output of each whole window (for blending)
     # found unchanged by reading though the listing differed: its index row with the current versions
     refreshed: dict[str, Any] | None = None
-    listed: dict[str, Any] = field(default_factory=dict)  # what the listing check looked up (the output's version)
+    # what the listing check found: "change" (what differs from the earlier row, or None), the output's version
+    listed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pending(self) -> bool:
@@ -242,8 +243,7 @@ def plan_shard(items: list[SourceItem], config: RestoreConfig, source: Location,
     prior = {} if config.force else manifest.prior_rows(dest, ids, settings, index=index)
     outputs = {} if config.verify else _output_versions(items, prior, dest)
     mask_versions = _listed_mask_versions(items, config, source)
-    plan: dict[str, Any] = {"shard": shard, "images": len(items), "actions": {a: 0 for a in PLAN_ACTIONS},
-                            "bytes": {a: 0 for a in PLAN_ACTIONS}, "reasons": {}, "masks": {}, "examples": {}}
+    plan = {"shard": shard, **empty_plan(), "images": len(items)}
 
     def record(action: str, item: SourceItem, reason: str, mask: str | None = None) -> None:
         plan["actions"][action] += 1
@@ -279,16 +279,18 @@ def plan_shard(items: list[SourceItem], config: RestoreConfig, source: Location,
         elif config.verify:
             record("check", item, "--verify", mask)
         else:
-            mask_uri = item.mask_uri if config.masks != "detect" else None
-            record("check", item, _listing_change(p, w.row, item, mask_uri, dest, outputs) or "changed", mask)
+            record("check", item, w.listed["change"], mask)
     return plan
 
 
-def merge_plans(total: dict[str, Any] | None, plan: dict[str, Any]) -> dict[str, Any]:
+def empty_plan() -> dict[str, Any]:
+    """A plan of no image: what :func:`plan_shard` fills and :func:`merge_plans` sums into."""
+    return {"images": 0, "actions": {a: 0 for a in PLAN_ACTIONS}, "bytes": {a: 0 for a in PLAN_ACTIONS},
+            "reasons": {}, "masks": {}, "examples": {}}
+
+
+def merge_plans(total: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
     """``total`` with a shard's ``plan`` added (counts summed, examples kept up to the limit)."""
-    if total is None:
-        total = {"images": 0, "actions": {a: 0 for a in PLAN_ACTIONS}, "bytes": {a: 0 for a in PLAN_ACTIONS},
-                 "reasons": {}, "masks": {}, "examples": {}}
     total["images"] += plan["images"]
     for field_ in ("actions", "bytes", "reasons", "masks"):
         for k, v in plan[field_].items():
@@ -429,8 +431,10 @@ def _unchanged_by_listing(w: Work, config: RestoreConfig, source: Location, dest
         row["mask_uri"] = mask_uri
         row["mask_version"] = item.mask_version or (
             mask_versions[mask_uri] if mask_uri in mask_versions else _uri_version(mask_uri, source))
-    w.up_to_date = (prior is not None and not config.verify
-                    and _listing_change(prior, row, item, mask_uri, dest, outputs, w.listed) is None)
+    trusted = prior is not None and not config.verify  # else the bytes decide
+    if trusted:
+        w.listed["change"] = _listing_change(prior, row, item, mask_uri, dest, outputs, w.listed)
+    w.up_to_date = trusted and w.listed["change"] is None
     timer.add("read", t)
     return w.up_to_date
 
