@@ -235,8 +235,11 @@ def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray,
     """
     if image.rgb16 is None:
         raise ValueError("the image has no 16-bit samples")
-    base = image.rgb16 if fill16 is None else np.where(hole[..., None], fill16, image.rgb16)
-    change = (restored.astype(np.int32) - to_8bit(base).astype(np.int32)) * 257
+    base, base8 = image.rgb16, image.rgb  # what the change is measured from, at 16 and 8 bits
+    if fill16 is not None:
+        base, base8 = np.where(hole[..., None], fill16, image.rgb16), image.rgb.copy()
+        base8[hole] = to_8bit(fill16[hole])
+    change = (restored.astype(np.int32) - base8.astype(np.int32)) * 257
     kept = np.clip(base.astype(np.int32) + change, 0, 65535).astype(np.uint16)
     return kept if fill16 is not None else dequantize_fill(restored, kept, hole)
 

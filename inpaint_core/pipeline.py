@@ -34,7 +34,7 @@ from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
 from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
-                      eight_bit_view, stretch_to_8bit, to_8bit, unstretch_to_16bit, widen_to_16bit)
+                      eight_bit_view, narrow_range, stretch_to_8bit, to_8bit, unstretch_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
@@ -453,7 +453,7 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
         refresh = not config.verify and row["source_version"] is not None
         if refresh and "output_version" not in w.listed and prior.output_uri:
             w.listed["output_version"] = _output_version(prior, dest)
-        if _is_up_to_date(prior, row, dest, output):
+        if _output_as_recorded(prior, dest, output):
             w.up_to_date = True
             if refresh:  # so the next run trusts the listing again (manifest_index.write_refreshed)
                 w.refreshed = {**asdict(prior), "image_id": w.item.image_id, "settings_hash": row["settings_hash"],
@@ -482,9 +482,11 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     # A 16-bit source goes in at 16 bits where the method fills at full precision (Telea, NS, the
     # spline). A method that fills at 8 bits gets the 8-bit view, stretched first when the data
     # use a narrow part of the range (a 12-bit sensor's tile: its plain 8-bit view has ~16 levels).
-    frame, w.stretch = eight_bit_view(image, mask)  # the span also sets the view of blending and scores
+    # Either way that span (or None) also sets the view blending and scores work in.
     if image.rgb16 is not None and inpainter.sixteen_bit:
-        frame = image.rgb16
+        frame, w.stretch = image.rgb16, narrow_range(image.rgb16, mask)
+    else:
+        frame, w.stretch = eight_bit_view(image, mask)
     if inpainter.needs_edges or config.write_edges:
         w.edges = canny_edges(frame if frame.dtype == np.uint8 else image.rgb, mask)
         t = timer.add("edges", t)
@@ -540,12 +542,10 @@ def _uri_version(uri: str, source: Location) -> str | None:
         return None  # reading it fails the row with the reason
 
 
-def _is_up_to_date(prior: manifest.PriorRow, row: dict[str, Any], dest: Location,
-                   output: Future | None = None) -> bool:
-    """True when the source's and mask's hashes and the output's bytes are what ``prior`` recorded.
-    ``output``: the output's bytes, read already (as a done Future: its read error is raised here)."""
-    if prior.source_sha256 != row["source_sha256"] or prior.mask_sha256 != row["mask_sha256"]:
-        return False
+def _output_as_recorded(prior: manifest.PriorRow, dest: Location, output: Future | None = None) -> bool:
+    """True when ``prior``'s output still has the bytes it recorded (or it recorded none, a skip);
+    with equal source and mask hashes, the image is then up to date. ``output``: the output's bytes,
+    read already (as a done Future: its read error is raised here)."""
     if prior.status == "skipped" and not prior.output_uri:
         return True
     # A finished row only counts while its output is still there with the bytes it recorded
@@ -728,8 +728,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     if w.row["status"] is None:  # a real hole: paste the filled windows back (hole pixels only)
         restored = image.rgb.copy()
         for win, crop, cmask in zip(w.windows, w.filled or [], w.crop_masks):
-            if crop.dtype == np.uint8 and w.stretch is not None:  # filled on the stretched view: back to the data's range
-                crop = unstretch_to_16bit(crop, w.stretch)
+            if crop.dtype == np.uint8 and w.stretch is not None:  # filled on the stretched view:
+                crop = unstretch_to_16bit(crop, w.stretch)  # back to the data's range
             if crop.dtype == np.uint16:  # filled at 16 bits: the 8-bit restoration is its 8-bit view
                 fill16 = image.rgb16.copy() if fill16 is None else fill16
                 np.copyto(fill16[win.slices], crop, where=cmask[..., None])
