@@ -144,6 +144,12 @@ def _ls(dest: Location, key: str) -> list[dict[str, Any]]:
     return dest.call("list", key, ls)
 
 
+def _parquet_files(dest: Location, key: str) -> list[str]:
+    """The Parquet files listed under ``key`` (their store paths, sorted), temporaries left out."""
+    return sorted(e["name"] for e in _ls(dest, key) if e.get("type") == "file" and e["name"].endswith(".parquet")
+                  and not posixpath.basename(e["name"]).startswith((".", "_")))
+
+
 def _write_chunk(dest: Location, table: pa.Table) -> Chunk:
     buf = io.BytesIO()
     pq.write_table(table, buf, row_group_size=ROW_GROUP_ROWS, compression="zstd")
@@ -213,8 +219,7 @@ def refresh_index(dest: Location, read_only: bool = False) -> ManifestIndex | No
     if read_only:  # pending refreshed versions only make it miss a few up-to-date images
         fresh = not todo and covered == state["covered"]
         return ManifestIndex(tuple(chunks), _count(covered), time.perf_counter() - t0, 0) if fresh else None
-    refreshed = sorted(e["name"] for e in _ls(dest, REFRESHED_DIR) if e.get("type") == "file"
-                       and e["name"].endswith(".parquet") and not posixpath.basename(e["name"]).startswith((".", "_")))
+    refreshed = _parquet_files(dest, REFRESHED_DIR)
     if not todo and covered == state["covered"] and not refreshed:
         return ManifestIndex(tuple(chunks), _count(covered), time.perf_counter() - t0, 0)
     for i in range(0, len(todo), PARTS_PER_BATCH):
@@ -248,10 +253,7 @@ def _apply_refreshed(dest: Location, chunks: list[Chunk], paths: list[str]) -> l
     """``chunks`` with the refreshed versions of ``paths`` put on the rows they refresh: a row is
     replaced only while it is still the image's indexed row (same run and finish time), so an image
     redone since keeps its newer row. Only chunks with a replaced row are rewritten."""
-    def read() -> pa.Table:
-        return ds.dataset(paths, filesystem=dest.fs, format="parquet", schema=_schema()).to_table()
-
-    new = dest.call("read refreshed versions", REFRESHED_DIR, read).sort_by("image_id").to_pylist()
+    new = _read_parts(dest, paths).sort_by("image_id").to_pylist()  # rows of the index's own columns
     firsts = [c.first for c in chunks]
     groups: dict[int, list[dict[str, Any]]] = {}
     for r in new:
@@ -282,9 +284,7 @@ def _uncovered(dest: Location, covered: dict[str, dict[str, Any]],
     for run in sorted(runs - set(now)):
         known = set(covered.get(run, {"parts": []})["parts"])
         final = dest.exists(f"runs/{run}.json")  # before the listing: then the listing has every part
-        names = sorted(posixpath.basename(e["name"]) for e in _ls(dest, f"manifest/run={run}")
-                       if e.get("type") == "file" and e["name"].endswith(".parquet")
-                       and not posixpath.basename(e["name"]).startswith((".", "_")))
+        names = [posixpath.basename(p) for p in _parquet_files(dest, f"manifest/run={run}")]
         if known - set(names):
             return None
         todo += [dest.path(f"manifest/run={run}/{n}") for n in names if n not in known]
