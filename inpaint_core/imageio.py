@@ -447,10 +447,10 @@ def _open_failure(data: bytes, exc: BaseException) -> Exception:
     bits = _tiff_sample_info(data)
     if bits is not None and _tiff_refusal(*bits):
         return UnsupportedImageError(_tiff_refusal(*bits))
-    bands = _tiff_samples_per_pixel(data)
-    if bands is not None and bands > 4:  # a multi-band tile: valid, but no RGB(A) reading of it is right
+    (bands,) = _tiff_tags(data, _TIFF_SAMPLES_PER_PIXEL) or ((),)
+    if bands and bands[0] > 4:  # a multi-band tile: valid, but no RGB(A) reading of it is right
         return UnsupportedImageError(
-            f"TIFF with {bands} samples per pixel (a multi-band image): only gray, RGB and RGBA images are "
+            f"TIFF with {bands[0]} samples per pixel (a multi-band image): only gray, RGB and RGBA images are "
             "restored; write the bands to restore as an RGB TIFF first")
     detail = "" if isinstance(exc, UnidentifiedImageError) else f"; {_reason(exc)}"  # that one names a BytesIO
     return DecodeError(
@@ -489,28 +489,22 @@ def _tiff_ifd(data: bytes) -> TiffImagePlugin.ImageFileDirectory_v2 | None:
     return ifd
 
 
-def _tiff_sample_info(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-    """``(bits_per_sample, sample_format)`` of a TIFF's first page, or None if unreadable."""
+def _tiff_tags(data: bytes, *tags: int) -> tuple[tuple[int, ...], ...] | None:
+    """The integer values of these tags on a TIFF's first page (1 where a tag is absent, the TIFF
+    default of the tags asked here), or None if unreadable."""
     ifd = _tiff_ifd(data)
     if ifd is None:
         return None
     try:
         with _quiet():
-            return _as_ints(ifd.get(_TIFF_BITS_PER_SAMPLE, 1)), _as_ints(ifd.get(_TIFF_SAMPLE_FORMAT, 1))
+            return tuple(_as_ints(ifd.get(tag, 1)) for tag in tags)
     except (TypeError, ValueError):
         return None
 
 
-def _tiff_samples_per_pixel(data: bytes) -> int | None:
-    """A TIFF's SamplesPerPixel (first page), or None if unreadable."""
-    ifd = _tiff_ifd(data)
-    if ifd is None:
-        return None
-    try:
-        with _quiet():
-            return _as_ints(ifd.get(_TIFF_SAMPLES_PER_PIXEL, 1))[0]
-    except (TypeError, ValueError, IndexError):
-        return None
+def _tiff_sample_info(data: bytes) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """``(bits_per_sample, sample_format)`` of a TIFF's first page, or None if unreadable."""
+    return _tiff_tags(data, _TIFF_BITS_PER_SAMPLE, _TIFF_SAMPLE_FORMAT)
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:

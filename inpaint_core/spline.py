@@ -147,7 +147,7 @@ def _fill(values: np.ndarray, hole: np.ndarray, tension: float, grey=127.5) -> n
     if not hole.any():
         return out
     if hole.all():  # nothing to interpolate from
-        out[:] = values[~hole].mean(0) if (~hole).any() else grey
+        out[:] = grey
         return out
     h, w = hole.shape
     # groups: holes whose stencils can touch (within 2 px) are one system

@@ -63,6 +63,7 @@ class ClassicalInpainter(Inpainter):
     """``cv2.inpaint`` on each window; subclasses choose the OpenCV flag."""
 
     cv2_flag: int = -1
+    sixteen_bit = True
 
     def __init__(self, *, radius: int = 3, window_margin: int | None = None,
                  checkpoint: str | None = None, device: str = "auto") -> None:
@@ -83,8 +84,6 @@ class ClassicalInpainter(Inpainter):
                min_margin=0, checkpoint=checkpoint, device=device)
         self.radius = int(radius)
         self.params = {"radius": self.radius, "window_margin": self.window_margin}
-
-    sixteen_bit = True
 
     def _inpaint_batch(self, crops, crop_masks, crop_edges):
         return [self._fill(crop, mask.view(np.uint8)) for crop, mask in zip(crops, crop_masks)]
@@ -119,6 +118,8 @@ class SplineInpainter(Inpainter):
     full-frame result exactly; the default 4 leaves room.
     """
 
+    sixteen_bit = True
+
     def __init__(self, *, tension: float = DEFAULT_TENSION, window_margin: int = 4,
                  checkpoint: str | None = None, device: str = "auto") -> None:
         """
@@ -138,8 +139,6 @@ class SplineInpainter(Inpainter):
         _setup(self, window_margin=window_margin, min_margin=2, checkpoint=checkpoint, device=device)
         self.tension = float(tension)
         self.params = {"tension": self.tension, "window_margin": self.window_margin}
-
-    sixteen_bit = True
 
     def _inpaint_batch(self, crops, crop_masks, crop_edges):
         return [spline_fill(crop, mask, self.tension) for crop, mask in zip(crops, crop_masks)]
