@@ -17,8 +17,10 @@ that fills at 8 bits only gets), and the method run at 16 bits (what Telea, NS a
 Mean absolute error in the hole against the 16-bit truth and the largest step between neighbouring
 hole pixels, in 16-bit levels (one 8-bit level = 257), the lift's time and the fill's time at 8
 and 16 bits; then 12-bit data (values up to 4,095 in a 16-bit file) through the restore pipeline
-with methods that fill at 8 bits, on the plain and on the stretched 8-bit view; and the lift's time
-on 12 MP with 1,000 specks.
+with methods that fill at 8 bits, on the plain and on the stretched 8-bit view; ``auto`` (the default
+method) on 16-bit scans with scratches, dust and one large hole, its windows all on the 8-bit view
+and lifted (as before 2026-11-27) against each window at the depth its method fills at (the
+spline's at 16 bits); and the lift's time on 12 MP with 1,000 specks.
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ def fill_precision(side: str, repeat: int) -> None:
             print(f"| {name} | {fill_name} | {err(staircase)} / {err(lifted)} / {e16} | "
                   f"{step(staircase)} / {step(lifted)} / {s16} | {t:.2f} | {times} |")
     narrow_data()
+    auto_scan(side)
     big = (3000, 4000)
     rng = np.random.default_rng(1)
     specks = np.zeros(big, np.uint8)
@@ -187,6 +190,74 @@ def narrow_data() -> None:
                 errors.append(np.abs(out[hole].astype(np.float64) - truth[hole]).mean())
         imageio.NARROW_RANGE = default
         print(f"| {method} | {errors[0]:.0f} | {errors[1]:.0f} |")
+
+
+def auto_scan(side: str) -> None:
+    """``auto`` on a 16-bit scan through the restore pipeline: scratches and dust (the spline's
+    windows) and a large hole (the learned model's), error per kind of window."""
+    import tempfile
+
+    import cv2
+    import numpy as np
+    from skimage import data as skdata
+
+    from inpaint_core import create_inpainter, manifest
+    from inpaint_core.discover import discover
+    from inpaint_core.imageio import decode_image, encode_image
+    from inpaint_core.inpainters.auto import AutoInpainter
+    from inpaint_core.pipeline import RestoreConfig, restore_shard
+    from inpaint_core.storage import Location, read_uri
+    from inpaint_core.windows import hole_windows
+
+    w, h = (int(v) for v in side.split("x"))
+    rng = np.random.default_rng(3)
+    hole = np.zeros((h, w), np.uint8)
+    # scratches and dust on a grid in the right half, 180 px apart: each its own window (windows
+    # that overlap merge, and auto routes a window by all of its holes)
+    for i, (x, y) in enumerate((x, y) for x in range(w // 2 + 90, w - 60, 180) for y in range(90, h - 60, 180)):
+        if i % 2:
+            dx, dy = (int(v) for v in rng.integers(-20, 21, 2))
+            cv2.line(hole, (x - dx, y - dy), (x + dx, y + dy), 1, int(rng.integers(1, 4)))
+        else:
+            cv2.circle(hole, (x, y), int(rng.integers(2, 7)), 1, -1)
+    cv2.ellipse(hole, (w // 6, h // 2), (w // 16, h // 12), 30, 0, 360, 1, -1)  # a large hole, left
+    hole = hole.astype(bool)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    images = {"sky gradient": np.stack([14000 + 6000 * xx / w + 2500 * yy / h + 4000 * c for c in range(3)], axis=2),
+              "astronaut, blurred": cv2.GaussianBlur(cv2.resize(skdata.astronaut(), (w, h), interpolation=cv2.INTER_CUBIC)
+                                                     .astype(np.float32) * 257, (0, 0), 2.0)}
+    auto = create_inpainter("auto")
+    windows = hole_windows(hole, margin=auto.window_margin, min_side=auto.window_min_side,
+                           multiple=auto.window_multiple)
+    kinds = {True: np.zeros_like(hole), False: np.zeros_like(hole)}
+    for win in windows:
+        kinds[auto.fills_at_16_bits(hole[win.slices])][win.slices] |= hole[win.slices]
+    print(f"\n`auto` on a 16-bit {w}x{h} scan, a {hole.mean():.1%} hole: {kinds[True].sum()} px of scratches and dust "
+          f"(the spline), {kinds[False].sum()} px in the learned model's windows "
+          f"({auto.learned.name if auto.learned else 'none: the spline'}); mean abs error, 16-bit levels")
+    print("| image | windows | all on the 8-bit view, lifted | each at its method's depth |")
+    print("|---|---|---|---|")
+    at_depth = AutoInpainter.fills_at_16_bits
+    for name, truth in images.items():
+        truth16 = np.rint(truth).astype(np.uint16)
+        outs = []
+        for per_window in (False, True):
+            AutoInpainter.fills_at_16_bits = at_depth if per_window else (lambda self, m: False)
+            with tempfile.TemporaryDirectory() as d:
+                src, dst = Location(f"{d}/src"), Location(f"{d}/dst")
+                src.write_atomic("scan.png", encode_image(truth16, "png"))
+                src.write_atomic("scan_mask.png", encode_image(np.repeat(hole[..., None] * np.uint8(255), 3, 2), "png",
+                                                               gray=True))
+                restore_shard(list(discover(src)), RestoreConfig(method="auto", output_format="same"), src, dst,
+                              "r", 0, "bench")
+                [row] = manifest.read_manifest(dst).to_pylist()
+                outs.append(decode_image(read_uri(row["output_uri"])).rgb16.astype(np.float64))
+        AutoInpainter.fills_at_16_bits = at_depth
+        for sixteen, label in ((True, "spline (thin, small)"), (False, "learned (large)")):
+            m = kinds[sixteen]
+            if m.any():
+                e = [np.abs(o[m] - truth16[m]).mean() for o in outs]
+                print(f"| {name} | {label} | {e[0]:.0f} | {e[1]:.0f} |")
 
 
 if __name__ == "__main__":

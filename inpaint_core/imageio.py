@@ -221,27 +221,29 @@ def eight_bit_view(image: DecodedImage, hole: np.ndarray | None = None
 
 
 def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray,
-                   fill16: np.ndarray | None = None) -> np.ndarray:
+                   fill16: np.ndarray | None = None, filled16: np.ndarray | None = None) -> np.ndarray:
     """The 16-bit image of a restoration made on ``image``'s 8-bit view.
 
     Outside the ``hole``, the source's own samples, plus 257 times whatever the restoration changed
     in 8 bits there (a blend's band), so a pixel nothing changed is its source sample exactly, and one
     a blend nudged keeps its fine precision. In the hole, ``fill16`` where the method filled at 16
-    bits (``restored`` is then its 8-bit view, plus any blend change, added the same way); else the
-    8-bit fill lifted to 16 bits without its 8-bit staircase
+    bits (the ``filled16`` pixels, default the whole hole; ``restored`` is then its 8-bit view, plus
+    any blend change, added the same way); the rest of the hole (``auto``'s windows that a learned
+    model filled) is the 8-bit fill lifted to 16 bits without its 8-bit staircase
     (:func:`inpaint_core.dequantize.dequantize_fill`): the smoothest values that meet the samples
     around the hole and stay within each 8-bit value's cell. The 8-bit view of the result
     (:func:`to_8bit`) is ``restored`` itself.
     """
     if image.rgb16 is None:
         raise ValueError("the image has no 16-bit samples")
-    base, base8 = image.rgb16, image.rgb  # what the change is measured from, at 16 and 8 bits
+    base, base8, lifted = image.rgb16, image.rgb, hole  # the change is measured from base (16 bits) and base8
     if fill16 is not None:
-        base, base8 = np.where(hole[..., None], fill16, image.rgb16), image.rgb.copy()
-        base8[hole] = to_8bit(fill16[hole])
+        done = hole if filled16 is None else filled16 & hole
+        base, base8, lifted = np.where(done[..., None], fill16, image.rgb16), image.rgb.copy(), hole & ~done
+        base8[done] = to_8bit(fill16[done])
     change = (restored.astype(np.int32) - base8.astype(np.int32)) * 257
     kept = np.clip(base.astype(np.int32) + change, 0, 65535).astype(np.uint16)
-    return kept if fill16 is not None else dequantize_fill(restored, kept, hole)
+    return dequantize_fill(restored, kept, lifted) if lifted.any() else kept
 
 
 def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str, mode: str
@@ -741,8 +743,14 @@ def _check_plane(plane: np.ndarray, shape: tuple[int, ...], name: str) -> None:
 
 
 def _gray_of(rgb: np.ndarray) -> np.ndarray:
-    total = rgb.astype(np.uint16).sum(axis=2)
-    return ((2 * total + 3) // 6).astype(np.uint8)  # round(total / 3), halves up, in integers
+    total = rgb.astype(np.uint32).sum(axis=2)
+    return ((2 * total + 3) // 6).astype(rgb.dtype)  # round(total / 3), halves up, in integers
+
+
+def as_gray(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` (8 or 16 bits) with each pixel's three channels set to their gray, the value a gray
+    output is written with (:func:`encode_image` with ``gray=True``)."""
+    return np.repeat(_gray_of(rgb)[..., None], 3, axis=2)
 
 
 def _encode_png_cv2(planes: np.ndarray, alpha: np.ndarray | None, level: int) -> bytes:
@@ -765,8 +773,7 @@ def _encode_16bit(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | Non
         raise ValueError(f"alpha of a 16-bit image must be H×W uint16 of shape {rgb.shape[:2]}, "
                          f"got {alpha.dtype} {alpha.shape}")
     if gray and alpha is None:
-        total = rgb.astype(np.uint32).sum(axis=2)
-        planes = ((2 * total + 3) // 6).astype(np.uint16)  # round(total / 3), as _gray_of
+        planes = _gray_of(rgb)
     else:
         planes = np.dstack([rgb[..., 2], rgb[..., 1], rgb[..., 0]] + ([alpha] if alpha is not None else []))
     params = [cv2.IMWRITE_PNG_COMPRESSION, int(level)] if fmt == "png" else \

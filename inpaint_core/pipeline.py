@@ -34,7 +34,7 @@ from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
 from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
-                      eight_bit_view, narrow_range, stretch_to_8bit, to_8bit, unstretch_to_16bit, widen_to_16bit)
+                      as_gray, eight_bit_view, narrow_range, stretch_to_8bit, to_8bit, unstretch_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
@@ -479,21 +479,24 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     if kind == "full":
         raise MaskError("mask covers the whole image: there is nothing known to restore from")
 
-    # A 16-bit source goes in at 16 bits where the method fills at full precision (Telea, NS, the
-    # spline). A method that fills at 8 bits gets the 8-bit view, stretched first when the data
-    # use a narrow part of the range (a 12-bit sensor's tile: its plain 8-bit view has ~16 levels).
-    # Either way that span (or None) also sets the view blending and scores work in.
-    if image.rgb16 is not None and inpainter.sixteen_bit:
-        frame, w.stretch = image.rgb16, narrow_range(image.rgb16, mask)
-    else:
-        frame, w.stretch = eight_bit_view(image, mask)
-    if inpainter.needs_edges or config.write_edges:
-        w.edges = canny_edges(frame if frame.dtype == np.uint8 else image.rgb, mask)
-        t = timer.add("edges", t)
     w.windows = hole_windows(mask, margin=inpainter.window_margin, min_side=inpainter.window_min_side,
                              multiple=inpainter.window_multiple)
-    w.crops = [frame[win.slices] for win in w.windows]
     w.crop_masks = [mask[win.slices] for win in w.windows]
+    # A 16-bit source's windows go in at 16 bits where the method fills them at full precision
+    # (Telea, NS, the spline; auto's windows routed to one of them). A method that fills at 8 bits
+    # gets the 8-bit view, stretched first when the data use a narrow part of the range (a 12-bit
+    # sensor's tile: its plain 8-bit view has ~16 levels). That span (or None) also sets the view
+    # blending and scores work in.
+    at16 = [image.rgb16 is not None and inpainter.fills_at_16_bits(m) for m in w.crop_masks]
+    frame8 = None
+    if all(at16):
+        w.stretch = narrow_range(image.rgb16, mask)
+    else:
+        frame8, w.stretch = eight_bit_view(image, mask)
+    if inpainter.needs_edges or config.write_edges:
+        w.edges = canny_edges(image.rgb if frame8 is None else frame8, mask)
+        t = timer.add("edges", t)
+    w.crops = [(image.rgb16 if sixteen else frame8)[win.slices] for win, sixteen in zip(w.windows, at16)]
     if inpainter.needs_edges:
         w.crop_edges = [w.edges[win.slices] for win in w.windows]
     row["windows"] = len(w.windows)
@@ -724,15 +727,19 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
         w.mask = np.zeros(image.rgb.shape[:2], bool)
         for win, cmask in zip(w.windows, w.crop_masks):
             w.mask[win.slices] = cmask
-    restored, fill16, pixels16 = image.rgb, None, None
+    restored, fill16, filled16, pixels16 = image.rgb, None, None, None
     if w.row["status"] is None:  # a real hole: paste the filled windows back (hole pixels only)
         restored = image.rgb.copy()
         for win, crop, cmask in zip(w.windows, w.filled or [], w.crop_masks):
+            if image.gray:  # a gray source is written gray: its fill is that gray from here on
+                crop = as_gray(crop)  # (blend, scores, the 16-bit lift, the 8-bit output alike)
             if crop.dtype == np.uint8 and w.stretch is not None:  # filled on the stretched view:
                 crop = unstretch_to_16bit(crop, w.stretch)  # back to the data's range
             if crop.dtype == np.uint16:  # filled at 16 bits: the 8-bit restoration is its 8-bit view
-                fill16 = image.rgb16.copy() if fill16 is None else fill16
+                if fill16 is None:
+                    fill16, filled16 = image.rgb16.copy(), np.zeros(w.mask.shape, bool)
                 np.copyto(fill16[win.slices], crop, where=cmask[..., None])
+                filled16[win.slices] |= cmask
                 crop = to_8bit(crop)
             np.copyto(restored[win.slices], crop, where=cmask[..., None])
         t = timer.add("inpaint", t)  # pasting back is part of inpainting
@@ -770,7 +777,7 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     alpha = None if row["mask_source"] == "alpha" else image.alpha
     pixels = restored
     if image.rgb16 is not None and fmt in SIXTEEN_BIT_FORMATS:  # 16 bits in, 16 bits out: known pixels exact
-        pixels = pixels16 if pixels16 is not None else widen_to_16bit(restored, image, w.mask, fill16)
+        pixels = pixels16 if pixels16 is not None else widen_to_16bit(restored, image, w.mask, fill16, filled16)
         alpha = None if alpha is None else image.alpha16
     out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha,
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
@@ -802,7 +809,7 @@ def _generated(w: Work, composite: np.ndarray) -> np.ndarray:
     for win, raw in zip(w.windows, w.raw):
         if raw.dtype == np.uint16:
             raw = to_8bit(raw) if w.stretch is None else stretch_to_8bit(raw, w.stretch)
-        out[win.slices] = raw
+        out[win.slices] = as_gray(raw) if w.image.gray else raw  # gray as the fill (see finish)
     return out
 
 

@@ -40,6 +40,30 @@ def test_routes_by_hole_shape(glcic_checkpoint):
     assert auto.params["learned"] == "glcic"
 
 
+def test_a_16bit_image_gets_the_spline_at_16_bits_and_the_model_on_its_8_bit_view(glcic_checkpoint):
+    """Given uint16, ``auto`` fills the scratch's window with the spline at 16 bits and the large
+    hole's with the learned model on the 8-bit view, lifted back within its 8-bit cells."""
+    from inpaint_core.imageio import to_8bit
+    from inpaint_core.windows import hole_windows
+
+    auto = create_inpainter("auto", learned="glcic", checkpoint=glcic_checkpoint)
+    img, mask = _photo_with_holes()
+    img16 = img.astype(np.uint16) * 257 + 100
+    (out16,) = auto([img16], [mask])
+    (out8,) = auto([to_8bit(img16)], [mask])
+    assert out16.dtype == np.uint16 and np.array_equal(out16[~mask], img16[~mask])
+    windows = hole_windows(mask, margin=auto.window_margin, min_side=auto.window_min_side,
+                           multiple=auto.window_multiple)
+    routes = {auto.fills_at_16_bits(mask[w.slices]): w for w in windows}
+    assert sorted(routes) == [False, True]
+    spline = create_inpainter("spline")
+    win = routes[True].slices
+    crop16 = spline.inpaint_windows([img16[win]], [mask[win]])[0]
+    assert np.array_equal(out16[win][mask[win]], crop16[mask[win]])  # the spline's own 16-bit fill
+    win = routes[False].slices
+    assert np.array_equal(to_8bit(out16[win][mask[win]]), out8[win][mask[win]])  # the model's 8-bit fill
+
+
 @pytest.fixture
 def weights_dir(tmp_path, monkeypatch):
     """An empty shipped-weights folder in place of the package's own (and no inpainter the

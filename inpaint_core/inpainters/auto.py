@@ -12,6 +12,11 @@ Each window (one or more nearby hole components with context) is routed on its o
   the reason says so. A shipped model is not used when the development evaluation scores the
   spline above it in those bins (:func:`spline_beats`): then the spline is the better fill.
 
+16-bit images: windows routed to a classical method are filled at 16 bits (the pipeline asks
+:meth:`AutoInpainter.fills_at_16_bits` per window); the learned model fills on the 8-bit view. Given
+a uint16 crop for the learned model directly, ``auto`` fills its 8-bit view and lifts the fill back
+to 16 bits (:func:`inpaint_core.dequantize.dequantize_fill`).
+
 After each call ``last_choices`` holds one ``"method (reason)"`` string per window, which the
 pipeline writes to the manifest's ``method_choice`` column.
 """
@@ -21,7 +26,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..dequantize import dequantize_fill
 from ..errors import CheckpointError
+from ..imageio import to_8bit
 from .base import Inpainter
 from .registry import create_inpainter, list_inpainters, register_inpainter
 
@@ -99,6 +106,8 @@ def _first_shipped(device: str, precision: str) -> Inpainter | None:
 @register_inpainter("auto", kind="classical", description="the spline fill for small/thin defects, "
                     "the best learned model for large holes when one beats the spline (per window)")
 class AutoInpainter(Inpainter):
+    sixteen_bit = True  # per window: see fills_at_16_bits
+
     def __init__(self, checkpoint: str | None = None, device: str = "auto", classical: str = "spline",
                  learned: str | None = None, large: str = "spline", thin_radius: float = 4.0,
                  small_area: int = 1024, precision: str = "auto") -> None:
@@ -149,6 +158,9 @@ class AutoInpainter(Inpainter):
             return self.large, f"large ({area} px); {self.no_learned_reason}"
         return self.learned, f"large: {area} px, {2 * half_width:.0f} px wide"
 
+    def fills_at_16_bits(self, crop_mask: np.ndarray) -> bool:
+        return self._route(np.asarray(crop_mask) != 0)[0].sixteen_bit
+
     def inpaint_windows(self, crops, crop_masks, crop_edges=None, *, raw=False):
         self.last_choices = []
         return super().inpaint_windows(crops, crop_masks, crop_edges, raw=raw)
@@ -159,8 +171,12 @@ class AutoInpainter(Inpainter):
         for model in dict.fromkeys(m for m, _ in routes):
             idx = [i for i, (m, _) in enumerate(routes) if m is model]
             edges = [crop_edges[i] for i in idx] if model.needs_edges else None
-            _, raws = model.inpaint_windows([crops[i] for i in idx], [crop_masks[i] for i in idx], edges, raw=True)
+            given = [crops[i] if model.sixteen_bit or crops[i].dtype == np.uint8 else to_8bit(crops[i]) for i in idx]
+            _, raws = model.inpaint_windows(given, [crop_masks[i] for i in idx], edges, raw=True)
             for i, r in zip(idx, raws):  # the method's own output: composited once, by this inpainter
+                if r.dtype != crops[i].dtype:  # a 16-bit crop filled on its 8-bit view: lifted back
+                    r = np.where(crop_masks[i][..., None], dequantize_fill(r, crops[i], crop_masks[i]),
+                                 r.astype(np.uint16) * 257)
                 out[i] = r
         self.last_choices += [f"{m.name} ({why})" for m, why in routes]
         return out

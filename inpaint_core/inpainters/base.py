@@ -114,6 +114,12 @@ class Inpainter:
             outputs[i][window.slices][hole] = result[hole]
         return outputs
 
+    def fills_at_16_bits(self, crop_mask: np.ndarray) -> bool:
+        """Whether a uint16 crop with this hole mask is filled at full 16-bit precision. The pipeline
+        then sends it at 16 bits, else on the 8-bit view. ``sixteen_bit`` for most methods; ``auto``
+        answers per window (the method it routes the window to)."""
+        return self.sixteen_bit
+
     def inpaint_windows(self, crops: Sequence[np.ndarray], crop_masks: Sequence[np.ndarray],
                         crop_edges: Sequence[np.ndarray] | None = None, *, raw: bool = False):
         """Inpaint crops that the caller already cut around the holes (same contract as ``__call__``).
