@@ -17,7 +17,7 @@ that fills at 8 bits only gets), and the method run at 16 bits (what Telea, NS a
 Mean absolute error in the hole against the 16-bit truth and the largest step between neighbouring
 hole pixels, in 16-bit levels (one 8-bit level = 257), the lift's time and the fill's time at 8
 and 16 bits; then 12-bit data (values up to 4,095 in a 16-bit file) through the restore pipeline
-with methods that fill at 8 bits, on the plain and on the stretched 8-bit view; ``auto`` (the default
+with methods that fill at 8 bits, on the plain and on the stretched 8-bit view; ``auto`` (the demo's
 method) on 16-bit scans with scratches, dust and one large hole, its windows all on the 8-bit view
 and lifted (as before 2026-11-27) against each window at the depth its method fills at (the
 spline's at 16 bits); and the lift's time on 12 MP with 1,000 specks.
@@ -212,8 +212,8 @@ def auto_scan(side: str) -> None:
     w, h = (int(v) for v in side.split("x"))
     rng = np.random.default_rng(3)
     hole = np.zeros((h, w), np.uint8)
-    # scratches and dust on a grid in the right half, 180 px apart: each its own window (windows
-    # that overlap merge, and auto routes a window by all of its holes)
+    # scratches and dust on a grid in the right half, 180 px apart: windows of their own (a window
+    # that also holds a large hole goes to the learned model's 8-bit view, all of it)
     for i, (x, y) in enumerate((x, y) for x in range(w // 2 + 90, w - 60, 180) for y in range(90, h - 60, 180)):
         if i % 2:
             dx, dy = (int(v) for v in rng.integers(-20, 21, 2))

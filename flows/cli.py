@@ -63,7 +63,7 @@ def _failure_rate(text: str) -> float | None:
 def _add_restore_options(p: argparse.ArgumentParser, default_method: str = "telea") -> None:
     p.add_argument("--method", default=default_method,
                    help=f"inpainting method (see `inpaint methods`); default {default_method}"
-                        + (" (thin/small defects: telea; large holes: the best shipped model)"
+                        + (" (thin/small defects: the spline; large holes: the best shipped model)"
                            if default_method == "auto" else ""))
     p.add_argument("--method-option", action="append", metavar="KEY=VALUE", help="option of the method, e.g. radius=5")
     p.add_argument("--checkpoint", help="weights of a learned method: local path or fsspec URL")

@@ -51,7 +51,8 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("hole_components", pa.int32(), "connected components of the hole (8-connectivity)"),
     ("method", pa.string(), "inpainting method (registry name)"),
     ("method_params", pa.string(), "JSON of the method's resolved parameters"),
-    ("method_choice", pa.string(), "with --method auto: the method used per window, and why"),
+    ("method_choice", pa.string(), "with --method auto: the methods used per window ('; ' between windows, "
+                                   "' + ' between the methods of one), and why"),
     ("checkpoint_sha256", pa.string(), "sha256 of the model weights (learned methods)"),
     ("settings_hash", pa.string(), "hash of every setting that changes the output"),
     ("blend", pa.bool_(), "the GLCIC FMM + Poisson post-process ran"),

@@ -40,6 +40,48 @@ def test_routes_by_hole_shape(glcic_checkpoint):
     assert auto.params["learned"] == "glcic"
 
 
+def _dust(mask: np.ndarray, box: tuple[int, int, int, int], n: int, seed: int = 0) -> np.ndarray:
+    """``n`` specks (radius 2-5 px, 2 px apart at least) inside ``box`` (y0, y1, x0, x1)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    dust = np.zeros(mask.shape, np.uint8)
+    while int(cv2.connectedComponents(dust)[0]) - 1 < n:
+        y, x, r = int(rng.integers(box[0], box[1])), int(rng.integers(box[2], box[3])), int(rng.integers(2, 6))
+        if not cv2.dilate(dust | mask, np.ones((5, 5), np.uint8))[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1].any():
+            cv2.circle(dust, (x, y), r, 1, -1)
+    return dust.astype(bool)
+
+
+def test_each_hole_is_routed_on_its_own_so_dust_beside_a_large_hole_gets_the_spline(glcic_checkpoint):
+    """Dust in the same window as a large hole (or dense enough that its windows merge) is still
+    filled by the classical method; only the large hole goes to the learned model."""
+    img, _ = _photo_with_holes()
+    large = np.zeros(img.shape[:2], bool)
+    large[100:150, 100:170] = True
+    dust = _dust(large, (60, 200, 60, 220), 40)
+    mask = large | dust
+    auto = create_inpainter("auto", learned="glcic", checkpoint=glcic_checkpoint)
+    (out,) = auto([img], [mask])
+    [choice] = auto.last_choices  # one window
+    assert choice.startswith("glcic (large: 3500 px") and "+ spline (thin or small: " in choice and "40 holes" in choice
+    assert np.array_equal(out[~mask], img[~mask])
+    (learned,) = create_inpainter("glcic", checkpoint=glcic_checkpoint)([img], [mask])
+    (spline,) = create_inpainter("spline")([np.where(large[..., None], out, img)], [dust])
+
+    def error(a, where):
+        return np.abs(a[where].astype(float) - img[where]).mean()
+
+    assert np.array_equal(out[dust], spline[dust])  # the spline's fill, around the learned fill
+    assert error(out, dust) < 0.5 * error(learned, dust)  # (an untrained model's fill is far off)
+    (spline_only,) = create_inpainter("spline")([img], [mask])
+    assert np.abs(out[large].astype(float) - spline_only[large]).mean() > 5  # the large hole: the model's
+    # dust alone, dense (its windows merge; 40 specks, well over small_area pixels): the spline only
+    (out,) = auto([img], [dust])
+    assert auto.last_choices == [auto.last_choices[0]] and auto.last_choices[0].startswith("spline (thin or small: ")
+    assert dust.sum() > auto.small_area and auto.fills_at_16_bits(dust)
+
+
 def test_a_16bit_image_gets_the_spline_at_16_bits_and_the_model_on_its_8_bit_view(glcic_checkpoint):
     """Given uint16, ``auto`` fills the scratch's window with the spline at 16 bits and the large
     hole's with the learned model on the 8-bit view, lifted back within its 8-bit cells."""

@@ -198,7 +198,7 @@ def test_16bit_sources_are_restored_at_16_bits_with_known_pixels_exact(tmp_path,
 
 
 def test_auto_fills_its_classical_windows_of_a_16bit_scan_at_16_bits(tmp_path):
-    """``auto`` (the default) on a 16-bit scan: the window it routes to the spline (a scratch) is
+    """``auto`` on a 16-bit scan: the window it routes to the spline (a scratch) is
     the spline's fill at 16 bits, the window it routes to the learned model (a large hole) is that
     model's fill of the 8-bit view, lifted; known pixels stay exact."""
     import cv2

@@ -1,11 +1,11 @@
 """``auto``: the classical spline fill for small or thin defects, the best learned model for large holes.
 
-Each window (one or more nearby hole components with context) is routed on its own:
+Each hole (an 8-connected component of the mask) is routed on its own:
 
 - *thin*: the widest point of the hole is at most ``2 * thin_radius`` pixels across (scratches,
   hairlines, dust) -> the classical method;
 - *small*: at most ``small_area`` hole pixels -> the classical method;
-- otherwise the learned model, when one is available (``learned=`` name with ``checkpoint=``, else
+- otherwise (*large*) the learned model, when one is available (``learned=`` name with ``checkpoint=``, else
   the shipped model whose card records the largest development-evaluation gain over Telea in the
   0.3-0.6 hole-ratio bins, ties and cards without figures in :data:`PREFERENCE` order); without
   one, the ``large`` classical method (the tension spline, about 1 dB better than Telea there), and
@@ -17,14 +17,24 @@ Each window (one or more nearby hole components with context) is routed on its o
 a uint16 crop for the learned model directly, ``auto`` fills its 8-bit view and lifts the fill back
 to 16 bits (:func:`inpaint_core.dequantize.dequantize_fill`).
 
-After each call ``last_choices`` holds one ``"method (reason)"`` string per window, which the
-pipeline writes to the manifest's ``method_choice`` column.
+A window (nearby holes with their context, cropped together) with holes of both kinds is filled
+by the learned model first, all its holes at once; the classical method then refills the thin and
+small ones, with the model's fill of the large hole as part of their surroundings. (Routing whole
+windows sent dust beside a large hole, or dust dense enough for its windows to merge, to the model,
+which sees a window larger than its resolution resized: on 30 whole ``bsds500/val`` photos with 150
+specks and 6 scratches each, 20.65 dB in the hole against the spline's 23.69;
+``benchmarks/bench_auto_routing.py``, docs/models.md.)
+
+After each call ``last_choices`` holds one ``"method (reason)"`` string per window (``" + "``
+between the methods of a mixed one), which the pipeline writes to the manifest's ``method_choice``
+column.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage
 
 from ..dequantize import dequantize_fill
 from ..errors import CheckpointError
@@ -146,20 +156,37 @@ class AutoInpainter(Inpainter):
                        "learned_params": self.learned.params if self.learned else None,
                        "thin_radius": self.thin_radius, "small_area": self.small_area}
 
-    def _route(self, mask: np.ndarray) -> tuple[Inpainter, str]:
-        """(the method, reason) for one window's hole mask."""
-        area = int(mask.sum())
-        half_width = float(cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
-        if half_width <= self.thin_radius:
-            return self.classical, f"thin: {2 * half_width:.0f} px wide"
-        if area <= self.small_area:
-            return self.classical, f"small: {area} px"
-        if self.learned is None:
-            return self.large, f"large ({area} px); {self.no_learned_reason}"
-        return self.learned, f"large: {area} px, {2 * half_width:.0f} px wide"
+    def _route(self, mask: np.ndarray) -> list[tuple[Inpainter, np.ndarray, str]]:
+        """How one window's holes are filled: ``[(method, its holes, reason)]``, one entry per
+        method, the method for large holes (if any) first. Each hole (8-connected component) is
+        routed on its own, so dust beside a large hole still gets the classical fill."""
+        hole = mask.astype(np.uint8)
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(hole, connectivity=8)
+        half = ndimage.maximum(cv2.distanceTransform(np.pad(hole, 1), cv2.DIST_L2, 3)[1:-1, 1:-1], labels,
+                               np.arange(1, n))
+        half, area = np.atleast_1d(np.asarray(half, np.float64)), stats[1:, cv2.CC_STAT_AREA]
+        thin, small = half <= self.thin_radius, area <= self.small_area
+        large = ~(thin | small)
+        routes = []
+        if large.any():
+            holes, px = np.isin(labels, 1 + np.flatnonzero(large)), int(area[large].sum())
+            if self.learned is None:
+                routes.append((self.large, holes, f"large ({px} px); {self.no_learned_reason}"))
+            else:
+                routes.append((self.learned, holes, f"large: {px} px, {2 * half[large].max():.0f} px wide"))
+        if not large.all():
+            holes, count = np.isin(labels, 1 + np.flatnonzero(~large)), f", {(~large).sum()} holes" if n > 2 else ""
+            why = (f"thin: {2 * half[thin].max():.0f} px wide" if thin.all() else
+                   f"small: {area[~large].max()} px" if not thin.any() else
+                   f"thin or small: {area[~large].sum()} px") + count
+            if routes and routes[0][0] is self.classical:  # no learned model: the large method is this one
+                routes[0] = (self.classical, mask, routes[0][2] + f"; {why}")
+            else:
+                routes.append((self.classical, holes, why))
+        return routes
 
     def fills_at_16_bits(self, crop_mask: np.ndarray) -> bool:
-        return self._route(np.asarray(crop_mask) != 0)[0].sixteen_bit
+        return all(m.sixteen_bit for m, _, _ in self._route(np.asarray(crop_mask) != 0))
 
     def inpaint_windows(self, crops, crop_masks, crop_edges=None, *, raw=False):
         self.last_choices = []
@@ -167,16 +194,31 @@ class AutoInpainter(Inpainter):
 
     def _inpaint_batch(self, crops, crop_masks, crop_edges):
         routes = [self._route(m) for m in crop_masks]
+        # The first method of each window fills all of its holes; where a window also has holes of
+        # the other kind (dust beside a large hole), the classical method then refills those, with
+        # the first one's fill of the large hole as their surroundings.
+        out = self._fill_by_method(crops, crop_masks, crop_edges, [r[0][0] for r in routes])
+        mixed = [i for i, r in enumerate(routes) if len(r) > 1]
+        if mixed:  # the crop with its large holes filled (a raw output's known part is the model's too)
+            filled = [np.where(routes[i][0][1][..., None], out[i], crops[i]) for i in mixed]
+            refill = self._fill_by_method(filled, [routes[i][1][1] for i in mixed], None,
+                                          [routes[i][1][0] for i in mixed])
+            for i, r in zip(mixed, refill):
+                out[i] = np.where(routes[i][1][1][..., None], r, out[i])
+        self.last_choices += [" + ".join(f"{m.name} ({why})" for m, _, why in r) for r in routes]
+        return out
+
+    def _fill_by_method(self, crops, masks, edges, methods) -> list[np.ndarray]:
+        """Each crop's raw fill by its method, the crops of one method in one batch."""
         out: list[np.ndarray | None] = [None] * len(crops)
-        for model in dict.fromkeys(m for m, _ in routes):
-            idx = [i for i, (m, _) in enumerate(routes) if m is model]
-            edges = [crop_edges[i] for i in idx] if model.needs_edges else None
+        for model in dict.fromkeys(methods):
+            idx = [i for i, m in enumerate(methods) if m is model]
+            given_edges = [edges[i] for i in idx] if model.needs_edges else None
             given = [crops[i] if model.sixteen_bit or crops[i].dtype == np.uint8 else to_8bit(crops[i]) for i in idx]
-            _, raws = model.inpaint_windows(given, [crop_masks[i] for i in idx], edges, raw=True)
+            _, raws = model.inpaint_windows(given, [masks[i] for i in idx], given_edges, raw=True)
             for i, r in zip(idx, raws):  # the method's own output: composited once, by this inpainter
                 if r.dtype != crops[i].dtype:  # a 16-bit crop filled on its 8-bit view: lifted back
-                    r = np.where(crop_masks[i][..., None], dequantize_fill(r, crops[i], crop_masks[i]),
+                    r = np.where(masks[i][..., None], dequantize_fill(r, crops[i], masks[i]),
                                  r.astype(np.uint16) * 257)
                 out[i] = r
-        self.last_choices += [f"{m.name} ({why})" for m, why in routes]
         return out
