@@ -3,9 +3,17 @@
 Per crop: resize so the longer side is the model's working ``resolution`` (INTER_AREA down; a
 smaller crop is not upscaled), pad by reflection to a multiple of the spec's ``multiple`` (or to
 ``resolution x resolution`` for fixed-size models), zero the holes, run the generator in batches
-of equal padded shape, resize the prediction back. The base class pastes only hole pixels, so known
-pixels are untouched bit for bit. The mask is resized with nearest neighbour and dilated by one
-pixel so that resizing never drops a hole pixel from the model's view.
+of equal padded shape, and bring the prediction back to the crop's size. The base class pastes only
+hole pixels, so known pixels are untouched bit for bit. The mask is resized with nearest neighbour
+and dilated by one pixel so that resizing never drops a hole pixel from the model's view.
+
+A crop larger than the working resolution (a large hole in a large photo) comes back as the
+classical fill at full size plus the model's correction to it, upscaled (``upscale="residual"``,
+the default): ``fill(crop) + resize(prediction - fill(small crop))``, the fill being the model's
+own pre-fill (the spline for models without one). Resizing the whole prediction back
+(``upscale="resize"``) blurs the fill where it meets the known pixels: on whole ``bsds500/val``
+photos (481x321) it put every shipped model below the spline fill alone
+(``benchmarks/bench_upscale.py``).
 
 Weights, in order: ``checkpoint`` (path or fsspec URL), else the shipped
 ``inpaint_core/weights/<name>.safetensors``, else an error explaining how to get some;
@@ -26,6 +34,7 @@ import torch
 from inpaint_core.errors import CheckpointError
 from inpaint_core.inpainters.base import Inpainter
 from inpaint_core.models.checkpoint import load_checkpoint, load_state_into
+from inpaint_core.models.prefill import PREFILL_METHODS
 from inpaint_core.models.spec import ModelSpec
 
 __all__ = ["TorchInpainter", "WEIGHTS_DIR", "resolve_device"]
@@ -33,6 +42,7 @@ __all__ = ["TorchInpainter", "WEIGHTS_DIR", "resolve_device"]
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 _WEIGHTS_CHOICES = ("auto", "random")
 _PRECISIONS = ("auto", "float32", "bfloat16")
+_UPSCALES = ("residual", "resize")
 _DILATE = np.ones((3, 3), np.uint8)
 
 
@@ -57,7 +67,8 @@ def _resolve_config(spec: ModelSpec, base: dict, overrides: dict) -> dict:
     unknown = sorted(set(overrides) - set(spec.default_config))
     if unknown:
         raise TypeError(f"inpainter {spec.name!r} got unknown option(s) {unknown}; config keys: "
-                        f"{sorted(spec.default_config)}; options: checkpoint, device, weights, batch_size, resolution")
+                        f"{sorted(spec.default_config)}; options: checkpoint, device, weights, batch_size, resolution, "
+                        "precision, upscale")
     return {**spec.default_config, **base, **overrides}
 
 
@@ -76,7 +87,7 @@ class TorchInpainter(Inpainter):
 
     def __init__(self, spec: ModelSpec, *, checkpoint: str | None = None, device: str = "auto",
                  weights: str = "auto", batch_size: int = 8, resolution: int | None = None,
-                 precision: str = "auto", **config_overrides: Any) -> None:
+                 precision: str = "auto", upscale: str = "residual", **config_overrides: Any) -> None:
         """
         Args:
             spec: the model to run.
@@ -90,6 +101,9 @@ class TorchInpainter(Inpainter):
                 elsewhere), ``"float32"`` (no autocast: the CPU's arithmetic on CUDA too, slower there,
                 with TF32 convolutions where PyTorch's settings allow them) or ``"bfloat16"`` (autocast,
                 on a CPU too). Recorded in ``params``.
+            upscale: how a crop larger than ``resolution`` gets its fill back at full size:
+                ``"residual"`` (the classical pre-fill at full size plus the model's correction,
+                upscaled) or ``"resize"`` (the prediction resized). Recorded in ``params``.
             **config_overrides: architecture config keys (``spec.default_config``).
 
         Raises:
@@ -113,6 +127,9 @@ class TorchInpainter(Inpainter):
         if precision == "auto":
             precision = "bfloat16" if self.device.startswith("cuda") else "float32"
         self.precision = precision
+        if upscale not in _UPSCALES:
+            raise ValueError(f"upscale must be one of {_UPSCALES}, got {upscale!r}")
+        self.upscale = upscale
 
         state, card, source = self._find_weights(spec, checkpoint, weights)
         if spec.fixed_size and resolution is not None:
@@ -137,7 +154,7 @@ class TorchInpainter(Inpainter):
         self.params = {"model": spec.name, "resolution": self.resolution, "config": self.config,
                        "weights": source, "checkpoint_sha256": self.checkpoint_sha256,
                        "batch_size": batch_size, "window_margin": self.window_margin,
-                       "precision": self.precision}
+                       "precision": self.precision, "upscale": self.upscale}
 
     @staticmethod
     def _find_weights(spec: ModelSpec, checkpoint: str | None, weights: str):
@@ -170,6 +187,7 @@ class TorchInpainter(Inpainter):
         return h, w, -(-h // m) * m, -(-w // m) * m
 
     def _prepare(self, crop: np.ndarray, mask: np.ndarray, edge: np.ndarray | None):
+        """``(image, hole, edges)`` arrays for the network, and the resized ``(crop, hole)`` uint8."""
         h, w = crop.shape[:2]
         rh, rw, ph, pw = self._target(h, w)
         hole = mask.view(np.uint8)
@@ -178,6 +196,7 @@ class TorchInpainter(Inpainter):
             hole = cv2.dilate(cv2.resize(hole, (rw, rh), interpolation=cv2.INTER_NEAREST), _DILATE)
             if edge is not None:
                 edge = cv2.resize(edge.view(np.uint8), (rw, rh), interpolation=cv2.INTER_NEAREST)
+        small = (crop, hole)
         pad = ((0, ph - rh), (0, pw - rw))
         # symmetric, not cv2's reflect: it also works when the pad is larger than the crop.
         crop = np.pad(crop, pad + ((0, 0),), mode="symmetric")
@@ -188,14 +207,21 @@ class TorchInpainter(Inpainter):
         edgef = None
         if edge is not None:
             edgef = (np.pad(edge.view(np.uint8), pad, mode="symmetric") != 0).astype(np.float32)[None]
-        return image, holef, edgef
+        return image, holef, edgef, small
 
-    def _restore(self, pred: np.ndarray, h: int, w: int) -> np.ndarray:
-        rh, rw, _, _ = self._target(h, w)
-        rgb = np.clip((pred[:, :rh, :rw].transpose(1, 2, 0) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-        if (rh, rw) != (h, w):
-            rgb = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_LINEAR)
-        return rgb
+    def _restore(self, pred: np.ndarray, crop: np.ndarray, mask: np.ndarray, small) -> np.ndarray:
+        """The prediction for ``crop`` at its own size (module doc: ``upscale``)."""
+        (h, w), (rh, rw) = crop.shape[:2], small[0].shape[:2]
+        rgb = (pred[:, :rh, :rw].transpose(1, 2, 0) + 1.0) * 127.5
+        if (rh, rw) == (h, w):
+            return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        if self.upscale == "resize":
+            return cv2.resize(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+        fill = PREFILL_METHODS[self.config.get("prefill") or "spline"]
+        correction = rgb - fill(np.ascontiguousarray(small[0]), small[1]).astype(np.float32)
+        full = fill(crop, mask.view(np.uint8)).astype(np.float32)
+        return np.clip(full + cv2.resize(correction, (w, h), interpolation=cv2.INTER_LINEAR) + 0.5, 0, 255
+                       ).astype(np.uint8)
 
     # ---- the hook ---------------------------------------------------------------------------
 
@@ -208,7 +234,7 @@ class TorchInpainter(Inpainter):
         edges = crop_edges if self.needs_edges else [None] * len(crops)
         prepared = [self._prepare(c, m, e) for c, m, e in zip(crops, crop_masks, edges)]
         groups: dict[tuple[int, int], list[int]] = defaultdict(list)
-        for i, (image, _, _) in enumerate(prepared):
+        for i, (image, *_) in enumerate(prepared):
             groups[image.shape[1:]].append(i)
         results: list[np.ndarray | None] = [None] * len(crops)
         with torch.inference_mode(), self._autocast():
@@ -217,7 +243,7 @@ class TorchInpainter(Inpainter):
                     chunk = indices[start:start + self.batch_size]
                     preds = self._forward([prepared[i] for i in chunk])
                     for i, pred in zip(chunk, preds):
-                        results[i] = self._restore(pred, *crops[i].shape[:2])
+                        results[i] = self._restore(pred, crops[i], crop_masks[i], prepared[i][3])
         return results
 
     def _forward(self, items) -> np.ndarray:

@@ -275,3 +275,35 @@ def test_training_components_shapes():
     assert logits.shape == (2,)
     logits.sum().backward()
     assert all(p.grad is not None for p in d.parameters())
+
+
+@pytest.mark.parametrize("prefill", ["spline", "telea", None])
+def test_a_crop_larger_than_the_working_side_gets_the_full_size_fill_plus_the_correction(prefill):
+    """``upscale="residual"`` (default): a crop the model sees resized comes back as its pre-fill
+    (the spline without one) at full size plus the model's correction, upscaled. A new pre-filled
+    model makes no correction, so that is the full-size fill itself, where ``"resize"`` returns the
+    small fill blown up (blurred where it meets the known pixels)."""
+    from skimage import data as skdata
+
+    from inpaint_core.models.prefill import PREFILL_METHODS
+
+    photo = skdata.astronaut()[:240, 100:340].copy()
+    mask = np.zeros(photo.shape[:2], bool)
+    mask[60:170, 70:150] = True
+    options = {"width": 4, "resolution": 64} | ({"prefill": prefill} if prefill else {})
+    torch.manual_seed(0)
+    residual = create_inpainter("glcic", weights="random", **options)
+    resize = create_inpainter("glcic", weights="random", upscale="resize", **options)
+    resize.model.load_state_dict(residual.model.state_dict())
+    assert (residual.params["upscale"], resize.params["upscale"]) == ("residual", "resize")
+    (a,), (b,) = residual([photo], [mask]), resize([photo], [mask])
+    full = PREFILL_METHODS[prefill or "spline"](photo, mask.astype(np.uint8))
+    assert np.array_equal(a[~mask], photo[~mask]) and np.array_equal(b[~mask], photo[~mask])
+    if prefill:  # an untrained head: no correction
+        assert np.abs(a[mask].astype(int) - full[mask]).max() <= 2
+        assert np.abs(b[mask].astype(int) - full[mask]).mean() > 2 * np.abs(a[mask].astype(int) - full[mask]).mean()
+    else:  # the network's own (random) output, as a correction over the spline
+        correction = np.abs(a[mask].astype(int) - full[mask]).mean()
+        assert correction > 5
+    with pytest.raises(ValueError, match="upscale"):
+        create_inpainter("glcic", weights="random", upscale="bicubic", **options)
