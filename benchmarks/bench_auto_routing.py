@@ -21,14 +21,14 @@ here only) and ``auto`` per hole (what ships).
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+from _protocol import protocol_parser, require_images  # noqa: E402
+
 
 
 def per_window_route(self, mask):
@@ -70,13 +70,9 @@ def main() -> None:
     from inpaint_core.inpainters.auto import AutoInpainter
     from inpaint_core.quality import score_reference
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--images", default=os.path.join(SHARED, "bsds500", "val"))
-    p.add_argument("--masks", default=os.path.join(SHARED, "masks", "nvidia_irregular", "index.csv"))
-    p.add_argument("--limit", type=int, default=None, help="images per bin (default: all 100)")
+    p = protocol_parser(__doc__, limit=None)
     a = p.parse_args()
-    if not os.path.isdir(a.images):
-        sys.exit(f"no evaluation images at {a.images} (the shared data is not on this machine)")
+    require_images(a.images)
     t0 = time.perf_counter()
     auto = create_inpainter("auto")
     per_window = create_inpainter("auto")

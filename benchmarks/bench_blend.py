@@ -13,14 +13,14 @@ seam score of the manifest (``q_seam``: boundary / ring gradient, about 1 = invi
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+from _protocol import protocol_parser  # noqa: E402
+
 BINS = ("0.01-0.1", "0.1-0.2", "0.3-0.4", "0.5-0.6")
 
 
@@ -32,10 +32,7 @@ def main() -> None:
     from inpaint_core.evaluation import protocol_cases
     from inpaint_core.quality import score_fill, score_reference
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--images", default=os.path.join(SHARED, "bsds500", "val"))
-    p.add_argument("--masks", default=os.path.join(SHARED, "masks", "nvidia_irregular", "index.csv"))
-    p.add_argument("--limit", type=int, default=30, help="images per bin (default 30 of 100)")
+    p = protocol_parser(__doc__, limit=30)
     p.add_argument("--methods", default="context_encoder,glcic,pconv")
     a = p.parse_args()
     t0 = time.perf_counter()

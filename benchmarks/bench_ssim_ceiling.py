@@ -12,14 +12,14 @@ show how fine a structure a fill must reproduce, exactly, to get there.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+from _protocol import protocol_parser  # noqa: E402
+
 BINS = ("0.3-0.4", "0.4-0.5", "0.5-0.6")
 
 
@@ -31,10 +31,7 @@ def main() -> None:
     from inpaint_core.evaluation import protocol_cases
     from inpaint_core.quality import score_reference
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--images", default=os.path.join(SHARED, "bsds500", "val"))
-    p.add_argument("--masks", default=os.path.join(SHARED, "masks", "nvidia_irregular", "index.csv"))
-    p.add_argument("--limit", type=int, default=None, help="images per bin (default: all 100)")
+    p = protocol_parser(__doc__, limit=None)
     a = p.parse_args()
     t0 = time.perf_counter()
     cases = list(protocol_cases(a.images, a.masks, bins=list(BINS), limit=a.limit))

@@ -15,14 +15,14 @@ and is resized to 256 px for the model. Methods: Telea, the spline, and each shi
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+from _protocol import protocol_parser, require_images  # noqa: E402
+
 BINS = ("0.3-0.4", "0.4-0.5", "0.5-0.6")
 
 
@@ -36,14 +36,10 @@ def main() -> None:
     from inpaint_core.inpainters.auto import shipped_ranking
     from inpaint_core.quality import score_reference
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--images", default=os.path.join(SHARED, "bsds500", "val"))
-    p.add_argument("--masks", default=os.path.join(SHARED, "masks", "nvidia_irregular", "index.csv"))
-    p.add_argument("--limit", type=int, default=20, help="images per bin (default 20)")
+    p = protocol_parser(__doc__, limit=20)
     p.add_argument("--models", default=None, help="comma-separated (default: every shipped model)")
     a = p.parse_args()
-    if not os.path.isdir(a.images):
-        sys.exit(f"no evaluation images at {a.images} (the shared data is not on this machine)")
+    require_images(a.images)
     t0 = time.perf_counter()
     models = a.models.split(",") if a.models else shipped_ranking()
     methods = {"telea": create_inpainter("telea", radius=3), "spline": create_inpainter("spline")}
