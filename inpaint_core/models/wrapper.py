@@ -13,7 +13,9 @@ the default): ``fill(crop) + resize(prediction - fill(small crop))``, the fill b
 own pre-fill (the spline for models without one). Resizing the whole prediction back
 (``upscale="resize"``) blurs the fill where it meets the known pixels: on whole ``bsds500/val``
 photos (481x321) it put every shipped model below the spline fill alone
-(``benchmarks/bench_upscale.py``).
+(``benchmarks/bench_upscale.py``). The full-size fill costs what the classical method costs (the
+spline: about 20 us a hole pixel, 5 s for 262,144), so a crop with more hole pixels than
+:data:`RESIDUAL_MAX_HOLE` is resized back instead (a 1500x1500 hole took 117 s the other way).
 
 Weights, in order: ``checkpoint`` (path or fsspec URL), else the shipped
 ``inpaint_core/weights/<name>.safetensors``, else an error explaining how to get some;
@@ -35,6 +37,7 @@ from inpaint_core.errors import CheckpointError
 from inpaint_core.inpainters.base import Inpainter
 from inpaint_core.models.checkpoint import load_checkpoint, load_state_into
 from inpaint_core.models.prefill import PREFILL_METHODS
+from inpaint_core.spline import DIRECT_MAX
 from inpaint_core.models.spec import ModelSpec
 
 __all__ = ["TorchInpainter", "WEIGHTS_DIR", "resolve_device"]
@@ -43,6 +46,8 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 _WEIGHTS_CHOICES = ("auto", "random")
 _PRECISIONS = ("auto", "float32", "bfloat16")
 _UPSCALES = ("residual", "resize")
+#: hole pixels of a crop above which ``upscale="residual"`` resizes instead (the spline's direct solve)
+RESIDUAL_MAX_HOLE = DIRECT_MAX
 _DILATE = np.ones((3, 3), np.uint8)
 
 
@@ -103,7 +108,8 @@ class TorchInpainter(Inpainter):
                 on a CPU too). Recorded in ``params``.
             upscale: how a crop larger than ``resolution`` gets its fill back at full size:
                 ``"residual"`` (the classical pre-fill at full size plus the model's correction,
-                upscaled) or ``"resize"`` (the prediction resized). Recorded in ``params``.
+                upscaled; up to :data:`RESIDUAL_MAX_HOLE` hole pixels a crop, resized above) or
+                ``"resize"`` (the prediction resized). Recorded in ``params``.
             **config_overrides: architecture config keys (``spec.default_config``).
 
         Raises:
@@ -215,7 +221,7 @@ class TorchInpainter(Inpainter):
         rgb = (pred[:, :rh, :rw].transpose(1, 2, 0) + 1.0) * 127.5
         if (rh, rw) == (h, w):
             return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
-        if self.upscale == "resize":
+        if self.upscale == "resize" or np.count_nonzero(mask) > RESIDUAL_MAX_HOLE:
             return cv2.resize(np.clip(rgb + 0.5, 0, 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
         fill = PREFILL_METHODS[self.config.get("prefill") or "spline"]
         correction = rgb - fill(np.ascontiguousarray(small[0]), small[1]).astype(np.float32)

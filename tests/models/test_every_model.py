@@ -307,3 +307,18 @@ def test_a_crop_larger_than_the_working_side_gets_the_full_size_fill_plus_the_co
         assert correction > 5
     with pytest.raises(ValueError, match="upscale"):
         create_inpainter("glcic", weights="random", upscale="bicubic", **options)
+
+
+def test_a_hole_too_large_for_a_quick_full_size_fill_is_resized_back(monkeypatch):
+    """Above ``RESIDUAL_MAX_HOLE`` hole pixels a crop the model sees resized is resized back (the
+    full-size spline would cost seconds to minutes)."""
+    photo = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    mask = np.zeros((200, 200), bool)
+    mask[50:150, 60:140] = True
+    torch.manual_seed(0)
+    residual = create_inpainter("glcic", weights="random", width=4, resolution=64, prefill="spline")
+    resize = create_inpainter("glcic", weights="random", width=4, resolution=64, prefill="spline", upscale="resize")
+    resize.model.load_state_dict(residual.model.state_dict())
+    assert not np.array_equal(residual([photo], [mask])[0], resize([photo], [mask])[0])
+    monkeypatch.setattr(wrapper, "RESIDUAL_MAX_HOLE", int(mask.sum()) - 1)
+    assert np.array_equal(residual([photo], [mask])[0], resize([photo], [mask])[0])
