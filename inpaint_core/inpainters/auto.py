@@ -12,8 +12,9 @@ Each hole (an 8-connected component of the mask) is routed on its own:
   the reason says so. A shipped model is not used when the development evaluation scores the
   spline above it in those bins (:func:`spline_beats`): then the spline is the better fill.
 
-16-bit images: windows routed to a classical method are filled at 16 bits (the pipeline asks
-:meth:`AutoInpainter.fills_at_16_bits` per window); the learned model fills on the 8-bit view. Given
+16-bit images: a window whose holes all go to the classical method is filled at 16 bits (the
+pipeline asks :meth:`AutoInpainter.fills_at_16_bits` per window); a window with a large hole is
+filled on the 8-bit view, its thin and small holes too. Given
 a uint16 crop for the learned model directly, ``auto`` fills its 8-bit view and lifts the fill back
 to 16 bits (:func:`inpaint_core.dequantize.dequantize_fill`).
 
@@ -114,7 +115,7 @@ def _first_shipped(device: str, precision: str) -> Inpainter | None:
 
 
 @register_inpainter("auto", kind="classical", description="the spline fill for small/thin defects, "
-                    "the best learned model for large holes when one beats the spline (per window)")
+                    "the best learned model for large holes when one beats the spline (per hole)")
 class AutoInpainter(Inpainter):
     sixteen_bit = True  # per window: see fills_at_16_bits
 
@@ -154,7 +155,8 @@ class AutoInpainter(Inpainter):
         self.last_choices: list[str] = []
         self.params = {"classical": classical, "large": large, "learned": self.learned.name if self.learned else None,
                        "learned_params": self.learned.params if self.learned else None,
-                       "thin_radius": self.thin_radius, "small_area": self.small_area}
+                       "thin_radius": self.thin_radius, "small_area": self.small_area,
+                       "routing": "per hole"}  # (was per window until 2026-11-27: a new settings hash)
 
     def _route(self, mask: np.ndarray) -> list[tuple[Inpainter, np.ndarray, str]]:
         """How one window's holes are filled: ``[(method, its holes, reason)]``, one entry per

@@ -117,7 +117,7 @@ class Inpainter:
     def fills_at_16_bits(self, crop_mask: np.ndarray) -> bool:
         """Whether a uint16 crop with this hole mask is filled at full 16-bit precision. The pipeline
         then sends it at 16 bits, else on the 8-bit view. ``sixteen_bit`` for most methods; ``auto``
-        answers per window (the method it routes the window to)."""
+        answers per window (True when every hole in it goes to a method that fills at 16 bits)."""
         return self.sixteen_bit
 
     def inpaint_windows(self, crops: Sequence[np.ndarray], crop_masks: Sequence[np.ndarray],

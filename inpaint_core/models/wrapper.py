@@ -37,8 +37,8 @@ from inpaint_core.errors import CheckpointError
 from inpaint_core.inpainters.base import Inpainter
 from inpaint_core.models.checkpoint import load_checkpoint, load_state_into
 from inpaint_core.models.prefill import PREFILL_METHODS
-from inpaint_core.spline import DIRECT_MAX
 from inpaint_core.models.spec import ModelSpec
+from inpaint_core.spline import DIRECT_MAX
 
 __all__ = ["TorchInpainter", "WEIGHTS_DIR", "resolve_device"]
 
