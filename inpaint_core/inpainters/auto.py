@@ -21,10 +21,10 @@ to 16 bits (:func:`inpaint_core.dequantize.dequantize_fill`).
 A window (nearby holes with their context, cropped together) with holes of both kinds is filled
 by the learned model first, all its holes at once; the classical method then refills the thin and
 small ones, with the model's fill of the large hole as part of their surroundings. (Routing whole
-windows sent dust beside a large hole, or dust dense enough for its windows to merge, to the model,
-which sees a window larger than its resolution resized: on 30 whole ``bsds500/val`` photos with 150
-specks and 6 scratches each, 20.65 dB in the hole against the spline's 23.69;
-``benchmarks/bench_auto_routing.py``, docs/models.md.)
+windows sent dust beside a large hole, or dust dense enough for its windows to merge, to the model:
+on 30 whole ``bsds500/val`` photos with 150 specks and 6 scratches each, 23.57 dB in the hole
+against the spline's 23.69, and 20.65 while the model's prediction of a large window was resized
+back; ``benchmarks/bench_auto_routing.py``, docs/models.md.)
 
 After each call ``last_choices`` holds one ``"method (reason)"`` string per window (``" + "``
 between the methods of a mixed one), which the pipeline writes to the manifest's ``method_choice``
