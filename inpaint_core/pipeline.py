@@ -599,7 +599,7 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
 # --------------------------------------------------------------------------------------------
 # inpaint
 # --------------------------------------------------------------------------------------------
-def blends(config: RestoreConfig, inpainter: Inpainter) -> bool:
+def blends(config: RestoreConfig) -> bool:
     """Whether the GLCIC post-process runs: ``--blend on``. ``auto`` is off for every method today:
     on the development protocol it moves each shipped model's PSNR by -0.13 to +0.02 dB
     (``python benchmarks/bench_blend.py``); they composite a fill whose colours already follow the
@@ -615,7 +615,7 @@ def inpaint_shard(works: list[Work], config: RestoreConfig, worker: str) -> list
     masks = [m for w in todo for m in w.crop_masks]
     edges = [e for w in todo for e in w.crop_edges] if inpainter.needs_edges else None
     t0 = time.perf_counter()
-    keep_raw = blends(config, inpainter)
+    keep_raw = blends(config)
     try:
         filled, raws = inpainter.inpaint_windows(crops, masks, edges, raw=True) if crops else ([], [])
     except Exception as exc:  # noqa: BLE001 - a batch failure fails its images, not the run
@@ -644,8 +644,7 @@ def inpaint_shard(works: list[Work], config: RestoreConfig, worker: str) -> list
 def finish_shard(works: list[Work], config: RestoreConfig, source: Location, dest: Location,
                  worker: str | None = None) -> list[dict[str, Any]]:
     """Paste, blend, score and write every image; returns the manifest rows (up-to-date ones left out)."""
-    inpainter = get_inpainter(config)
-    blend = blends(config, inpainter)
+    blend = blends(config)  # (the finish stage needs no inpainter: on a GPU split it runs on CPU workers)
     rows = []
     with _WriteBehind(dest, 1 if dest.is_local else WRITES_IN_FLIGHT) as writes:
         for w in works:
