@@ -8,13 +8,15 @@ Pixels leave this module as RGB ``uint8`` ``H×W×3`` with the EXIF orientation 
 it as ``H×W`` ``bool`` with ``True`` = hole. A 16-bit PNG or TIFF also keeps its full samples
 (``DecodedImage.rgb16``, ``uint16``): every stage works on the 8-bit view, and the restored image is
 written back at 16 bits with each pixel the pipeline did not change exactly as it was, and the fill
-lifted to 16 bits without its 8-bit steps.
+lifted to 16 bits without its 8-bit steps. A TIFF's bands past colour and alpha (near-infrared)
+are kept too (``DecodedImage.extra``), for a TIFF output to write back.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import math
 import re
 import struct
@@ -43,6 +45,8 @@ _EXIF_ORIENTATION_TAG = 0x0112
 _TIFF_BITS_PER_SAMPLE = 258
 _TIFF_SAMPLE_FORMAT = 339
 _TIFF_SAMPLES_PER_PIXEL = 277
+_TIFF_PHOTOMETRIC = 262
+_TIFF_EXTRA_SAMPLES = 338
 _TIFF_FLOAT = 3
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
 # Formats whose extra frames are an animation: restoring one frame would silently drop the rest.
@@ -66,6 +70,11 @@ class DecodedImage:
         rgb16: ``H×W×3`` uint16 of a 16-bit PNG or TIFF (``rgb`` is then its nearest 8-bit value,
             ``round(v / 257)``), in the same orientation; ``None`` for 8-bit sources.
         alpha16: the 16-bit alpha of such a source, or ``None``.
+        extra: ``H×W×k`` samples past colour and alpha, at the source's depth (uint8 or uint16), in
+            the same orientation: the bands of a TIFF that are not colour or transparency (a
+            satellite tile's near-infrared band, say); ``None`` when there are none.
+        extra_samples: the TIFF ExtraSamples code of each sample past colour, in the file's order
+            (0 an extra band, 1 or 2 the alpha), so a TIFF output puts the bands back where they were.
     """
 
     rgb: np.ndarray
@@ -77,6 +86,8 @@ class DecodedImage:
     gray: bool
     rgb16: np.ndarray | None = None
     alpha16: np.ndarray | None = None
+    extra: np.ndarray | None = None
+    extra_samples: tuple[int, ...] = ()
 
     @property
     def bit_depth(self) -> int:
@@ -155,6 +166,9 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
             to RGB, or an animation (GIF, APNG, WebP with more than one frame: restoring one frame
             would silently drop the others).
     """
+    layout = _tiff_layout(data)
+    if layout is not None:  # 16-bit or multi-band TIFF: tifffile reads every sample, in either planar layout
+        return _decode_tiff(data, layout, max_pixels)
     sixteen = _sixteen_bit_header(data)  # OpenCV decodes those pixels: Pillow only reads the header
     with _open(data, max_pixels, min_side, load=not sixteen) as im:
         _refuse_depth(im, data)
@@ -246,6 +260,114 @@ def widen_to_16bit(restored: np.ndarray, image: DecodedImage, hole: np.ndarray,
     return dequantize_fill(restored, kept, lifted) if lifted.any() else kept
 
 
+@dataclass(frozen=True)
+class _TiffLayout:
+    """How a TIFF's samples divide: ``colour`` samples (1 gray, 3 RGB), then ``codes``, the ExtraSamples
+    code of each sample past colour (0 an extra band, 1 associated and 2 unassociated alpha)."""
+
+    colour: int
+    codes: tuple[int, ...]
+
+    @property
+    def alpha(self) -> int | None:
+        """Index (among the samples past colour) of the alpha: the first marked so; None if none is."""
+        return next((i for i, c in enumerate(self.codes) if c in (1, 2)), None)
+
+
+def _tiff_layout(data: bytes) -> _TiffLayout | None:
+    """The layout of a gray or RGB TIFF of 8- or 16-bit unsigned samples that tifffile reads: one with
+    16-bit samples (OpenCV scrambles planar 16-bit colour), or with samples past colour that are not
+    its one alpha (Pillow drops them); ``None`` for every other file (Pillow or OpenCV reads it, or
+    refuses it).
+
+    A sample past colour is alpha when ExtraSamples says so (1 or 2). Without that tag, the fourth
+    sample of RGB is alpha (Pillow's reading, and OpenCV writes RGBA that way), and a second sample
+    of gray is an extra band. A gray TIFF with two or more undeclared samples past its first is a
+    multi-band image with no colour meaning and is refused.
+    """
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    tags = _tiff_tags(data, _TIFF_BITS_PER_SAMPLE, _TIFF_SAMPLE_FORMAT, _TIFF_PHOTOMETRIC, _TIFF_SAMPLES_PER_PIXEL)
+    ifd = _tiff_ifd(data)
+    if tags is None or ifd is None:
+        return None
+    bits, sample_format, photometric, spp = tags
+    if (len(set(bits)) != 1 or bits[0] not in (8, 16) or not set(sample_format) <= {1}
+            or photometric[:1] not in ((1,), (2,)) or not spp):
+        return None
+    colour = 3 if photometric[0] == 2 else 1
+    past = spp[0] - colour
+    if past < 0:
+        return None
+    try:
+        declared = _as_ints(ifd[_TIFF_EXTRA_SAMPLES]) if _TIFF_EXTRA_SAMPLES in ifd else ()
+    except (TypeError, ValueError):
+        declared = ()
+    if colour == 1 and past - len(declared) >= 2:
+        raise UnsupportedImageError(
+            f"TIFF with {spp[0]} samples per pixel (a multi-band image): only gray, RGB and RGBA images, with "
+            "any extra bands their ExtraSamples tag declares, are restored; write the bands to restore as an "
+            "RGB TIFF first")
+    if not declared and colour == 3 and past == 1:
+        codes = (2,)
+    else:
+        codes = tuple(declared[:past]) + (0,) * (past - len(declared))
+    layout = _TiffLayout(colour, codes)
+    has_extra = past - (layout.alpha is not None) > 0
+    return layout if bits[0] == 16 or has_extra else None
+
+
+def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedImage:
+    """Decode a TIFF of this ``layout`` (first page) with tifffile, every sample at its own depth."""
+    import tifffile  # a dependency; imported here as only these TIFFs need it
+
+    size = _header_size(data)
+    if size is not None:
+        _check_pixels(size[0], size[1], max_pixels)
+    log = logging.getLogger("tifffile")  # it logs each odd tag it skips: our error says what matters
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
+            page = tif.pages[0]
+            axes, arr = page.axes, page.asarray()
+    except MemoryError as exc:
+        raise ImageTooLargeError(_memory_message(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - tifffile and its codecs raise ValueError, zlib.error, KeyError...
+        raise DecodeError(f"truncated or corrupt TIFF data: {_reason(exc)}") from exc
+    finally:
+        log.setLevel(level)
+    if "S" in axes:
+        arr = np.moveaxis(arr, axes.index("S"), -1)
+        axes = axes.replace("S", "") + "S"
+    if axes not in ("YX", "YXS") or arr.dtype not in (np.uint8, np.uint16):
+        raise UnsupportedImageError(f"TIFF whose first page is not one gray or colour image "
+                                    f"(axes {page.axes}, {arr.dtype})")
+    arr = arr.reshape(arr.shape[:2] + (-1,))
+    if arr.shape[2] != layout.colour + len(layout.codes):
+        raise DecodeError(f"corrupt TIFF: {arr.shape[2]} samples per pixel decoded, "
+                          f"{layout.colour + len(layout.codes)} declared")
+    (orientation,) = _tiff_tags(data, _EXIF_ORIENTATION_TAG)[0][:1] or (1,)
+    orientation = orientation if 1 <= orientation <= 8 else 1
+
+    def orient(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.ascontiguousarray(apply_orientation(a, orientation))
+
+    colour = orient(np.repeat(arr[..., :1], 3, axis=2) if layout.colour == 1 else arr[..., :3])
+    a = layout.alpha
+    alpha = None if a is None else orient(arr[..., layout.colour + a])
+    others = [layout.colour + i for i in range(len(layout.codes)) if i != a]
+    extra = orient(arr[..., others]) if others else None
+    sixteen = arr.dtype == np.uint16
+    mode = ("L" if layout.colour == 1 else "RGB") + ("A" if a is not None else "")
+    return DecodedImage(
+        rgb=to_8bit(colour) if sixteen else colour,
+        alpha=None if alpha is None else (to_8bit(alpha) if sixteen else alpha),
+        mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
+        gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
+        extra=extra, extra_samples=layout.codes)
+
+
 def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str, mode: str
                   ) -> tuple[bool, np.ndarray, np.ndarray | None]:
     """``(gray, rgb16 H×W×3, alpha16 H×W or None)`` of a 16-bit PNG or TIFF, stored orientation.
@@ -294,6 +416,11 @@ def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
         MaskError: Any reason the mask cannot be read, with that reason in the message.
     """
     try:
+        layout = _tiff_layout(data)
+        if layout is not None:  # a 16-bit or multi-band TIFF: its colour (and alpha) samples make the mask
+            image = _decode_tiff(data, layout, max_pixels)
+            return _colour_hole(image.rgb16 if image.rgb16 is not None else image.rgb,
+                                image.alpha16 if image.alpha16 is not None else image.alpha)
         sixteen = _sixteen_bit_header(data)
         with _open(data, max_pixels, load=not sixteen) as im:
             orientation = _orientation(im, data if sixteen else None)
@@ -317,6 +444,8 @@ def encode_image(
     alpha: np.ndarray | None = None,
     png_compression: int = 1,
     jpeg_quality: int = 95,
+    extra: np.ndarray | None = None,
+    extra_samples: tuple[int, ...] = (),
 ) -> bytes:
     """Encode RGB pixels to file bytes.
 
@@ -330,6 +459,10 @@ def encode_image(
         png_compression: zlib level 0..9 for PNG; 1 is several times faster than Pillow's 6 and
             only a few percent larger on photos.
         jpeg_quality: Quality 1..100 of the lossy formats (JPEG, WebP).
+        extra: ``H×W×k`` bands past colour and alpha, of ``rgb``'s dtype (TIFF only): written as extra
+            samples (ExtraSamples 0), so an RGB + near-infrared tile keeps its fourth band.
+        extra_samples: with ``extra``, the source's ExtraSamples codes in its order
+            (:attr:`DecodedImage.extra_samples`): the alpha and the bands are put back where they were.
 
     Returns:
         The encoded bytes. PNG, TIFF and BMP round-trip bit-exactly through :func:`decode_image`.
@@ -339,6 +472,8 @@ def encode_image(
             for a format that has none.
     """
     fmt = _normalise_format(fmt)
+    if extra is not None:
+        return _encode_tiff_bands(rgb, fmt, gray, alpha, extra, extra_samples)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         return _encode_16bit(rgb, fmt, gray, alpha, png_compression)
     _check_rgb(rgb, "rgb")
@@ -782,6 +917,40 @@ def _encode_16bit(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | Non
     if not ok:
         raise ValueError(f"OpenCV failed to encode a 16-bit {fmt}")
     return buf.tobytes()
+
+
+def _encode_tiff_bands(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | None, extra: np.ndarray,
+                       codes: tuple[int, ...]) -> bytes:
+    """A TIFF with samples past colour: the colour (or its gray), then the alpha and the ``extra`` bands
+    in the order ``codes`` gives (the alpha's place dropped when ``alpha`` is None), LZW-compressed."""
+    import tifffile
+
+    if fmt != "tiff":
+        raise ValueError(f"{fmt} cannot hold extra bands; write tiff, or leave them out")
+    if not isinstance(rgb, np.ndarray) or rgb.dtype not in (np.uint8, np.uint16) or rgb.ndim != 3 \
+            or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be an H×W×3 uint8 or uint16 array, got {getattr(rgb, 'dtype', rgb)}")
+    extra = extra[..., None] if extra.ndim == 2 else extra
+    for name, plane in (("alpha", alpha), ("extra", extra)):
+        if plane is not None and (plane.dtype != rgb.dtype or plane.shape[:2] != rgb.shape[:2]):
+            raise ValueError(f"{name} must be {rgb.dtype} of size {rgb.shape[:2]}, got {plane.dtype} {plane.shape}")
+    layout = [c for c in codes if c in (0, 1, 2)]
+    alpha_at = next((i for i, c in enumerate(layout) if c in (1, 2)), None)
+    if alpha is None and alpha_at is not None:
+        del layout[alpha_at]
+        alpha_at = None
+    if alpha is not None and alpha_at is None:
+        layout, alpha_at = [2] + layout, 0
+    bands = iter(np.moveaxis(extra, -1, 0))
+    layout = [c if i == alpha_at else 0 for i, c in enumerate(layout)]
+    while len(layout) - (alpha_at is not None) < extra.shape[2]:
+        layout.append(0)
+    past = [alpha if i == alpha_at else next(bands) for i in range(len(layout))]
+    colour = [_gray_of(rgb)] if gray else [rgb[..., 0], rgb[..., 1], rgb[..., 2]]
+    out = io.BytesIO()
+    tifffile.imwrite(out, np.dstack(colour + past), photometric="minisblack" if gray else "rgb",
+                     extrasamples=layout, compression="lzw", planarconfig="contig")
+    return out.getvalue()
 
 
 def _encode_pillow(

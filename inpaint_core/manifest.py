@@ -27,7 +27,7 @@ from .storage import Location
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 STATUSES = ("ok", "skipped", "failed")
 STAGES = ("read", "decode", "mask", "edges", "inpaint", "blend", "score", "write")
 
@@ -43,6 +43,8 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("width", pa.int32(), "image width after EXIF orientation"),
     ("height", pa.int32(), "image height after EXIF orientation"),
     ("bit_depth", pa.int32(), "bits per sample of the source: 8, or 16 (kept in a PNG or TIFF output)"),
+    ("extra_bands", pa.int32(), "bands of a TIFF source past colour and alpha (a near-infrared band, say): a "
+     "TIFF output keeps them, their hole filled by the spline; other formats drop them"),
     ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | detect:<names> | none"),
     ("mask_uri", pa.string(), "URI of the mask file, when one was loaded"),
     ("mask_sha256", pa.string(), "sha256 of the mask file bytes, when one was loaded"),

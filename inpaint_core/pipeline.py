@@ -40,6 +40,7 @@ from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
 from .quality import score_fill, score_reference
 from .redact import redact
+from .spline import spline_fill
 from .storage import Location, location_of, sha256_hex
 from .windows import Window, hole_windows
 
@@ -465,6 +466,7 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     w.image = image = decode_image(data, max_pixels=config.max_pixels)
     row["width"], row["height"] = image.size
     row["bit_depth"] = image.bit_depth
+    row["extra_bands"] = 0 if image.extra is None else int(image.extra.shape[2])
     t = timer.add("decode", t)
 
     w.mask = mask = _find_mask(w, config, mask_bytes)
@@ -727,6 +729,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
         for win, cmask in zip(w.windows, w.crop_masks):
             w.mask[win.slices] = cmask
     restored, fill16, filled16, pixels16 = image.rgb, None, None, None
+    fmt = _PIL_TO_FORMAT.get(image.format, "png") if config.output_format == "same" else config.output_format
+    extra = image.extra if fmt == "tiff" else None  # bands past colour and alpha: only a TIFF keeps them
     if w.row["status"] is None:  # a real hole: paste the filled windows back (hole pixels only)
         restored = image.rgb.copy()
         for win, crop, cmask in zip(w.windows, w.filled or [], w.crop_masks):
@@ -741,6 +745,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
                 filled16[win.slices] |= cmask
                 crop = to_8bit(crop)
             np.copyto(restored[win.slices], crop, where=cmask[..., None])
+        if extra is not None:  # no method of colour knows a near-infrared band: the spline fills it
+            extra = spline_fill(extra, w.mask)
         t = timer.add("inpaint", t)  # pasting back is part of inpainting
         view, view_out = image.rgb, restored
         if w.stretch is not None and fill16 is not None:
@@ -772,13 +778,12 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
             _score_reference(w, view_out, source)
             t = timer.add("score", t)
 
-    fmt = _PIL_TO_FORMAT.get(image.format, "png") if config.output_format == "same" else config.output_format
     alpha = None if row["mask_source"] == "alpha" else image.alpha
     pixels = restored
     if image.rgb16 is not None and fmt in SIXTEEN_BIT_FORMATS:  # 16 bits in, 16 bits out: known pixels exact
         pixels = pixels16 if pixels16 is not None else widen_to_16bit(restored, image, w.mask, fill16, filled16)
         alpha = None if alpha is None else image.alpha16
-    out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha,
+    out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha, extra=extra, extra_samples=image.extra_samples,
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
     key = output_key(w.item.image_id, fmt)
     row["output_sha256"] = sha256_hex(out)

@@ -1,6 +1,7 @@
 """decode_image / encode_image / decode_mask: every bad input gives a typed, readable error."""
 
 import io
+import struct
 import time
 
 import cv2
@@ -134,13 +135,70 @@ def test_only_narrow_16bit_data_get_a_stretched_view():
     assert np.abs(back - twelve)[inside].max() <= (span[1] - span[0]) / 255 / 2 + 1
 
 
-def test_multi_band_tiffs_are_refused_with_their_band_count():
-    """Pillow cannot open them, and the message used to call a valid file corrupt."""
+def _tiff(array: np.ndarray, **kwargs) -> bytes:
     tifffile = pytest.importorskip("tifffile")
     buf = io.BytesIO()
-    tifffile.imwrite(buf, np.zeros((6, 8, 8), np.uint16), photometric="minisblack", planarconfig="separate")
+    tifffile.imwrite(buf, array, **kwargs)
+    return buf.getvalue()
+
+
+BANDS = np.random.default_rng(6).integers(0, 65536, (7, 10, 6), dtype=np.uint16)
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+@pytest.mark.parametrize("codes", [(0,), (0, 0), (2, 0), (0, 1, 0)])
+def test_tiff_bands_past_colour_are_kept_at_their_depth(depth, planar, codes):
+    """An RGB + near-infrared tile (or more bands, with or without alpha, either planar layout) gives
+    its colour, its alpha and every other band, each sample exact, and writes them back in the
+    file's order. (OpenCV used to scramble planar 16-bit colour, and Pillow dropped the bands.)"""
+    stored = BANDS[..., :3 + len(codes)]
+    stored = stored if depth == 16 else (stored // 257).astype(np.uint8)
+    blob = _tiff(stored if planar == "contig" else np.moveaxis(stored, -1, 0), photometric="rgb",
+                 planarconfig=planar, extrasamples=codes)
+    img = decode_image(blob)
+    alpha_at = next((3 + i for i, c in enumerate(codes) if c), None)
+    bands = [3 + i for i in range(len(codes)) if 3 + i != alpha_at]
+    colour, alpha = (img.rgb16, img.alpha16) if depth == 16 else (img.rgb, img.alpha)
+    assert img.bit_depth == depth and np.array_equal(colour, stored[..., :3])
+    assert np.array_equal(img.extra, stored[..., bands]) and img.extra_samples == codes
+    assert (alpha is None) == (alpha_at is None)
+    if alpha_at is not None:
+        assert np.array_equal(alpha, stored[..., alpha_at])
+    back = tifffile_read(encode_image(colour, "tiff", alpha=alpha, extra=img.extra, extra_samples=img.extra_samples))
+    assert back.dtype == stored.dtype and np.array_equal(back, stored)
+    # as a mask: the colour bands (and the alpha) only
+    expected = stored[..., :3].any(axis=2) & (stored[..., alpha_at] > 0 if alpha_at else True)
+    assert np.array_equal(decode_mask(blob), expected)
+    with pytest.raises(ValueError, match="png cannot hold extra bands"):
+        encode_image(colour, "png", extra=img.extra)
+
+
+def tifffile_read(blob: bytes) -> np.ndarray:
+    tifffile = pytest.importorskip("tifffile")
+    with tifffile.TiffFile(io.BytesIO(blob)) as tif:
+        return tif.pages[0].asarray()
+
+
+def test_gray_tiffs_with_declared_bands_keep_them_and_undeclared_ones_are_refused():
+    """A gray TIFF whose ExtraSamples tag declares its other samples is gray + bands; one with
+    several samples and no such tag is a multi-band image with no colour meaning: refused, named
+    by its band count (Pillow cannot open it, and the message used to call a valid file corrupt)."""
+    blob = _tiff(np.moveaxis(BANDS, -1, 0), photometric="minisblack", planarconfig="separate")
+    img = decode_image(blob)
+    assert img.gray and np.array_equal(img.rgb16[..., 0], BANDS[..., 0])
+    assert np.array_equal(img.extra, BANDS[..., 1:]) and img.extra_samples == (0,) * 5
+    undeclared = bytearray(blob)  # the same file with its ExtraSamples entry renamed to a private tag
+    at = undeclared.find(struct.pack("<HH", 338, 3))
+    undeclared[at:at + 2] = struct.pack("<H", 65000)
     with pytest.raises(UnsupportedImageError, match=r"TIFF with 6 samples per pixel \(a multi-band image\)"):
-        decode_image(buf.getvalue())
+        decode_image(bytes(undeclared))
+
+
+def test_truncated_multi_band_tiffs_fail_as_truncated():
+    blob = _tiff(BANDS[..., :4], photometric="rgb", extrasamples=(0,), compression="zlib", rowsperstrip=2)
+    with pytest.raises(DecodeError, match="truncated or corrupt TIFF data"):
+        decode_image(blob[: len(blob) // 2])
 
 
 def test_16bit_samples_take_the_exif_orientation_too():

@@ -1,6 +1,7 @@
 """The pipeline without an orchestrator: statuses, exactness outside holes, re-runs, untouched inputs."""
 
 import hashlib
+import io
 import os
 
 import numpy as np
@@ -370,6 +371,50 @@ def test_a_16bit_alpha_marks_holes_at_full_depth(tmp_path):
     [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
     assert (row["status"], row["mask_source"], row["bit_depth"]) == ("ok", "alpha", 16)
     assert row["hole_fraction"] == pytest.approx((64 + 160) / 64 ** 2)
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_a_tiles_near_infrared_band_is_kept_and_filled_in_a_tiff_output(tmp_path, depth):
+    """An RGB + NIR satellite tile (planar, as GIS tools often write them) comes back as RGB + NIR:
+    the colour restored by the method, the NIR band's known samples exact and its hole filled by the
+    spline (close to a smooth field, nothing like the zeros under the hole). A PNG output cannot
+    hold the band: it is dropped there, and the manifest says the source had it."""
+    tifffile = pytest.importorskip("tifffile")
+    from .collections import hole_mask, png_bytes, write
+
+    yy, xx = np.mgrid[0:96, 0:128].astype(np.float64)
+    scale = 257 if depth == 16 else 1
+    colour = np.stack([60 + xx, 90 + yy, 120 + (xx + yy) / 2], axis=2) * scale
+    nir = (100 + 0.8 * xx + 0.5 * yy + 10 * np.sin(xx / 9)) * scale
+    tile = np.dstack([colour, nir]).astype(np.uint16 if depth == 16 else np.uint8)
+    mask = hole_mask(96, 128, seed=3)
+    damaged = tile.copy()
+    damaged[mask] = 0
+    for name in ("tile.tif", "tile2.tif"):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, np.moveaxis(damaged, -1, 0), photometric="rgb", planarconfig="separate",
+                         extrasamples=["unspecified"])
+        write(tmp_path / "src", name, buf.getvalue())
+        write(tmp_path / "src", name.replace(".tif", "_mask.png"), png_bytes((mask * 255).astype(np.uint8)))
+    before = tree_digest(tmp_path / "src")
+    run(tmp_path / "src", tmp_path / "tiff", output_format="same")
+    run(tmp_path / "src", tmp_path / "png")
+    assert tree_digest(tmp_path / "src") == before
+    [row, _] = manifest.read_manifest(Location(str(tmp_path / "tiff"))).to_pylist()
+    [png, _] = manifest.read_manifest(Location(str(tmp_path / "png"))).to_pylist()
+    assert (row["status"], row["extra_bands"], row["bit_depth"]) == ("ok", 1, depth)
+    assert (png["status"], png["extra_bands"]) == ("ok", 1)
+    with tifffile.TiffFile(__import__("io").BytesIO(read_uri(row["output_uri"]))) as tif:
+        out = tif.pages[0].asarray()
+        assert [int(c) for c in tif.pages[0].extrasamples] == [0]
+    assert out.shape == tile.shape and out.dtype == tile.dtype
+    assert np.array_equal(out[~mask], tile[~mask])  # every known sample of every band, exact
+    restored = decode_image(read_uri(row["output_uri"]))
+    assert np.array_equal((restored.rgb16 if depth == 16 else restored.rgb)[mask], out[mask][:, :3])
+    error = np.abs(out[..., 3].astype(float) - tile[..., 3])[mask] / scale
+    assert error.mean() < 3 and (out[..., 3][mask] > 0).all(), error.mean()
+    plain = decode_image(read_uri(png["output_uri"]))
+    assert plain.extra is None and plain.format == "PNG"
 
 
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
