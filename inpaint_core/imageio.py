@@ -46,6 +46,9 @@ _TIFF_BITS_PER_SAMPLE = 258
 _TIFF_SAMPLE_FORMAT = 339
 _TIFF_SAMPLES_PER_PIXEL = 277
 _TIFF_PHOTOMETRIC = 262
+#: GeoTIFF (ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory, GeoDoubleParams,
+#: GeoAsciiParams) and GDAL (metadata, nodata) tags: what places a tile on the map
+GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 _TIFF_EXTRA_SAMPLES = 338
 _TIFF_FLOAT = 3
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
@@ -75,6 +78,10 @@ class DecodedImage:
             satellite tile's near-infrared band, say); ``None`` when there are none.
         extra_samples: the TIFF ExtraSamples code of each sample past colour, in the file's order
             (0 an extra band, 1 or 2 the alpha), so a TIFF output puts the bands back where they were.
+
+        tiff_tags: a TIFF's georeferencing and GDAL tags (:data:`GEO_TAGS`) as ``(code, datatype,
+            count, value)``, for a TIFF output of the same pixel grid to carry; ``()`` for others, and
+            for a TIFF stored rotated (its grid is not the one the tags place).
     """
 
     rgb: np.ndarray
@@ -88,6 +95,7 @@ class DecodedImage:
     alpha16: np.ndarray | None = None
     extra: np.ndarray | None = None
     extra_samples: tuple[int, ...] = ()
+    tiff_tags: tuple[tuple, ...] = ()
 
     @property
     def bit_depth(self) -> int:
@@ -187,7 +195,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
         return None if a is None else apply_orientation(a, orientation)
 
     return DecodedImage(rgb=orient(rgb), alpha=orient(alpha), mode=mode, format=fmt, orientation=orientation,
-                        raw_size=raw_size, gray=gray, rgb16=orient(rgb16), alpha16=orient(alpha16))
+                        raw_size=raw_size, gray=gray, rgb16=orient(rgb16), alpha16=orient(alpha16),
+                        tiff_tags=_geo_tags(data) if fmt == "TIFF" else ())  # () if rotated: Pillow turns it as it loads
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -347,8 +356,7 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
     if arr.shape[2] != layout.colour + len(layout.codes):
         raise DecodeError(f"corrupt TIFF: {arr.shape[2]} samples per pixel decoded, "
                           f"{layout.colour + len(layout.codes)} declared")
-    (orientation,) = _tiff_tags(data, _EXIF_ORIENTATION_TAG)[0][:1] or (1,)
-    orientation = orientation if 1 <= orientation <= 8 else 1
+    orientation = _tiff_orientation(data)
 
     def orient(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else np.ascontiguousarray(apply_orientation(a, orientation))
@@ -365,7 +373,31 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         alpha=None if alpha is None else (to_8bit(alpha) if sixteen else alpha),
         mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
-        extra=extra, extra_samples=layout.codes)
+        extra=extra, extra_samples=layout.codes, tiff_tags=_geo_tags(data))
+
+
+def _geo_tags(data: bytes) -> tuple[tuple, ...]:
+    """A TIFF's :data:`GEO_TAGS` as ``(code, datatype, count, value)`` (count 0 for text: the writer
+    counts it); ``()`` when it has none, or when its pixels are stored rotated (an Orientation tag
+    other than 1: the decoded grid is not the one the tags place). Unreadable tags are left out: a
+    broken tag never fails the photo (as a broken EXIF orientation does not)."""
+    ifd = _tiff_ifd(data)
+    if ifd is None or not any(code in ifd for code in GEO_TAGS) or _tiff_orientation(data) != 1:
+        return ()
+
+    import tifffile
+
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
+            tags = [t for t in tif.pages[0].tags.values() if t.code in GEO_TAGS]
+            return tuple((t.code, int(t.dtype), 0 if int(t.dtype) == 2 else t.count, t.value) for t in tags)
+    except Exception:  # noqa: BLE001 - as above: any tifffile error means no tags to carry
+        return ()
+    finally:
+        log.setLevel(level)
 
 
 def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str, mode: str
@@ -446,6 +478,7 @@ def encode_image(
     jpeg_quality: int = 95,
     extra: np.ndarray | None = None,
     extra_samples: tuple[int, ...] = (),
+    tiff_tags: tuple[tuple, ...] = (),
 ) -> bytes:
     """Encode RGB pixels to file bytes.
 
@@ -463,6 +496,8 @@ def encode_image(
             samples (ExtraSamples 0), so an RGB + near-infrared tile keeps its fourth band.
         extra_samples: with ``extra``, the source's ExtraSamples codes in its order
             (:attr:`DecodedImage.extra_samples`): the alpha and the bands are put back where they were.
+        tiff_tags: ``(code, datatype, count, value)`` tags a TIFF is written with
+            (:attr:`DecodedImage.tiff_tags`: a tile's georeferencing); ignored by other formats.
 
     Returns:
         The encoded bytes. PNG, TIFF and BMP round-trip bit-exactly through :func:`decode_image`.
@@ -472,8 +507,8 @@ def encode_image(
             for a format that has none.
     """
     fmt = _normalise_format(fmt)
-    if extra is not None:
-        return _encode_tiff_bands(rgb, fmt, gray, alpha, extra, extra_samples)
+    if extra is not None or (tiff_tags and fmt == "tiff"):
+        return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         return _encode_16bit(rgb, fmt, gray, alpha, png_compression)
     _check_rgb(rgb, "rgb")
@@ -816,6 +851,16 @@ def _orientation(im: Image.Image, unloaded: bytes | None = None) -> int:
     return value if 1 <= value <= 8 else 1
 
 
+def _tiff_orientation(source: bytes) -> int:
+    """A TIFF's Orientation tag (1..8; 1 when absent, out of range or unreadable), from its first IFD."""
+    ifd = _tiff_ifd(source)
+    try:
+        value = _as_ints(ifd.get(_EXIF_ORIENTATION_TAG, 1))[0] if ifd is not None else 1
+    except (TypeError, ValueError, IndexError, KeyError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
 def _to_rgb_alpha(im: Image.Image) -> tuple[bool, np.ndarray, np.ndarray | None]:
     """``(gray, rgb H×W×3, alpha H×W or None)`` in stored orientation."""
     mode = im.mode
@@ -919,10 +964,10 @@ def _encode_16bit(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | Non
     return buf.tobytes()
 
 
-def _encode_tiff_bands(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | None, extra: np.ndarray,
-                       codes: tuple[int, ...]) -> bytes:
-    """A TIFF with samples past colour: the colour (or its gray), then the alpha and the ``extra`` bands
-    in the order ``codes`` gives (the alpha's place dropped when ``alpha`` is None), LZW-compressed."""
+def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | None, extra: np.ndarray | None,
+                     codes: tuple[int, ...], tags: tuple[tuple, ...]) -> bytes:
+    """A TIFF by tifffile: the colour (or its gray), then the alpha and the ``extra`` bands in the order
+    ``codes`` gives (the alpha's place dropped when ``alpha`` is None), LZW-compressed, with ``tags``."""
     import tifffile
 
     if fmt != "tiff":
@@ -930,7 +975,7 @@ def _encode_tiff_bands(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray 
     if not isinstance(rgb, np.ndarray) or rgb.dtype not in (np.uint8, np.uint16) or rgb.ndim != 3 \
             or rgb.shape[2] != 3:
         raise ValueError(f"rgb must be an H×W×3 uint8 or uint16 array, got {getattr(rgb, 'dtype', rgb)}")
-    extra = extra[..., None] if extra.ndim == 2 else extra
+    extra = rgb[..., :0] if extra is None else extra[..., None] if extra.ndim == 2 else extra
     for name, plane in (("alpha", alpha), ("extra", extra)):
         if plane is not None and (plane.dtype != rgb.dtype or plane.shape[:2] != rgb.shape[:2]):
             raise ValueError(f"{name} must be {rgb.dtype} of size {rgb.shape[:2]}, got {plane.dtype} {plane.shape}")
@@ -948,8 +993,10 @@ def _encode_tiff_bands(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray 
     past = [alpha if i == alpha_at else next(bands) for i in range(len(layout))]
     colour = [_gray_of(rgb)] if gray else [rgb[..., 0], rgb[..., 1], rgb[..., 2]]
     out = io.BytesIO()
-    tifffile.imwrite(out, np.dstack(colour + past), photometric="minisblack" if gray else "rgb",
-                     extrasamples=layout, compression="lzw", planarconfig="contig")
+    samples = np.dstack(colour + past) if colour + past != colour[:1] else colour[0]
+    tifffile.imwrite(out, samples, photometric="minisblack" if gray else "rgb", extrasamples=layout,
+                     compression="lzw", planarconfig=None if samples.ndim == 2 else "contig",
+                     extratags=[(code, dtype, count, value, True) for code, dtype, count, value in tags])
     return out.getvalue()
 
 

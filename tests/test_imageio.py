@@ -195,6 +195,36 @@ def test_gray_tiffs_with_declared_bands_keep_them_and_undeclared_ones_are_refuse
         decode_image(bytes(undeclared))
 
 
+GEO = [(33550, "d", 3, (10.0, 10.0, 0.0), True), (33922, "d", 6, (0, 0, 0, 500000.0, 4000000.0, 0), True),
+       (34735, "H", 8, (1, 1, 0, 1, 3072, 0, 1, 32633), True), (34737, "s", 0, "WGS 84 / UTM zone 33N|", True),
+       (42113, "s", 0, "0", True)]
+
+
+@pytest.mark.parametrize("depth, samples", [(8, 3), (16, 3), (8, 4), (16, 1)])
+def test_a_geotiffs_georeferencing_is_written_back_unless_its_grid_is_rotated(depth, samples):
+    """A tile's GeoTIFF and GDAL tags (where it lies, its projection, its nodata value) come back on
+    a TIFF output; a TIFF stored rotated (Orientation 6) is decoded turned, so its tags would place
+    the wrong grid: they are left out."""
+    stored = BANDS[..., :samples] if depth == 16 else (BANDS[..., :samples] // 257).astype(np.uint8)
+    kind = dict(photometric="rgb", extrasamples=(0,)) if samples == 4 else \
+        dict(photometric="rgb" if samples == 3 else "minisblack")
+    img = decode_image(_tiff(stored[..., 0] if samples == 1 else stored, extratags=GEO, **kind))
+    assert [t[0] for t in img.tiff_tags] == [t[0] for t in GEO]
+    colour = img.rgb16 if depth == 16 else img.rgb
+    blob = encode_image(colour, "tiff", gray=img.gray, extra=img.extra, extra_samples=img.extra_samples,
+                        tiff_tags=img.tiff_tags)
+    tifffile = pytest.importorskip("tifffile")
+    with tifffile.TiffFile(io.BytesIO(blob)) as tif:
+        page = tif.pages[0]
+        assert np.array_equal(page.asarray(), stored[..., 0] if samples == 1 else stored)
+        assert page.geotiff_tags["ProjectedCSTypeGeoKey"] == 32633
+        assert page.geotiff_tags["ModelTiepoint"] == [0, 0, 0, 500000.0, 4000000.0, 0]
+        assert page.tags[42113].value == "0"
+    turned = decode_image(_tiff(stored[..., 0] if samples == 1 else stored, extratags=GEO + [(274, "H", 1, 6, True)],
+                                **kind))
+    assert turned.size == (7, 10) and turned.tiff_tags == ()
+
+
 def test_truncated_multi_band_tiffs_fail_as_truncated():
     blob = _tiff(BANDS[..., :4], photometric="rgb", extrasamples=(0,), compression="zlib", rowsperstrip=2)
     with pytest.raises(DecodeError, match="truncated or corrupt TIFF data"):

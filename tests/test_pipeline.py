@@ -377,7 +377,8 @@ def test_a_16bit_alpha_marks_holes_at_full_depth(tmp_path):
 def test_a_tiles_near_infrared_band_is_kept_and_filled_in_a_tiff_output(tmp_path, depth):
     """An RGB + NIR satellite tile (planar, as GIS tools often write them) comes back as RGB + NIR:
     the colour restored by the method, the NIR band's known samples exact and its hole filled by the
-    spline (close to a smooth field, nothing like the zeros under the hole). A PNG output cannot
+    spline (close to a smooth field, nothing like the zeros under the hole), and its georeferencing
+    kept. A PNG output cannot
     hold the band: it is dropped there, and the manifest says the source had it."""
     tifffile = pytest.importorskip("tifffile")
     from .collections import hole_mask, png_bytes, write
@@ -393,7 +394,8 @@ def test_a_tiles_near_infrared_band_is_kept_and_filled_in_a_tiff_output(tmp_path
     for name in ("tile.tif", "tile2.tif"):
         buf = io.BytesIO()
         tifffile.imwrite(buf, np.moveaxis(damaged, -1, 0), photometric="rgb", planarconfig="separate",
-                         extrasamples=["unspecified"])
+                         extrasamples=["unspecified"], extratags=[(33922, "d", 6, (0, 0, 0, 5e5, 4e6, 0), True),
+                                                                  (34735, "H", 8, (1, 1, 0, 1, 3072, 0, 1, 32633), True)])
         write(tmp_path / "src", name, buf.getvalue())
         write(tmp_path / "src", name.replace(".tif", "_mask.png"), png_bytes((mask * 255).astype(np.uint8)))
     before = tree_digest(tmp_path / "src")
@@ -407,6 +409,7 @@ def test_a_tiles_near_infrared_band_is_kept_and_filled_in_a_tiff_output(tmp_path
     with tifffile.TiffFile(__import__("io").BytesIO(read_uri(row["output_uri"]))) as tif:
         out = tif.pages[0].asarray()
         assert [int(c) for c in tif.pages[0].extrasamples] == [0]
+        assert tif.pages[0].geotiff_tags["ProjectedCSTypeGeoKey"] == 32633  # still on the map
     assert out.shape == tile.shape and out.dtype == tile.dtype
     assert np.array_equal(out[~mask], tile[~mask])  # every known sample of every band, exact
     restored = decode_image(read_uri(row["output_uri"]))
