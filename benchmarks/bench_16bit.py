@@ -3,11 +3,12 @@
     python benchmarks/bench_16bit.py [--side 4000x3000] [--repeat 3]
 
 A 16-bit RGB image (skimage's astronaut resized, random low bytes) and its 8-bit view, both as PNG
-and TIFF. For each: ``decode_image`` (Pillow opens every file; a 16-bit one is then decoded again
-by OpenCV, because Pillow truncates 48-bit colour), widening a restoration back to 16 bits
+and TIFF. For each: ``decode_image`` (Pillow opens every file; a 16-bit PNG is then decoded again
+by OpenCV, because Pillow truncates 48-bit colour, and a 16-bit TIFF by tifffile), widening a restoration back to 16 bits
 (``widen_to_16bit``, a flat 10% hole: the whole hole is lifted) and ``encode_image`` in the same
-format. The fill itself runs on the 8-bit view either way and costs the same. Best of ``--repeat``,
-seconds.
+format, and an RGB + near-infrared TIFF at both depths (tifffile reads and writes those, and every
+16-bit gray or RGB TIFF). The fill itself runs on the 8-bit view either way and costs the same. Best of
+``--repeat``, seconds. ``--codecs-only`` stops after this table.
 
 Then the fill's precision on 16-bit images with sub-8-bit detail (``--fill-side``, default
 1024x768): a sky gradient and the astronaut blurred at 16 bits, each with a 12% hole of strokes,
@@ -53,6 +54,7 @@ def main() -> None:
     p.add_argument("--side", default="4000x3000", help="WxH")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--fill-side", default="1024x768", help="WxH of the fill-precision images")
+    p.add_argument("--codecs-only", action="store_true", help="only the decode / widen / encode table")
     a = p.parse_args()
     w, h = (int(v) for v in a.side.split("x"))
     rng = np.random.default_rng(0)
@@ -78,7 +80,18 @@ def main() -> None:
             print(f"| {fmt} | {depth} | {len(data) / 1e6:.0f} | {t_dec:.2f} | "
                   f"{t_wid:.2f} | {t_enc:.2f} |" if depth == 16 else
                   f"| {fmt} | {depth} | {len(data) / 1e6:.0f} | {t_dec:.2f} | - | {t_enc:.2f} |")
-    fill_precision(a.fill_side, a.repeat)
+    # an RGB + near-infrared tile (read by tifffile; the band is written back, so encoding goes through it too)
+    for depth, pixels in ((8, rgb8), (16, rgb16)):
+        nir = pixels[..., 1].copy()
+        data = encode_image(pixels, "tiff", extra=nir, extra_samples=(0,))
+        img = decode_image(data)
+        assert img.bit_depth == depth and img.extra is not None
+        t_dec = best(lambda: decode_image(data), a.repeat)
+        t_enc = best(lambda: encode_image(pixels, "tiff", extra=img.extra, extra_samples=img.extra_samples),
+                     a.repeat)
+        print(f"| tiff + NIR band | {depth} | {len(data) / 1e6:.0f} | {t_dec:.2f} | - | {t_enc:.2f} |")
+    if not a.codecs_only:
+        fill_precision(a.fill_side, a.repeat)
 
 
 def strokes(h: int, w: int, seed: int = 0):

@@ -46,6 +46,7 @@ _TIFF_BITS_PER_SAMPLE = 258
 _TIFF_SAMPLE_FORMAT = 339
 _TIFF_SAMPLES_PER_PIXEL = 277
 _TIFF_PHOTOMETRIC = 262
+_TIFF_PLANAR_CONFIG = 284
 #: GeoTIFF (ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory, GeoDoubleParams,
 #: GeoAsciiParams) and GDAL (metadata, nodata) tags: what places a tile on the map
 GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
@@ -175,7 +176,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
             would silently drop the others).
     """
     layout = _tiff_layout(data)
-    if layout is not None:  # 16-bit or multi-band TIFF: tifffile reads every sample, in either planar layout
+    if layout is not None:  # a multi-band TIFF, or a 16-bit one OpenCV misreads: tifffile reads it
         return _decode_tiff(data, layout, max_pixels)
     sixteen = _sixteen_bit_header(data)  # OpenCV decodes those pixels: Pillow only reads the header
     with _open(data, max_pixels, min_side, load=not sixteen) as im:
@@ -196,7 +197,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
 
     return DecodedImage(rgb=orient(rgb), alpha=orient(alpha), mode=mode, format=fmt, orientation=orientation,
                         raw_size=raw_size, gray=gray, rgb16=orient(rgb16), alpha16=orient(alpha16),
-                        tiff_tags=_geo_tags(data) if fmt == "TIFF" else ())  # () if rotated: Pillow turns it as it loads
+                        # () for a rotated TIFF: Pillow turns its pixels as it loads them
+                        tiff_tags=_geo_tags(data) if fmt == "TIFF" else ())
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -285,9 +287,11 @@ class _TiffLayout:
 
 def _tiff_layout(data: bytes) -> _TiffLayout | None:
     """The layout of a gray or RGB TIFF of 8- or 16-bit unsigned samples that tifffile reads: one with
-    16-bit samples (OpenCV scrambles planar 16-bit colour), or with samples past colour that are not
-    its one alpha (Pillow drops them); ``None`` for every other file (Pillow or OpenCV reads it, or
-    refuses it).
+    16-bit samples that OpenCV reads wrong (planar ones: it scrambles them; and a rotated grid, an
+    Orientation tag other than 1: it turns the pixels itself, and they were turned again), or with
+    samples past colour that are not its one alpha (Pillow drops them); ``None`` for every other file
+    (Pillow or OpenCV reads it, or refuses it). OpenCV reads interleaved unrotated 16-bit TIFFs right,
+    and a third faster than tifffile.
 
     A sample past colour is alpha when ExtraSamples says so (1 or 2). Without that tag, the fourth
     sample of RGB is alpha (Pillow's reading, and OpenCV writes RGBA that way), and a second sample
@@ -323,7 +327,9 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
         codes = tuple(declared[:past]) + (0,) * (past - len(declared))
     layout = _TiffLayout(colour, codes)
     has_extra = past - (layout.alpha is not None) > 0
-    return layout if bits[0] == 16 or has_extra else None
+    (planar,) = _tiff_tags(data, _TIFF_PLANAR_CONFIG) or ((1,),)
+    opencv_wrong = planar[:1] == (2,) or _tiff_orientation(data) != 1
+    return layout if (bits[0] == 16 and opencv_wrong) or has_extra else None
 
 
 def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedImage:
@@ -449,7 +455,7 @@ def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
     """
     try:
         layout = _tiff_layout(data)
-        if layout is not None:  # a 16-bit or multi-band TIFF: its colour (and alpha) samples make the mask
+        if layout is not None:  # (as in decode_image) its colour (and alpha) make the mask
             image = _decode_tiff(data, layout, max_pixels)
             return _colour_hole(image.rgb16 if image.rgb16 is not None else image.rgb,
                                 image.alpha16 if image.alpha16 is not None else image.alpha)

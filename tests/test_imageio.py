@@ -225,6 +225,20 @@ def test_a_geotiffs_georeferencing_is_written_back_unless_its_grid_is_rotated(de
     assert turned.size == (7, 10) and turned.tiff_tags == ()
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+def test_a_rotated_tiff_is_turned_once(depth, planar):
+    """Orientation 6 turns the stored grid 90 degrees clockwise, once, at either depth. (OpenCV turned a
+    16-bit TIFF itself, and the decoder turned it again: the output came back upside down.)"""
+    stored = BANDS[..., :3] if depth == 16 else (BANDS[..., :3] // 257).astype(np.uint8)
+    blob = _tiff(stored if planar == "contig" else np.moveaxis(stored, -1, 0), photometric="rgb",
+                 planarconfig=planar, extratags=[(274, "H", 1, 6, True)])
+    img = decode_image(blob)
+    assert img.size == (7, 10)
+    assert np.array_equal(img.rgb16 if depth == 16 else img.rgb, np.rot90(stored, k=-1))
+    assert np.array_equal(decode_mask(blob), np.rot90(stored.any(axis=2), k=-1))
+
+
 def test_truncated_multi_band_tiffs_fail_as_truncated():
     blob = _tiff(BANDS[..., :4], photometric="rgb", extrasamples=(0,), compression="zlib", rowsperstrip=2)
     with pytest.raises(DecodeError, match="truncated or corrupt TIFF data"):
