@@ -21,6 +21,7 @@ import math
 import re
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -47,6 +48,7 @@ _TIFF_SAMPLE_FORMAT = 339
 _TIFF_SAMPLES_PER_PIXEL = 277
 _TIFF_PHOTOMETRIC = 262
 _TIFF_PLANAR_CONFIG = 284
+_TIFF_ICC_PROFILE = 34675
 #: GeoTIFF (ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory, GeoDoubleParams,
 #: GeoAsciiParams) and GDAL (metadata, nodata) tags: what places a tile on the map
 GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
@@ -83,6 +85,11 @@ class DecodedImage:
         tiff_tags: a TIFF's georeferencing and GDAL tags (:data:`GEO_TAGS`) as ``(code, datatype,
             count, value)``, for a TIFF output of the same pixel grid to carry; ``()`` for others, and
             for a TIFF stored rotated (its grid is not the one the tags place).
+        icc_profile: the embedded ICC colour profile (a Display P3 or Adobe RGB photo's colours
+            mean something else in sRGB), for the output to carry; ``None`` when there is none.
+        exif: the EXIF of a JPEG, PNG or WebP (camera, capture time, GPS) as TIFF-structured bytes,
+            ready for the output: its Orientation set to 1 (the pixels are decoded turned) and its
+            thumbnail cut off (it shows the unrestored image); ``None`` when absent or unreadable.
     """
 
     rgb: np.ndarray
@@ -97,6 +104,8 @@ class DecodedImage:
     extra: np.ndarray | None = None
     extra_samples: tuple[int, ...] = ()
     tiff_tags: tuple[tuple, ...] = ()
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
 
     @property
     def bit_depth(self) -> int:
@@ -191,6 +200,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
             rgb, alpha = to_8bit(rgb16), None if alpha16 is None else to_8bit(alpha16)
         else:
             gray, rgb, alpha = _to_rgb_alpha(im)
+        icc, exif = im.info.get("icc_profile"), im.info.get("exif") if fmt != "TIFF" else None
 
     def orient(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else apply_orientation(a, orientation)
@@ -198,7 +208,9 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
     return DecodedImage(rgb=orient(rgb), alpha=orient(alpha), mode=mode, format=fmt, orientation=orientation,
                         raw_size=raw_size, gray=gray, rgb16=orient(rgb16), alpha16=orient(alpha16),
                         # () for a rotated TIFF: Pillow turns its pixels as it loads them
-                        tiff_tags=_geo_tags(data) if fmt == "TIFF" else ())
+                        tiff_tags=_geo_tags(data) if fmt == "TIFF" else (),
+                        icc_profile=icc if isinstance(icc, bytes) and icc else None,
+                        exif=_exif_for_output(exif) if isinstance(exif, bytes) else None)
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -346,6 +358,8 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
             page = tif.pages[0]
             axes, arr = page.axes, page.asarray()
+            icc = page.tags.get(_TIFF_ICC_PROFILE)
+            icc = icc.value if icc is not None and isinstance(icc.value, bytes) and icc.value else None
     except MemoryError as exc:
         raise ImageTooLargeError(_memory_message(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - tifffile and its codecs raise ValueError, zlib.error, KeyError...
@@ -379,7 +393,51 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         alpha=None if alpha is None else (to_8bit(alpha) if sixteen else alpha),
         mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
-        extra=extra, extra_samples=layout.codes, tiff_tags=_geo_tags(data))
+        extra=extra, extra_samples=layout.codes, tiff_tags=_geo_tags(data), icc_profile=icc)
+
+
+def _exif_for_output(raw: bytes) -> bytes | None:
+    """The TIFF part of EXIF bytes (``Exif\\0\\0`` prefix or not), with its Orientation set to 1 and
+    its next-IFD link (the thumbnail's IFD1) cut, patched in place so every other tag and sub-IFD
+    stays as it was; ``None`` when the bytes are not a readable EXIF."""
+    tiff = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+    if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    order = "<" if tiff[:2] == b"II" else ">"
+    out = bytearray(tiff)
+    try:
+        (first,) = struct.unpack_from(order + "I", tiff, 4)
+        (count,) = struct.unpack_from(order + "H", tiff, first)
+        for at in range(first + 2, first + 2 + 12 * count, 12):
+            tag, kind, n = struct.unpack_from(order + "HHI", tiff, at)
+            if tag == _EXIF_ORIENTATION_TAG and kind == 3 and n == 1:
+                struct.pack_into(order + "H", out, at + 8, 1)
+        struct.pack_into(order + "I", out, first + 2 + 12 * count, 0)
+    except struct.error:
+        return None
+    return bytes(out)
+
+
+def _profile_fits(profile: bytes | None, gray: bool) -> bool:
+    """Whether an ICC profile describes the samples written: RGB for colour, GRAY for gray (a CMYK
+    photo's profile does not describe its RGB conversion)."""
+    if not profile or len(profile) < 128 or profile[36:40] != b"acsp":
+        return False
+    return profile[16:20] == (b"GRAY" if gray else b"RGB ")
+
+
+def _png_with_chunks(png: bytes, icc_profile: bytes | None, exif: bytes | None, gray: bool) -> bytes:
+    """``png`` with an ``iCCP`` (the profile, when it fits) and an ``eXIf`` chunk after its IHDR."""
+    chunks = []
+    if _profile_fits(icc_profile, gray):
+        chunks.append((b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
+    if exif:
+        chunks.append((b"eXIf", exif))
+    if not chunks:
+        return png
+    at = len(_PNG_SIGNATURE) + 8 + 13 + 4  # signature, IHDR's length + type, its 13 bytes, its CRC
+    body = b"".join(struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d)) for t, d in chunks)
+    return png[:at] + body + png[at:]
 
 
 def _geo_tags(data: bytes) -> tuple[tuple, ...]:
@@ -485,6 +543,8 @@ def encode_image(
     extra: np.ndarray | None = None,
     extra_samples: tuple[int, ...] = (),
     tiff_tags: tuple[tuple, ...] = (),
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
 ) -> bytes:
     """Encode RGB pixels to file bytes.
 
@@ -504,6 +564,9 @@ def encode_image(
             (:attr:`DecodedImage.extra_samples`): the alpha and the bands are put back where they were.
         tiff_tags: ``(code, datatype, count, value)`` tags a TIFF is written with
             (:attr:`DecodedImage.tiff_tags`: a tile's georeferencing); ignored by other formats.
+        icc_profile: an ICC profile to embed (PNG, JPEG, WebP, TIFF) when it describes the samples
+            written (RGB, or GRAY for one channel); otherwise left out.
+        exif: TIFF-structured EXIF bytes (:attr:`DecodedImage.exif`) to embed in a PNG, JPEG or WebP.
 
     Returns:
         The encoded bytes. PNG, TIFF and BMP round-trip bit-exactly through :func:`decode_image`.
@@ -513,10 +576,14 @@ def encode_image(
             for a format that has none.
     """
     fmt = _normalise_format(fmt)
+    if fmt == "tiff" and icc_profile is not None:
+        tiff_tags = tuple(tiff_tags) + ((_TIFF_ICC_PROFILE, 7, len(icc_profile), icc_profile),) \
+            if _profile_fits(icc_profile, gray) else tuple(tiff_tags)  # (tifffile writes gray + alpha as gray)
     if extra is not None or (tiff_tags and fmt == "tiff"):
         return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
-        return _encode_16bit(rgb, fmt, gray, alpha, png_compression)
+        out = _encode_16bit(rgb, fmt, gray, alpha, png_compression)
+        return _png_with_chunks(out, icc_profile, exif, gray and alpha is None) if fmt == "png" else out
     _check_rgb(rgb, "rgb")
     if alpha is not None:
         _check_plane(alpha, rgb.shape[:2], "alpha")
@@ -524,8 +591,9 @@ def encode_image(
             raise ValueError(f"{fmt} cannot keep alpha; drop it or write png/tiff/webp")
     planes = _gray_of(rgb) if gray else rgb
     if fmt == "png" and not (gray and alpha is not None):  # OpenCV cannot write 2-channel PNG
-        return _encode_png_cv2(planes, alpha, png_compression)
-    return _encode_pillow(planes, alpha, fmt, png_compression, jpeg_quality)
+        return _png_with_chunks(_encode_png_cv2(planes, alpha, png_compression), icc_profile, exif, gray)
+    return _encode_pillow(planes, alpha, fmt, png_compression, jpeg_quality,
+                          icc_profile if _profile_fits(icc_profile, gray) else None, exif)
 
 
 # --- decoding helpers ------------------------------------------------------------------------
@@ -1007,7 +1075,8 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
 
 
 def _encode_pillow(
-    planes: np.ndarray, alpha: np.ndarray | None, fmt: str, png_level: int, quality: int
+    planes: np.ndarray, alpha: np.ndarray | None, fmt: str, png_level: int, quality: int,
+    icc_profile: bytes | None = None, exif: bytes | None = None,
 ) -> bytes:
     if alpha is not None:
         planes = np.dstack([planes, alpha])  # H×W×2 -> LA, H×W×4 -> RGBA in Image.fromarray
@@ -1018,6 +1087,10 @@ def _encode_pillow(
         "tiff": {"compression": "tiff_lzw"},
         "bmp": {},
     }[fmt]
+    if icc_profile and fmt != "bmp":
+        options["icc_profile"] = icc_profile
+    if exif and fmt in ("png", "jpeg", "webp"):  # JPEG's APP1 wants the Exif prefix, WebP the TIFF alone
+        options["exif"] = b"Exif\x00\x00" + exif if fmt == "jpeg" else exif
     out = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(planes)).save(out, format=fmt.upper(), **options)
     return out.getvalue()

@@ -785,6 +785,7 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
         alpha = None if alpha is None else image.alpha16
     out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha, extra=extra, extra_samples=image.extra_samples,
                        tiff_tags=image.tiff_tags,  # a tile's place on the map
+                       icc_profile=image.icc_profile, exif=image.exif,  # its colours' meaning, the camera's record
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
     key = output_key(w.item.image_id, fmt)
     row["output_sha256"] = sha256_hex(out)

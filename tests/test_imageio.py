@@ -239,6 +239,59 @@ def test_a_rotated_tiff_is_turned_once(depth, planar):
     assert np.array_equal(decode_mask(blob), np.rot90(stored.any(axis=2), k=-1))
 
 
+def _profile(space: str) -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile(space)).tobytes()
+
+
+@pytest.mark.parametrize("source", ["JPEG", "PNG", "WEBP"])
+def test_colour_profile_and_exif_are_carried_to_every_output_that_holds_them(source):
+    """A photo's ICC profile (its colours mean something else in sRGB) and its EXIF (camera,
+    capture time) reach the output; the EXIF's orientation becomes 1, as the pixels are written
+    turned, so a viewer does not turn them again."""
+    profile = _profile("sRGB")
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "Camera Co"
+    exif.get_ifd(0x8769)[0x9003] = "2020:01:02 03:04:05"
+    img = decode_image(save(Image.fromarray(RGB), source, exif=exif, icc_profile=profile))
+    assert img.orientation == 6 and img.icc_profile == profile
+    for fmt in ("png", "jpeg", "webp", "tiff"):
+        out = encode_image(img.rgb, fmt, icc_profile=img.icc_profile, exif=img.exif)
+        back = Image.open(io.BytesIO(out))
+        assert back.info.get("icc_profile") == profile, fmt
+        again = decode_image(out)
+        assert again.size == img.size and again.icc_profile == profile, fmt
+        if fmt != "tiff":  # a TIFF's tags are its own; EXIF is not written there
+            tags = back.getexif()
+            assert tags.get(0x010F) == "Camera Co" and tags.get(0x0112) == 1, fmt
+            assert tags.get_ifd(0x8769).get(0x9003) == "2020:01:02 03:04:05", fmt
+    sixteen = encode_image(img.rgb.astype(np.uint16) * 257, "png", icc_profile=profile, exif=img.exif)
+    assert decode_image(sixteen).icc_profile == profile and Image.open(io.BytesIO(sixteen)).getexif()[0x010F]
+
+
+def test_a_profile_that_does_not_describe_the_written_samples_is_left_out():
+    """A CMYK photo's profile does not describe its RGB conversion, nor an RGB profile a gray output."""
+    cmyk = decode_image(save(Image.fromarray(RGB).convert("CMYK"), "JPEG", icc_profile=_cmyk_like()))
+    assert cmyk.icc_profile is not None
+    assert decode_image(encode_image(cmyk.rgb, "png", icc_profile=cmyk.icc_profile)).icc_profile is None
+    assert decode_image(encode_image(RGB, "png", gray=True, icc_profile=_profile("sRGB"))).icc_profile is None
+    gray = decode_image(encode_image(RGB, "png", gray=True, icc_profile=_gray_like()))
+    assert gray.icc_profile == _gray_like()
+
+
+def _cmyk_like() -> bytes:  # an sRGB profile relabelled CMYK: enough for the colour-space check
+    p = bytearray(_profile("sRGB"))
+    p[16:20] = b"CMYK"
+    return bytes(p)
+
+
+def _gray_like() -> bytes:
+    p = bytearray(_profile("sRGB"))
+    p[16:20] = b"GRAY"
+    return bytes(p)
+
+
 def test_truncated_multi_band_tiffs_fail_as_truncated():
     blob = _tiff(BANDS[..., :4], photometric="rgb", extrasamples=(0,), compression="zlib", rowsperstrip=2)
     with pytest.raises(DecodeError, match="truncated or corrupt TIFF data"):

@@ -420,6 +420,33 @@ def test_a_tiles_near_infrared_band_is_kept_and_filled_in_a_tiff_output(tmp_path
     assert plain.extra is None and plain.format == "PNG"
 
 
+def test_a_photos_colour_profile_and_exif_reach_its_restored_output(tmp_path):
+    """A wide-gamut photo's ICC profile and its EXIF (camera, capture time) come through a restore
+    run to the PNG output, the EXIF's orientation set to 1 as the pixels are written turned."""
+    from PIL import Image, ImageCms
+
+    from .collections import hole_mask, png_bytes, write
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112], exif[0x010F] = 6, "Camera Co"
+    exif.get_ifd(0x8769)[0x9003] = "2020:01:02 03:04:05"
+    photo = np.random.default_rng(1).integers(0, 256, (64, 96, 3)).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, "JPEG", quality=95, exif=exif, icc_profile=profile)
+    write(tmp_path / "src", "p3.jpg", buf.getvalue())
+    mask = hole_mask(96, 64, seed=2)  # the mask is drawn on the photo as it is shown: turned
+    write(tmp_path / "src", "p3_mask.png", png_bytes((mask * 255).astype(np.uint8)))
+    run(tmp_path / "src", tmp_path / "dest")
+    [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    assert row["status"] == "ok", row["error"]
+    out = Image.open(io.BytesIO(read_uri(row["output_uri"])))
+    assert out.info.get("icc_profile") == profile and out.size == (64, 96)
+    tags = out.getexif()
+    assert tags[0x0112] == 1 and tags[0x010F] == "Camera Co"
+    assert tags.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05"
+
+
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
     good_collection(str(tmp_path / "src"), n=4)
     first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")
