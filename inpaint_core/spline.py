@@ -21,7 +21,8 @@ are independent systems; each group is solved on its bounding box plus a 2-pixel
 the same values as a solve over the whole frame. A group with at most :data:`DIRECT_MAX` hole pixels
 is solved by a sparse LU factorisation (256 x 256 px with a 50-60% hole: ~0.3 s); a larger
 one coarse-to-fine (:func:`_solve_tiled`: the group at half resolution, then overlapping tiles solved
-directly from it; within a grey level or two of the exact solve, with bounded memory).
+directly from it along the known pixels; within a grey level or two of the exact solve, with bounded
+memory).
 """
 
 from __future__ import annotations
@@ -45,7 +46,11 @@ TILE = 448
 OVERLAP = 32
 #: passes over the tiles
 SWEEPS = 2
+#: hole pixels farther than this from every known pixel keep the coarse solve's value: the fine grid
+#: only adds detail near the known pixels (a wavelength decays within about its own length)
+BAND = 32
 _RING = 2  # the stencil's reach
+COARSE_RING = 32  # the known ring around a group solved coarse-to-fine: 2 px left after four halvings
 
 
 def _laplacian(h: int, w: int) -> sp.csr_matrix:
@@ -75,11 +80,14 @@ def _system(values: np.ndarray, hole: np.ndarray, tension: float):
     return rows[:, flat].tocsc(), -(rows[:, ~flat] @ known)
 
 
-def _solve_box(values: np.ndarray, hole: np.ndarray, tension: float) -> np.ndarray:
-    """Hole values (n x c, in ``hole.ravel()`` order) of one box whose border ring is known."""
+def _solve_box(values: np.ndarray, hole: np.ndarray, tension: float, unknown: np.ndarray | None = None
+               ) -> np.ndarray:
+    """Hole values (n x c, in ``hole.ravel()`` order) of one box whose border ring is known;
+    ``unknown``: every hole pixel in the box (other groups' too, none within the stencil's reach of
+    ``hole``), which the coarse start of a large group must not read as known."""
     if int(hole.sum()) <= DIRECT_MAX:
         return _solve_direct(values, hole, tension)
-    return _solve_tiled(values, hole, tension)
+    return _solve_tiled(values, hole, tension, hole if unknown is None else unknown | hole)
 
 
 def _solve_direct(values: np.ndarray, hole: np.ndarray, tension: float) -> np.ndarray:
@@ -90,34 +98,45 @@ def _solve_direct(values: np.ndarray, hole: np.ndarray, tension: float) -> np.nd
                     options={"SymmetricMode": True}).solve(rhs)
 
 
-def _solve_tiled(values: np.ndarray, hole: np.ndarray, tension: float) -> np.ndarray:
+def _solve_tiled(values: np.ndarray, hole: np.ndarray, tension: float, unknown: np.ndarray) -> np.ndarray:
     """Hole values of a group too large for one factorisation: coarse start, then overlapping tiles.
 
     The group at half resolution (a coarse pixel is a hole if any of its four is; recursively) gives
-    every hole pixel a start value. Each :data:`TILE`-pixel tile is then solved directly on itself
-    plus :data:`OVERLAP` pixels around, its outer 2-pixel ring held at the latest values, and keeps
-    its own pixels; :data:`SWEEPS` passes, in place (alternating Schwarz): the error left at the cuts
-    shrinks with each pass.
+    every hole pixel a start value. The hole pixels within :data:`BAND` pixels of a known one are then
+    solved again at full resolution (deeper in, the surface is smooth and the coarse values hold: the
+    fine grid adds the detail of the known pixels, which fades within a few of its own wavelengths;
+    each level of the recursion does this for wavelengths twice as long). Each :data:`TILE`-pixel tile
+    with such pixels is solved directly on itself plus :data:`OVERLAP` pixels around, its outer 2-pixel
+    ring and the hole pixels deeper than the band held at the latest values, and keeps its own pixels;
+    :data:`SWEEPS` passes, in place (alternating Schwarz): the error left at the cuts shrinks with
+    each pass.
     """
     h, w = hole.shape
     ph, pw = h % 2, w % 2
     v = np.pad(values, ((0, ph), (0, pw), (0, 0)), mode="edge")
-    m = np.pad(hole, ((0, ph), (0, pw)), mode="edge")
-    known = values[~hole].mean(0) if (~hole).any() else values.mean((0, 1))  # if the coarse group is all hole
-    coarse = _fill(v.reshape(v.shape[0] // 2, 2, v.shape[1] // 2, 2, -1).mean((1, 3)),
-                   m.reshape(m.shape[0] // 2, 2, m.shape[1] // 2, 2).any((1, 3)), tension, known)
+    m = np.pad(unknown, ((0, ph), (0, pw)), mode="edge")
+    known = values[~unknown].mean(0) if (~unknown).any() else values.mean((0, 1))  # if the coarse box is all hole
+    # a coarse pixel is known when any of its four is, with their mean: the coarse hole lies within the
+    # fine one, whose edge it keeps (an any-of-four hole would grow by a pixel at each halving)
+    shape = (v.shape[0] // 2, 2, v.shape[1] // 2, 2)
+    counts = (~m).reshape(shape).sum((1, 3))
+    sums = np.where(m[..., None], 0.0, v).reshape(shape + (-1,)).sum((1, 3))
+    # the same surface on a grid of twice the spacing: L scales by 1/4, L^2 by 1/16, so the tension by 4
+    coarse = _fill(sums / np.maximum(counts, 1)[..., None], counts == 0, 4 * tension, known)
     start = cv2.resize(coarse.astype(np.float32), (v.shape[1], v.shape[0]), interpolation=cv2.INTER_LINEAR)
     work = values.copy()
     work[hole] = start.reshape(v.shape)[:h, :w][hole]
+    depth = cv2.distanceTransform(np.where(unknown, 255, 0).astype(np.uint8), cv2.DIST_L2, 3)  # to the nearest known
+    band = hole & (depth <= BAND)
     for _ in range(SWEEPS):  # each tile starts from its neighbours' latest values (Gauss-Seidel order)
         for ty in range(0, h, TILE):
             for tx in range(0, w, TILE):
-                _solve_tile(work, hole, ty, tx, tension)
+                _solve_tile(work, band, ty, tx, tension)
     return work[hole]
 
 
 def _solve_tile(work: np.ndarray, hole: np.ndarray, ty: int, tx: int, tension: float) -> None:
-    """Solve tile (ty, tx) of :func:`_solve_tiled` in place in ``work``."""
+    """Solve the ``hole`` pixels (the band) of tile (ty, tx) of :func:`_solve_tiled` in place in ``work``."""
     h, w = hole.shape
     core = (slice(ty, min(h, ty + TILE)), slice(tx, min(w, tx + TILE)))
     if not hole[core].any():
@@ -155,13 +174,16 @@ def _fill(values: np.ndarray, hole: np.ndarray, tension: float, grey=127.5) -> n
     count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
     for k in range(1, count):
         x, y, bw, bh = stats[k, :4]
-        y0, x0 = max(0, y - _RING), max(0, x - _RING)
-        y1, x1 = min(h, y + bh + _RING), min(w, x + bw + _RING)
+        # a group solved coarse-to-fine gets a wider ring: each halving keeps half of it known, and
+        # the coarse solves need the stencil's reach of known pixels as well
+        ring = _RING if stats[k, 4] <= DIRECT_MAX else COARSE_RING
+        y0, x0 = max(0, y - ring), max(0, x - ring)
+        y1, x1 = min(h, y + bh + ring), min(w, x + bw + ring)
         box_hole = hole[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == k)
         if not box_hole.any():
             continue
         box = out[y0:y1, x0:x1]  # a view: row-major boolean assignment writes through
-        box[box_hole] = _solve_box(box, box_hole, tension)
+        box[box_hole] = _solve_box(box, box_hole, tension, hole[y0:y1, x0:x1] if ring > _RING else None)
     return out
 
 
