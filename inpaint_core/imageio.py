@@ -366,6 +366,8 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         raise DecodeError(f"truncated or corrupt TIFF data: {_reason(exc)}") from exc
     finally:
         log.setLevel(level)
+    if arr.ndim != len(axes):
+        raise DecodeError(f"corrupt TIFF: {arr.ndim}-dimensional pixels for axes {axes}")
     if "S" in axes:
         arr = np.moveaxis(arr, axes.index("S"), -1)
         axes = axes.replace("S", "") + "S"

@@ -1,7 +1,8 @@
 """Fuzz the decoding entry points: any bytes give a sane image or the library's typed error.
 
 Inputs are valid small encodings of every format the pipeline meets (PNG in five modes, JPEG with
-EXIF orientation and CMYK, TIFF, WebP, BMP, GIF, APNG, 16-bit colour PNG and TIFF), mutated by byte
+EXIF orientation and CMYK, TIFF, WebP, BMP, GIF, APNG, 16-bit colour PNG and TIFF, RGB + near-infrared
+TIFFs in both planar layouts, a rotated 16-bit TIFF, a JPEG with an ICC profile), mutated by byte
 flips, truncations, insertions and big integers written over header fields, plus plain random bytes. The only allowed
 outcomes of :func:`decode_image` / :func:`decode_mask`: an array of a sane shape and dtype, or
 :class:`~inpaint_core.errors.InpaintError` (``MaskError`` for masks). Bounded: a pixel limit of
@@ -61,7 +62,32 @@ def _seeds() -> list[bytes]:
         # 16-bit colour, which OpenCV decodes (Pillow would truncate it): 48- and 64-bit PNG, 48-bit TIFF
         *(cv2.imencode(ext, rng.integers(0, 65536, (12, 16, c), dtype=np.uint16))[1].tobytes()
           for ext, c in ((".png", 3), (".png", 4), (".tiff", 3))),
+        # what tifffile reads: RGB + near-infrared, planar 16-bit (georeferenced, tiled, deflate), a
+        # rotated 16-bit grid; and a photo with an ICC profile
+        *_tifffile_seeds(rng),
+        _save(rgb, "JPEG", icc_profile=_srgb_profile(), exif=exif.tobytes()),
     ]
+
+
+def _tifffile_seeds(rng) -> list[bytes]:
+    tifffile = pytest.importorskip("tifffile")
+    bands = rng.integers(0, 65536, (12, 16, 4), dtype=np.uint16)
+    geo = [(33922, "d", 6, (0, 0, 0, 5e5, 4e6, 0), True), (34735, "H", 4, (1, 1, 0, 0), True)]
+    out = []
+    for arr, kw in (((bands // 257).astype(np.uint8), dict(extrasamples=(0,))),
+                    (np.moveaxis(bands, -1, 0), dict(planarconfig="separate", extrasamples=(0,), extratags=geo)),
+                    (bands, dict(extrasamples=(0,), tile=(16, 16), compression="zlib")),
+                    (bands[..., :3], dict(extratags=[(274, "H", 1, 6, True)]))):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr, photometric="rgb", **kw)
+        out.append(buf.getvalue())
+    return out
+
+
+def _srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 SEEDS = _seeds()
