@@ -90,6 +90,7 @@ class DecodedImage:
         exif: the EXIF of a JPEG, PNG or WebP (camera, capture time, GPS) as TIFF-structured bytes,
             ready for the output: its Orientation set to 1 (the pixels are decoded turned) and its
             thumbnail cut off (it shows the unrestored image); ``None`` when absent or unreadable.
+        nodata: a TIFF's GDAL_NODATA text (``"0"``, ``"-9999"``): the value its missing pixels hold.
     """
 
     rgb: np.ndarray
@@ -106,6 +107,7 @@ class DecodedImage:
     tiff_tags: tuple[tuple, ...] = ()
     icc_profile: bytes | None = None
     exif: bytes | None = None
+    nodata: str | None = None
 
     @property
     def bit_depth(self) -> int:
@@ -210,7 +212,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
                         # () for a rotated TIFF: Pillow turns its pixels as it loads them
                         tiff_tags=_geo_tags(data) if fmt == "TIFF" else (),
                         icc_profile=icc if isinstance(icc, bytes) and icc else None,
-                        exif=_exif_for_output(exif) if isinstance(exif, bytes) else None)
+                        exif=_exif_for_output(exif) if isinstance(exif, bytes) else None,
+                        nodata=_tiff_nodata(data) if fmt == "TIFF" else None)
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -395,7 +398,20 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         alpha=None if alpha is None else (to_8bit(alpha) if sixteen else alpha),
         mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
-        extra=extra, extra_samples=layout.codes, tiff_tags=_geo_tags(data), icc_profile=icc)
+        extra=extra, extra_samples=layout.codes, tiff_tags=_geo_tags(data), icc_profile=icc,
+        nodata=_tiff_nodata(data))
+
+
+def _tiff_nodata(data: bytes) -> str | None:
+    """A TIFF's GDAL_NODATA tag (42113), as text; None when it has none or it is unreadable."""
+    ifd = _tiff_ifd(data)
+    try:
+        value = ifd.get(42113) if ifd is not None else None
+    except (TypeError, ValueError, KeyError):
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return value.strip("\x00 ") or None if isinstance(value, str) else None
 
 
 def _exif_for_output(raw: bytes) -> bytes | None:

@@ -45,7 +45,7 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("bit_depth", pa.int32(), "bits per sample of the source: 8, or 16 (kept in a PNG or TIFF output)"),
     ("extra_bands", pa.int32(), "bands of a TIFF source past colour and alpha (a near-infrared band, say): a "
      "TIFF output keeps them, their hole filled by the spline; other formats drop them"),
-    ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | detect:<names> | none"),
+    ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | nodata | detect:<names> | none"),
     ("mask_uri", pa.string(), "URI of the mask file, when one was loaded"),
     ("mask_sha256", pa.string(), "sha256 of the mask file bytes, when one was loaded"),
     ("mask_version", pa.string(), "size and change tag of the mask file, when one was loaded"),

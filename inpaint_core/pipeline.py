@@ -37,7 +37,7 @@ from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, dec
                       as_gray, eight_bit_view, narrow_range, stretch_to_8bit, to_8bit, unstretch_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
-from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
+from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_from_nodata, mask_stats
 from .quality import score_fill, score_reference
 from .redact import redact
 from .spline import spline_fill
@@ -309,8 +309,8 @@ def _planned_mask_source(item: SourceItem, config: RestoreConfig) -> str:
     if item.mask_uri:
         return item.mask_source or "list"
     if config.masks == "load":
-        return "alpha (or fails: no mask)"
-    return "alpha or detect:" + ",".join(config.detectors) + " (decided when read)"
+        return "alpha or nodata (or fails: no mask)"
+    return "alpha, nodata or detect:" + ",".join(config.detectors) + " (decided when read)"
 
 
 class _ReadAhead:
@@ -589,9 +589,14 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
         if mask.any():
             row["mask_source"] = "alpha"
             return mask
+    if config.masks != "detect" and image.nodata is not None:  # a tile's declared nodata value
+        mask = mask_from_nodata(image.rgb16 if image.rgb16 is not None else image.rgb, image.nodata)
+        if mask is not None and mask.any():
+            row["mask_source"] = "nodata"
+            return mask
     if config.masks == "load":
-        raise MaskError("no mask found (looked for a list entry, <stem>_mask.png, the masks/ tree "
-                        "and transparent pixels) and detection is off (--masks load)")
+        raise MaskError("no mask found (looked for a list entry, <stem>_mask.png, the masks/ tree, "
+                        "transparent pixels and a TIFF's nodata value) and detection is off (--masks load)")
     view, _ = eight_bit_view(image)  # narrow 16-bit data: the stretched view, where a scratch has contrast
     mask, found = detect_mask(view, config.detectors, options=dict(config.detector_options), rgb16=image.rgb16)
     row["mask_source"] = "detect:" + "+".join(found or config.detectors)

@@ -420,6 +420,33 @@ def test_a_tiles_near_infrared_band_is_kept_and_filled_in_a_tiff_output(tmp_path
     assert plain.extra is None and plain.format == "PNG"
 
 
+def test_a_tiles_declared_nodata_value_marks_exactly_its_holes(tmp_path):
+    """A GeoTIFF that declares nodata (GDAL_NODATA "0") gets exactly those pixels as its hole, single
+    ones too (the solid detector keeps regions of 64 px or more), and a pixel with only some bands at
+    0 is content. A value no sample can hold ("-9999" in uint16) declares nothing: detection runs."""
+    tifffile = pytest.importorskip("tifffile")
+    from .collections import write
+
+    rng = np.random.default_rng(8)
+    tile = rng.integers(300, 4000, (80, 96, 3)).astype(np.uint16)
+    tile[20:30, 40:60] = 0  # a missing strip
+    tile[5, 7] = tile[70, 90] = 0  # dead pixels
+    tile[50, 50] = (0, 0, 900)  # dark, but not missing
+    for name, nodata in (("tile.tif", "0"), ("other.tif", "-9999")):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, tile, photometric="rgb", extratags=[(42113, "s", 0, nodata, True)])
+        write(tmp_path / "src", name, buf.getvalue())
+    run(tmp_path / "src", tmp_path / "dest", output_format="same")
+    rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()}
+    row = rows["tile.tif"]
+    assert (row["status"], row["mask_source"]) == ("ok", "nodata")
+    assert row["hole_fraction"] == pytest.approx(202 / (80 * 96)) and row["hole_components"] == 3
+    out = decode_image(read_uri(row["output_uri"])).rgb16
+    assert (out[20:30, 40:60] > 0).all() and (out[5, 7] > 0).all() and (out[70, 90] > 0).all()
+    assert tuple(out[50, 50]) == (0, 0, 900)
+    assert rows["other.tif"]["mask_source"] == "detect:solid"
+
+
 def test_a_photos_colour_profile_and_exif_reach_its_restored_output(tmp_path):
     """A wide-gamut photo's ICC profile and its EXIF (camera, capture time) come through a restore
     run to the PNG output, the EXIF's orientation set to 1 as the pixels are written turned."""

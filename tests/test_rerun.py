@@ -173,7 +173,7 @@ def test_a_dry_run_says_what_the_run_will_do_reading_and_writing_nothing(tmp_pat
                             "check: mask size or change tag differs": 1,
                             "skip: not an image (extension '.txt')": 1}
     assert p["examples"]["check: output missing or its change tag differs"] == ["set1/img001.png"]
-    assert p["masks"] == {"sibling": 3, "alpha or detect:solid (decided when read)": 1}
+    assert p["masks"] == {"sibling": 3, "alpha, nodata or detect:solid (decided when read)": 1}
 
     # the run then does what the plan said: of the three to check, the touched one was unchanged
     second = run(src, dest, "r2")

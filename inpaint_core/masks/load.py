@@ -37,6 +37,34 @@ def mask_from_alpha(alpha: np.ndarray, threshold: int = 255) -> np.ndarray:
     return alpha < (threshold * 257 if alpha.dtype == np.uint16 else threshold)
 
 
+def mask_from_nodata(samples: np.ndarray, nodata: str | float | None) -> np.ndarray | None:
+    """Holes where every sample of a pixel equals a tile's declared nodata value (GDAL_NODATA).
+
+    Args:
+        samples: ``H×W×C`` (or ``H×W``) uint8 or uint16: the colour samples at the source's depth.
+        nodata: the tag's text (``"0"``, ``"65535"``, ``"-9999"``, ``"nan"``) or a number.
+
+    Returns:
+        ``H×W`` bool, ``True`` = hole; ``None`` when the value cannot occur in these samples (not a
+        number, not a whole number, or outside the dtype's range), so there is no nodata to find.
+
+    Example:
+        >>> mask_from_nodata(np.array([[[0, 0, 0], [0, 5, 0]]], np.uint8), "0").tolist()
+        [[True, False]]
+        >>> mask_from_nodata(np.zeros((1, 2, 3), np.uint8), "-9999") is None
+        True
+    """
+    try:
+        value = float(str(nodata).strip().rstrip("\x00"))
+    except ValueError:
+        return None
+    info = np.iinfo(samples.dtype)
+    if not np.isfinite(value) or value != int(value) or not info.min <= value <= info.max:
+        return None
+    planes = samples if samples.ndim == 3 else samples[..., None]
+    return (planes == int(value)).all(axis=2)
+
+
 def fit_mask(mask: np.ndarray, image: DecodedImage, *, on_mismatch: str = "fail") -> np.ndarray:
     """Make a mask match its decoded image.
 
