@@ -49,6 +49,7 @@ _TIFF_SAMPLES_PER_PIXEL = 277
 _TIFF_PHOTOMETRIC = 262
 _TIFF_PLANAR_CONFIG = 284
 _TIFF_ICC_PROFILE = 34675
+_JPEG_EXIF_MAX = 65_527  # one APP1 segment: 65,533 bytes after its length, the "Exif\0\0" prefix first
 #: GeoTIFF (ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory, GeoDoubleParams,
 #: GeoAsciiParams) and GDAL (metadata, nodata) tags: what places a tile on the map
 GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
@@ -459,8 +460,8 @@ def _png_with_chunks(png: bytes, icc_profile: bytes | None, exif: bytes | None, 
 
 
 def _geo_tags(data: bytes) -> tuple[tuple, ...]:
-    """A TIFF's :data:`GEO_TAGS` as ``(code, datatype, count, value)`` (count 0 for text: the writer
-    counts it); ``()`` when it has none, or when its pixels are stored rotated (an Orientation tag
+    """A TIFF's :data:`GEO_TAGS` as ``(code, datatype, count, value)`` (text as UTF-8 bytes);
+    ``()`` when it has none, or when its pixels are stored rotated (an Orientation tag
     other than 1: the decoded grid is not the one the tags place). Unreadable tags are left out: a
     broken tag never fails the photo (as a broken EXIF orientation does not)."""
     ifd = _tiff_ifd(data)
@@ -474,8 +475,11 @@ def _geo_tags(data: bytes) -> tuple[tuple, ...]:
     log.setLevel(logging.CRITICAL)
     try:
         with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
-            tags = [t for t in tif.pages[0].tags.values() if t.code in GEO_TAGS]
-            return tuple((t.code, int(t.dtype), 0 if int(t.dtype) == 2 else t.count, t.value) for t in tags)
+            tags = [(t.code, int(t.dtype), t.count, t.value) for t in tif.pages[0].tags.values() if t.code in GEO_TAGS]
+        # text as bytes (UTF-8, NUL-terminated): tifffile writes a str only if it is 7-bit ASCII,
+        # and GDAL writes its metadata in UTF-8
+        text = {c: v.encode("utf-8") + b"\x00" for c, d, _, v in tags if d == 2 and isinstance(v, str)}
+        return tuple((c, 2, len(text[c]), text[c]) if c in text else (c, d, n, v) for c, d, n, v in tags)
     except Exception:  # noqa: BLE001 - as above: any tifffile error means no tags to carry
         return ()
     finally:
@@ -1107,8 +1111,8 @@ def _encode_pillow(
     }[fmt]
     if icc_profile and fmt != "bmp":
         options["icc_profile"] = icc_profile
-    if exif and fmt in ("png", "jpeg", "webp"):  # JPEG's APP1 wants the Exif prefix, WebP the TIFF alone
-        options["exif"] = b"Exif\x00\x00" + exif if fmt == "jpeg" else exif
+    if exif and fmt in ("png", "jpeg", "webp") and (fmt != "jpeg" or len(exif) <= _JPEG_EXIF_MAX):
+        options["exif"] = b"Exif\x00\x00" + exif if fmt == "jpeg" else exif  # JPEG's APP1 wants the prefix
     out = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(planes)).save(out, format=fmt.upper(), **options)
     return out.getvalue()

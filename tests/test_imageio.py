@@ -270,6 +270,22 @@ def test_colour_profile_and_exif_are_carried_to_every_output_that_holds_them(sou
     assert decode_image(sixteen).icc_profile == profile and Image.open(io.BytesIO(sixteen)).getexif()[0x010F]
 
 
+def test_metadata_that_a_format_cannot_take_never_fails_the_output():
+    """GDAL writes its metadata in UTF-8 (tifffile writes only 7-bit ASCII text from a str), and a PNG's
+    EXIF may be larger than a JPEG's one APP1 segment holds: both outputs are still written."""
+    text = "Zürich|".encode("utf-8") + b"\x00"
+    img = decode_image(_tiff(RGB, photometric="rgb", extratags=[(34737, 2, len(text), text, True)]))
+    tifffile = pytest.importorskip("tifffile")
+    with tifffile.TiffFile(io.BytesIO(encode_image(img.rgb, "tiff", tiff_tags=img.tiff_tags))) as tif:
+        assert tif.pages[0].tags[34737].value == "Zürich|"
+    exif = Image.Exif()
+    exif[0x010E] = "x" * 70_000
+    big = decode_image(save(Image.fromarray(RGB), "PNG", exif=exif))
+    assert len(big.exif) > 65_535
+    assert decode_image(encode_image(big.rgb, "jpeg", exif=big.exif)).exif is None  # left out
+    assert len(decode_image(encode_image(big.rgb, "png", exif=big.exif)).exif) == len(big.exif)
+
+
 def test_a_profile_that_does_not_describe_the_written_samples_is_left_out():
     """A CMYK photo's profile does not describe its RGB conversion, nor an RGB profile a gray output."""
     cmyk = decode_image(save(Image.fromarray(RGB).convert("CMYK"), "JPEG", icc_profile=_cmyk_like()))
