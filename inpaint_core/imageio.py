@@ -35,6 +35,7 @@ from inpaint_core.errors import DecodeError, ImageTooLargeError, MaskError, Unsu
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
 DEFAULT_MAX_PIXELS = 100_000_000
 
+_log = logging.getLogger(__name__)
 _FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}
 _ENCODE_FORMATS = ("png", "jpeg", "tiff", "webp", "bmp")
 _NO_ALPHA_FORMATS = ("jpeg", "bmp")
@@ -1088,12 +1089,21 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
         layout.append(0)
     past = [alpha if i == alpha_at else next(bands) for i in range(len(layout))]
     colour = [_gray_of(rgb)] if gray else [rgb[..., 0], rgb[..., 1], rgb[..., 2]]
-    out = io.BytesIO()
-    samples = np.dstack(colour + past) if colour + past != colour[:1] else colour[0]
-    tifffile.imwrite(out, samples, photometric="minisblack" if gray else "rgb", extrasamples=layout,
-                     compression="lzw", planarconfig=None if samples.ndim == 2 else "contig",
-                     extratags=[(code, dtype, count, value, True) for code, dtype, count, value in tags])
-    return out.getvalue()
+    planes = colour + past
+    samples = planes[0] if len(planes) == 1 else np.dstack(planes)
+
+    def write(extratags: list[tuple]) -> bytes:
+        out = io.BytesIO()
+        tifffile.imwrite(out, samples, photometric="minisblack" if gray else "rgb", extrasamples=layout,
+                         compression="lzw", planarconfig=None if samples.ndim == 2 else "contig",
+                         extratags=extratags)
+        return out.getvalue()
+
+    try:
+        return write([(code, dtype, count, value, True) for code, dtype, count, value in tags])
+    except Exception as exc:  # noqa: BLE001 - a source's odd tag never fails its output: written without tags
+        _log.warning("TIFF written without its carried tags, which tifffile refused: %s", _reason(exc))
+        return write([])
 
 
 def _encode_pillow(

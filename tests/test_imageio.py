@@ -284,6 +284,8 @@ def test_metadata_that_a_format_cannot_take_never_fails_the_output():
     assert len(big.exif) > 65_535
     assert decode_image(encode_image(big.rgb, "jpeg", exif=big.exif)).exif is None  # left out
     assert len(decode_image(encode_image(big.rgb, "png", exif=big.exif)).exif) == len(big.exif)
+    broken = ((34735, 3, 4, (1, 2)),)  # a count its value does not have: tifffile refuses it
+    assert decode_image(encode_image(RGB, "tiff", tiff_tags=broken)).tiff_tags == ()
 
 
 def test_a_profile_that_does_not_describe_the_written_samples_is_left_out():
