@@ -194,7 +194,7 @@ def restore(
     in_flight: deque = deque()
     max_in_flight = 2 * n_workers + 1  # enough to keep every worker busy, bounded so memory stays flat
     labels: dict[int, str] = {}
-    seen = {"discovered": 0, "listing_done": False, "logged_failures": 0, "progress_at": 0.0}
+    seen = {"discovered": 0, "listing_done": False, "logged_failures": 0, "progress_at": 0.0, "bands_dropped": 0}
 
     def collect(fut) -> None:
         s = fut.result()
@@ -203,6 +203,7 @@ def restore(
         for k, v in s["stage_ms"].items():
             stage_ms[k] = stage_ms.get(k, 0.0) + v
         failures.extend(s["failures"][: max(0, 50 - len(failures))])
+        seen["bands_dropped"] += s.get("bands_dropped", 0)
         logger.info("%s: %d images, %d ok, %d skipped, %d failed, %d up to date", labels.pop(s["shard"]),
                     s["images"], s["ok"], s["skipped"], s["failed"], s["up_to_date"])
         for image_id, error in s["failures"]:
@@ -237,10 +238,14 @@ def restore(
         while in_flight:
             collect(in_flight.popleft())
 
+    if seen["bands_dropped"]:
+        logger.warning("%d images had bands past colour and alpha (a near-infrared band, say) that %s outputs "
+                       "cannot hold: written without them (manifest column extra_bands); --output-format tiff "
+                       "or same keeps them", seen["bands_dropped"], output_format)
     summary = {"run_id": run_id, "flow_run_id": str(ctx.flow_run.id), "flow_run_name": ctx.flow_run.name,
                "source": src.uri(), "dest": dst.uri(), "method": method,
                "settings_hash": config.settings_hash(), "seconds": round(time.perf_counter() - started, 3),
-               **totals, "stage_ms": stage_ms, "failures": failures,
+               **totals, "bands_dropped": seen["bands_dropped"], "stage_ms": stage_ms, "failures": failures,
                "manifest": dst.uri(f"manifest/run={run_id}")}
     if contact_sheet and totals["ok"]:
         summary["contact_sheet"] = write_contact_sheet(dst, run_id)

@@ -864,6 +864,9 @@ def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Lo
     for r in rows:
         counts[r["status"]] += 1
     stage_ms = {s: sum(r.get(f"ms_{s}") or 0.0 for r in rows) for s in manifest.STAGES}
+    # images whose bands past colour and alpha the output's format could not hold (a PNG of a NIR tile)
+    dropped = sum(1 for r in rows if r.get("extra_bands") and r.get("output_uri")
+                  and not r["output_uri"].endswith((".tif", ".tiff")))
     return {"shard": shard, "images": len(works), "up_to_date": sum(w.up_to_date for w in works),
-            **counts, "part": part, "stage_ms": stage_ms,
+            **counts, "part": part, "stage_ms": stage_ms, "bands_dropped": dropped,
             "failures": [(r["image_id"], r["error"]) for r in rows if r["status"] == "failed"][:20]}

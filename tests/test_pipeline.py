@@ -399,8 +399,9 @@ def test_a_tiles_near_infrared_band_is_kept_and_filled_in_a_tiff_output(tmp_path
         write(tmp_path / "src", name, buf.getvalue())
         write(tmp_path / "src", name.replace(".tif", "_mask.png"), png_bytes((mask * 255).astype(np.uint8)))
     before = tree_digest(tmp_path / "src")
-    run(tmp_path / "src", tmp_path / "tiff", output_format="same")
-    run(tmp_path / "src", tmp_path / "png")
+    kept = run(tmp_path / "src", tmp_path / "tiff", output_format="same")
+    dropped = run(tmp_path / "src", tmp_path / "png")
+    assert (kept["bands_dropped"], dropped["bands_dropped"]) == (0, 2)  # what the run's summary warns of
     assert tree_digest(tmp_path / "src") == before
     [row, _] = manifest.read_manifest(Location(str(tmp_path / "tiff"))).to_pylist()
     [png, _] = manifest.read_manifest(Location(str(tmp_path / "png"))).to_pylist()
