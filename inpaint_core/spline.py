@@ -20,9 +20,9 @@ Exact and local: the stencil of ``L^2`` reaches two pixels, so holes more than a
 are independent systems; each group is solved on its bounding box plus a 2-pixel ring, which gives
 the same values as a solve over the whole frame. A group with at most :data:`DIRECT_MAX` hole pixels
 is solved by a sparse LU factorisation (256 x 256 px with a 50-60% hole: ~0.3 s); a larger
-one coarse-to-fine (:func:`_solve_tiled`: the group at half resolution, then overlapping tiles solved
-directly from it along the known pixels; within a grey level or two of the exact solve, with bounded
-memory).
+one coarse-to-fine (:func:`_solve_tiled`, on a 32-pixel known ring: the group at half resolution,
+then overlapping tiles solved directly from it along the known pixels; within 3 grey levels of the
+exact solve, a mean of 0.15-0.22, with bounded memory: a 1500 x 1500 hole in 7.5 s).
 """
 
 from __future__ import annotations
