@@ -330,7 +330,8 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     if past < 0:
         return None
     try:
-        declared = _as_ints(ifd[_TIFF_EXTRA_SAMPLES]) if _TIFF_EXTRA_SAMPLES in ifd else ()
+        with _quiet():  # Pillow reads a tag's value when asked for it, and warns of odd ones then
+            declared = _as_ints(ifd[_TIFF_EXTRA_SAMPLES]) if _TIFF_EXTRA_SAMPLES in ifd else ()
     except (TypeError, ValueError):
         declared = ()
     if colour == 1 and past - len(declared) >= 2:
@@ -408,7 +409,8 @@ def _tiff_nodata(data: bytes) -> str | None:
     """A TIFF's GDAL_NODATA tag (42113), as text; None when it has none or it is unreadable."""
     ifd = _tiff_ifd(data)
     try:
-        value = ifd.get(42113) if ifd is not None else None
+        with _quiet():
+            value = ifd.get(42113) if ifd is not None else None
     except (TypeError, ValueError, KeyError):
         return None
     if isinstance(value, bytes):
@@ -952,7 +954,8 @@ def _tiff_orientation(source: bytes) -> int:
     """A TIFF's Orientation tag (1..8; 1 when absent, out of range or unreadable), from its first IFD."""
     ifd = _tiff_ifd(source)
     try:
-        value = _as_ints(ifd.get(_EXIF_ORIENTATION_TAG, 1))[0] if ifd is not None else 1
+        with _quiet():
+            value = _as_ints(ifd.get(_EXIF_ORIENTATION_TAG, 1))[0] if ifd is not None else 1
     except (TypeError, ValueError, IndexError, KeyError):
         return 1
     return value if 1 <= value <= 8 else 1

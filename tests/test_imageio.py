@@ -310,6 +310,17 @@ def _gray_like() -> bytes:
     return bytes(p)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_odd_tiff_tags_neither_warn_nor_fail(dtype, recwarn):
+    """An Orientation with 147 entries and a numeric nodata tag: ignored quietly (Pillow warns when a
+    tag's value is read; one line per photo would flood a run's log)."""
+    blob = _tiff(np.zeros((4, 5, 3), dtype), photometric="rgb",
+                 extratags=[(274, "H", 147, tuple(range(147)), True), (42113, "H", 3, (1, 2, 3), True)])
+    img = decode_image(blob)
+    assert img.orientation == 1 and img.nodata is None and decode_mask(blob).shape == (4, 5)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
 def test_truncated_multi_band_tiffs_fail_as_truncated():
     blob = _tiff(BANDS[..., :4], photometric="rgb", extrasamples=(0,), compression="zlib", rowsperstrip=2)
     with pytest.raises(DecodeError, match="truncated or corrupt TIFF data"):
