@@ -317,11 +317,12 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     """
     if data[:4] not in (b"II*\x00", b"MM\x00*"):
         return None
-    tags = _tiff_tags(data, _TIFF_BITS_PER_SAMPLE, _TIFF_SAMPLE_FORMAT, _TIFF_PHOTOMETRIC, _TIFF_SAMPLES_PER_PIXEL)
+    tags = _tiff_tags(data, _TIFF_BITS_PER_SAMPLE, _TIFF_SAMPLE_FORMAT, _TIFF_PHOTOMETRIC, _TIFF_SAMPLES_PER_PIXEL,
+                      _TIFF_PLANAR_CONFIG)
     ifd = _tiff_ifd(data)
     if tags is None or ifd is None:
         return None
-    bits, sample_format, photometric, spp = tags
+    bits, sample_format, photometric, spp, planar = tags
     if (len(set(bits)) != 1 or bits[0] not in (8, 16) or not set(sample_format) <= {1}
             or photometric[:1] not in ((1,), (2,)) or not spp):
         return None
@@ -345,33 +346,26 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
         codes = tuple(declared[:past]) + (0,) * (past - len(declared))
     layout = _TiffLayout(colour, codes)
     has_extra = past - (layout.alpha is not None) > 0
-    (planar,) = _tiff_tags(data, _TIFF_PLANAR_CONFIG) or ((1,),)
     opencv_wrong = planar[:1] == (2,) or _tiff_orientation(data) != 1
     return layout if (bits[0] == 16 and opencv_wrong) or has_extra else None
 
 
 def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedImage:
     """Decode a TIFF of this ``layout`` (first page) with tifffile, every sample at its own depth."""
-    import tifffile  # a dependency; imported here as only these TIFFs need it
-
     size = _header_size(data)
     if size is not None:
         _check_pixels(size[0], size[1], max_pixels)
-    log = logging.getLogger("tifffile")  # it logs each odd tag it skips: our error says what matters
-    level = log.level
-    log.setLevel(logging.CRITICAL)
+    orientation = _tiff_orientation(data)
     try:
-        with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
-            page = tif.pages[0]
+        with _tifffile_page(data) as page:
             axes, arr = page.axes, page.asarray()
             icc = page.tags.get(_TIFF_ICC_PROFILE)
             icc = icc.value if icc is not None and isinstance(icc.value, bytes) and icc.value else None
+            tags = _carried_tags(page) if orientation == 1 else ()
     except MemoryError as exc:
         raise ImageTooLargeError(_memory_message(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - tifffile and its codecs raise ValueError, zlib.error, KeyError...
         raise DecodeError(f"truncated or corrupt TIFF data: {_reason(exc)}") from exc
-    finally:
-        log.setLevel(level)
     if arr.ndim != len(axes):
         raise DecodeError(f"corrupt TIFF: {arr.ndim}-dimensional pixels for axes {axes}")
     if "S" in axes:
@@ -384,7 +378,6 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
     if arr.shape[2] != layout.colour + len(layout.codes):
         raise DecodeError(f"corrupt TIFF: {arr.shape[2]} samples per pixel decoded, "
                           f"{layout.colour + len(layout.codes)} declared")
-    orientation = _tiff_orientation(data)
 
     def orient(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else np.ascontiguousarray(apply_orientation(a, orientation))
@@ -401,7 +394,7 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         alpha=None if alpha is None else (to_8bit(alpha) if sixteen else alpha),
         mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
-        extra=extra, extra_samples=layout.codes, tiff_tags=_geo_tags(data), icc_profile=icc,
+        extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc,
         nodata=_tiff_nodata(data))
 
 
@@ -462,31 +455,44 @@ def _png_with_chunks(png: bytes, icc_profile: bytes | None, exif: bytes | None, 
     return png[:at] + body + png[at:]
 
 
-def _geo_tags(data: bytes) -> tuple[tuple, ...]:
-    """A TIFF's :data:`GEO_TAGS` as ``(code, datatype, count, value)`` (text as UTF-8 bytes);
-    ``()`` when it has none, or when its pixels are stored rotated (an Orientation tag
-    other than 1: the decoded grid is not the one the tags place). Unreadable tags are left out: a
-    broken tag never fails the photo (as a broken EXIF orientation does not)."""
-    ifd = _tiff_ifd(data)
-    if ifd is None or not any(code in ifd for code in GEO_TAGS) or _tiff_orientation(data) != 1:
-        return ()
-
-    import tifffile
+@contextlib.contextmanager
+def _tifffile_page(data: bytes) -> Iterator:
+    """The first page of a TIFF opened by tifffile, quietly: tifffile logs each odd tag it skips,
+    and what matters reaches the caller as an exception (or as a tag left out)."""
+    import tifffile  # a dependency; imported here as only some TIFFs need it
 
     log = logging.getLogger("tifffile")
     level = log.level
     log.setLevel(logging.CRITICAL)
     try:
         with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
-            tags = [(t.code, int(t.dtype), t.count, t.value) for t in tif.pages[0].tags.values() if t.code in GEO_TAGS]
-        # text as bytes (UTF-8, NUL-terminated): tifffile writes a str only if it is 7-bit ASCII,
-        # and GDAL writes its metadata in UTF-8
-        text = {c: v.encode("utf-8") + b"\x00" for c, d, _, v in tags if d == 2 and isinstance(v, str)}
-        return tuple((c, 2, len(text[c]), text[c]) if c in text else (c, d, n, v) for c, d, n, v in tags)
-    except Exception:  # noqa: BLE001 - as above: any tifffile error means no tags to carry
-        return ()
+            yield tif.pages[0]
     finally:
         log.setLevel(level)
+
+
+def _carried_tags(page) -> tuple[tuple, ...]:
+    """A tifffile page's :data:`GEO_TAGS` as ``(code, datatype, count, value)``, text as UTF-8 bytes
+    (NUL-terminated): tifffile writes a str only if it is 7-bit ASCII, and GDAL writes its metadata
+    in UTF-8."""
+    tags = [(t.code, int(t.dtype), t.count, t.value) for t in page.tags.values() if t.code in GEO_TAGS]
+    text = {c: v.encode("utf-8") + b"\x00" for c, d, _, v in tags if d == 2 and isinstance(v, str)}
+    return tuple((c, 2, len(text[c]), text[c]) if c in text else (c, d, n, v) for c, d, n, v in tags)
+
+
+def _geo_tags(data: bytes) -> tuple[tuple, ...]:
+    """A TIFF's :data:`GEO_TAGS` (:func:`_carried_tags`) for a file Pillow decodes; ``()`` when it has
+    none, or when its pixels are stored rotated (an Orientation tag other than 1: the decoded grid is
+    not the one the tags place). Unreadable tags are left out: a broken tag never fails the photo (as
+    a broken EXIF orientation does not)."""
+    ifd = _tiff_ifd(data)
+    if ifd is None or not any(code in ifd for code in GEO_TAGS) or _tiff_orientation(data) != 1:
+        return ()
+    try:
+        with _tifffile_page(data) as page:
+            return _carried_tags(page)
+    except Exception:  # noqa: BLE001 - as above: any tifffile error means no tags to carry
+        return ()
 
 
 def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str, mode: str
@@ -950,14 +956,10 @@ def _orientation(im: Image.Image, unloaded: bytes | None = None) -> int:
     return value if 1 <= value <= 8 else 1
 
 
-def _tiff_orientation(source: bytes) -> int:
+def _tiff_orientation(data: bytes) -> int:
     """A TIFF's Orientation tag (1..8; 1 when absent, out of range or unreadable), from its first IFD."""
-    ifd = _tiff_ifd(source)
-    try:
-        with _quiet():
-            value = _as_ints(ifd.get(_EXIF_ORIENTATION_TAG, 1))[0] if ifd is not None else 1
-    except (TypeError, ValueError, IndexError, KeyError):
-        return 1
+    tags = _tiff_tags(data, _EXIF_ORIENTATION_TAG)
+    value = tags[0][0] if tags and tags[0] else 1
     return value if 1 <= value <= 8 else 1
 
 
