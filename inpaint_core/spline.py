@@ -172,11 +172,12 @@ def _fill(values: np.ndarray, hole: np.ndarray, tension: float, grey=127.5) -> n
     # groups: holes whose stencils can touch (within 2 px) are one system
     grown = cv2.dilate(hole.astype(np.uint8), np.ones((3, 3), np.uint8))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    holes = np.bincount(labels[hole], minlength=count)  # hole pixels of each group (_solve_box's measure)
     for k in range(1, count):
         x, y, bw, bh = stats[k, :4]
         # a group solved coarse-to-fine gets a wider ring: each halving keeps half of it known, and
         # the coarse solves need the stencil's reach of known pixels as well
-        ring = _RING if stats[k, 4] <= DIRECT_MAX else COARSE_RING
+        ring = _RING if holes[k] <= DIRECT_MAX else COARSE_RING
         y0, x0 = max(0, y - ring), max(0, x - ring)
         y1, x1 = min(h, y + bh + ring), min(w, x + bw + ring)
         box_hole = hole[y0:y1, x0:x1] & (labels[y0:y1, x0:x1] == k)
