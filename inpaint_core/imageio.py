@@ -9,7 +9,10 @@ it as ``H×W`` ``bool`` with ``True`` = hole. A 16-bit PNG or TIFF also keeps it
 (``DecodedImage.rgb16``, ``uint16``): every stage works on the 8-bit view, and the restored image is
 written back at 16 bits with each pixel the pipeline did not change exactly as it was, and the fill
 lifted to 16 bits without its 8-bit steps. A TIFF's bands past colour and alpha (near-infrared)
-are kept too (``DecodedImage.extra``), for a TIFF output to write back.
+are kept too (``DecodedImage.extra``), for a TIFF output to write back. A float TIFF (an elevation
+model, reflectance) keeps its samples (``DecodedImage.floats``) and is restored through a 16-bit
+proxy: its known range mapped onto 0..65535 (``rgb16``), every stage unchanged, and a TIFF output
+written in the source's float type with each pixel the pipeline did not change exactly as it was.
 """
 
 from __future__ import annotations
@@ -93,6 +96,13 @@ class DecodedImage:
             ready for the output: its Orientation set to 1 (the pixels are decoded turned) and its
             thumbnail cut off (it shows the unrestored image); ``None`` when absent or unreadable.
         nodata: a TIFF's GDAL_NODATA text (``"0"``, ``"-9999"``): the value its missing pixels hold.
+            A float TIFF without the tag whose colour samples hold NaN gets ``"nan"``: NaN is the
+            missing value of float rasters.
+        floats: ``H×W×3`` float32 or float64 colour samples of a float TIFF (NaN and infinities as
+            stored), in the same orientation; ``None`` for integer sources. ``rgb16`` is then their
+            16-bit proxy (:func:`floats_to_16bit` over ``float_span``) and ``rgb`` its 8-bit view.
+        float_span: ``(lo, hi)``, the least and greatest finite colour sample of a float TIFF that is
+            not its nodata value: the values the proxy's 0 and 65535 stand for.
     """
 
     rgb: np.ndarray
@@ -110,10 +120,14 @@ class DecodedImage:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     nodata: str | None = None
+    floats: np.ndarray | None = None
+    float_span: tuple[float, float] | None = None
 
     @property
     def bit_depth(self) -> int:
-        """Bits per sample of the source: 8 or 16."""
+        """Bits per sample of the source: 8 or 16 (unsigned), 32 or 64 (float)."""
+        if self.floats is not None:
+            return self.floats.dtype.itemsize * 8
         return 8 if self.rgb16 is None else 16
 
     @property
@@ -184,7 +198,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
     Raises:
         DecodeError: Empty, not an image, truncated or corrupt.
         ImageTooLargeError: More pixels than ``max_pixels``.
-        UnsupportedImageError: float, signed or 32-bit samples, a mode that cannot be converted
+        UnsupportedImageError: signed or 32-bit integer samples, float samples other than a gray or
+            RGB TIFF's 32- or 64-bit ones, a mode that cannot be converted
             to RGB, or an animation (GIF, APNG, WebP with more than one frame: restoring one frame
             would silently drop the others).
     """
@@ -250,6 +265,56 @@ def unstretch_to_16bit(samples8: np.ndarray, span: tuple[float, float]) -> np.nd
     return np.clip(np.rint(samples8.astype(np.float32) * ((hi - lo) / 255.0) + lo), 0, 65535).astype(np.uint16)
 
 
+def _nodata_value(nodata: str | float | None) -> float | None:
+    """A GDAL_NODATA text (or number) as a float (NaN for ``"nan"``); None when it is no number."""
+    if nodata is None:
+        return None
+    try:
+        return float(str(nodata).strip().rstrip("\x00"))
+    except ValueError:
+        return None
+
+
+def float_span(samples: np.ndarray, nodata: str | float | None = None) -> tuple[float, float]:
+    """``(lo, hi)`` of float samples: the least and greatest finite one that is not the ``nodata``
+    value (GDAL_NODATA text), so a -9999 or -3.4e38 fill does not squash the data's levels; ``hi``
+    is ``lo + 1`` when they are all one value, and the span ``(0, 1)`` when none is usable."""
+    usable = np.isfinite(samples)
+    value = _nodata_value(nodata)
+    if value is not None and np.isfinite(value):
+        usable &= samples != samples.dtype.type(value)
+    if not usable.any():
+        return 0.0, 1.0
+    lo, hi = float(samples[usable].min()), float(samples[usable].max())
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def floats_to_16bit(samples: np.ndarray, span: tuple[float, float]) -> np.ndarray:
+    """Float samples' 16-bit proxy: ``[lo, hi]`` mapped onto 0..65535, rounded; values outside it
+    (a nodata fill) clipped to its ends, NaN to 0."""
+    lo, hi = span
+    scaled = (samples.astype(np.float64) - lo) * (65535.0 / (hi - lo))
+    return np.clip(np.rint(np.nan_to_num(scaled, nan=0.0)), 0, 65535).astype(np.uint16)
+
+
+def floats_from_16bit(samples16: np.ndarray, span: tuple[float, float], dtype=np.float32) -> np.ndarray:
+    """The inverse of :func:`floats_to_16bit`, in ``dtype``: proxy levels back to the data's values."""
+    lo, hi = span
+    return (samples16.astype(np.float64) * ((hi - lo) / 65535.0) + lo).astype(dtype)
+
+
+def restore_floats(image: DecodedImage, pixels16: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """A float image's restoration from its 16-bit proxy's (``pixels16``, ``H×W×3``): the ``hole``
+    and every pixel whose proxy the restoration changed (a blend's band) from the proxy, mapped
+    back; every other pixel the source's own float samples, exactly (NaN included)."""
+    if image.floats is None or image.float_span is None:
+        raise ValueError("the image has no float samples")
+    changed = hole | (pixels16 != image.rgb16).any(axis=2)
+    out = image.floats.copy()
+    out[changed] = floats_from_16bit(pixels16[changed], image.float_span, image.floats.dtype)
+    return out
+
+
 def eight_bit_view(image: DecodedImage, hole: np.ndarray | None = None
                    ) -> tuple[np.ndarray, tuple[float, float] | None]:
     """``(view, span)``: the 8-bit RGB a method that fills at 8 bits sees, in restoring, training
@@ -303,7 +368,8 @@ class _TiffLayout:
 
 
 def _tiff_layout(data: bytes) -> _TiffLayout | None:
-    """The layout of a gray or RGB TIFF of 8- or 16-bit unsigned samples that tifffile reads: one with
+    """The layout of a gray or RGB TIFF that tifffile reads: one of 32- or 64-bit float samples (neither
+    Pillow nor OpenCV keeps them), or of 8- or 16-bit unsigned samples: one with
     16-bit samples that OpenCV reads wrong (planar ones: it scrambles them; and a rotated grid, an
     Orientation tag other than 1: it turns the pixels itself, and they were turned again), or with
     samples past colour that are not its one alpha (Pillow drops them); ``None`` for every other file
@@ -323,7 +389,8 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     if tags is None or ifd is None:
         return None
     bits, sample_format, photometric, spp, planar = tags
-    if (len(set(bits)) != 1 or bits[0] not in (8, 16) or not set(sample_format) <= {1}
+    floating = set(sample_format) == {_TIFF_FLOAT} and bits[:1] in ((32,), (64,))
+    if (len(set(bits)) != 1 or not (floating or bits[0] in (8, 16) and set(sample_format) <= {1})
             or photometric[:1] not in ((1,), (2,)) or not spp):
         return None
     colour = 3 if photometric[0] == 2 else 1
@@ -347,7 +414,7 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     layout = _TiffLayout(colour, codes)
     has_extra = past - (layout.alpha is not None) > 0
     opencv_wrong = planar[:1] == (2,) or _tiff_orientation(data) != 1
-    return layout if (bits[0] == 16 and opencv_wrong) or has_extra else None
+    return layout if (bits[0] == 16 and opencv_wrong) or has_extra or floating else None
 
 
 def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedImage:
@@ -371,9 +438,15 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
     if "S" in axes:
         arr = np.moveaxis(arr, axes.index("S"), -1)
         axes = axes.replace("S", "") + "S"
-    if axes not in ("YX", "YXS") or arr.dtype not in (np.uint8, np.uint16):
+    floating = arr.dtype.kind == "f" and arr.dtype.itemsize in (4, 8)
+    if axes not in ("YX", "YXS") or not (floating or arr.dtype in (np.uint8, np.uint16)):
         raise UnsupportedImageError(f"TIFF whose first page is not one gray or colour image "
                                     f"(axes {page.axes}, {arr.dtype})")
+    if floating:
+        arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)  # native order, for numpy and OpenCV
+        if layout.alpha is not None:
+            raise UnsupportedImageError("float TIFF with an alpha sample: only float gray or RGB, with any "
+                                        "extra bands, is restored; mark its holes with nodata (GDAL_NODATA or NaN)")
     arr = arr.reshape(arr.shape[:2] + (-1,))
     if arr.shape[2] != layout.colour + len(layout.codes):
         raise DecodeError(f"corrupt TIFF: {arr.shape[2]} samples per pixel decoded, "
@@ -389,13 +462,19 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
     extra = orient(arr[..., others]) if others else None
     sixteen = arr.dtype == np.uint16
     mode = ("L" if layout.colour == 1 else "RGB") + ("A" if a is not None else "")
+    nodata = _tiff_nodata(data)
+    if floating:
+        span = float_span(colour, nodata)
+        if nodata is None and np.isnan(colour).any():
+            nodata = "nan"  # float rasters' own missing value
+        floats, colour, sixteen = colour, floats_to_16bit(colour, span), True
     return DecodedImage(
         rgb=to_8bit(colour) if sixteen else colour,
         alpha=None if alpha is None else (to_8bit(alpha) if sixteen else alpha),
         mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
-        extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc,
-        nodata=_tiff_nodata(data))
+        extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc, nodata=nodata,
+        floats=floats if floating else None, float_span=span if floating else None)
 
 
 def _tiff_nodata(data: bytes) -> str | None:
@@ -580,7 +659,8 @@ def encode_image(
     """Encode RGB pixels to file bytes.
 
     Args:
-        rgb: ``H×W×3`` uint8, or uint16 for a 16-bit PNG or TIFF (:data:`SIXTEEN_BIT_FORMATS`).
+        rgb: ``H×W×3`` uint8, or uint16 for a 16-bit PNG or TIFF (:data:`SIXTEEN_BIT_FORMATS`), or
+            float32/float64 for a float TIFF (NaN and infinities written as they are).
         fmt: ``png``, ``jpeg``/``jpg``, ``tiff``/``tif``, ``webp`` or ``bmp``.
         gray: Write one channel, the rounded mean of R, G, B (exactly the original gray value when
             the three channels are equal, as :func:`decode_image` returns gray sources).
@@ -610,7 +690,10 @@ def encode_image(
     if fmt == "tiff" and icc_profile is not None:
         tiff_tags = tuple(tiff_tags) + ((_TIFF_ICC_PROFILE, 7, len(icc_profile), icc_profile),) \
             if _profile_fits(icc_profile, gray) else tuple(tiff_tags)  # (tifffile writes gray + alpha as gray)
-    if extra is not None or (tiff_tags and fmt == "tiff"):
+    floating = isinstance(rgb, np.ndarray) and rgb.dtype in (np.float32, np.float64)
+    if floating and fmt != "tiff":
+        raise ValueError(f"{fmt} cannot hold float samples; write tiff")
+    if extra is not None or floating or (tiff_tags and fmt == "tiff"):
         return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         out = _encode_16bit(rgb, fmt, gray, alpha, png_compression)
@@ -898,7 +981,8 @@ def _tiff_refusal(bits: tuple[int, ...], sample_format: tuple[int, ...]) -> str 
     if max(bits) == 16 and set(sample_format) <= {1}:
         return None
     kind = "float" if _TIFF_FLOAT in sample_format else "signed" if 2 in sample_format else "unsigned"
-    return f"{max(bits)}-bit {kind} TIFF samples: {_DEPTH_WHY} (bits per sample {bits}, sample format {sample_format})"
+    return (f"{max(bits)}-bit {kind} TIFF samples: {_DEPTH_WHY}, and 32- or 64-bit float ones in a gray or RGB "
+            f"TIFF (bits per sample {bits}, sample format {sample_format})")
 
 
 def _sixteen_bit_header(data: bytes) -> bool:
@@ -1025,6 +1109,9 @@ def _check_plane(plane: np.ndarray, shape: tuple[int, ...], name: str) -> None:
 
 
 def _gray_of(rgb: np.ndarray) -> np.ndarray:
+    if rgb.dtype.kind == "f":  # a gray source's three equal samples give it back exactly
+        same = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
+        return np.where(same, rgb[..., 0], rgb.mean(axis=2, dtype=np.float64)).astype(rgb.dtype)
     total = rgb.astype(np.uint32).sum(axis=2)
     return ((2 * total + 3) // 6).astype(rgb.dtype)  # round(total / 3), halves up, in integers
 
@@ -1074,9 +1161,9 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
 
     if fmt != "tiff":
         raise ValueError(f"{fmt} cannot hold extra bands; write tiff, or leave them out")
-    if not isinstance(rgb, np.ndarray) or rgb.dtype not in (np.uint8, np.uint16) or rgb.ndim != 3 \
-            or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be an H×W×3 uint8 or uint16 array, got {getattr(rgb, 'dtype', rgb)}")
+    if not isinstance(rgb, np.ndarray) or rgb.dtype not in (np.uint8, np.uint16, np.float32, np.float64) \
+            or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be an H×W×3 uint8, uint16 or float array, got {getattr(rgb, 'dtype', rgb)}")
     extra = rgb[..., :0] if extra is None else extra[..., None] if extra.ndim == 2 else extra
     for name, plane in (("alpha", alpha), ("extra", extra)):
         if plane is not None and (plane.dtype != rgb.dtype or plane.shape[:2] != rgb.shape[:2]):

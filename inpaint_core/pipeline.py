@@ -34,7 +34,8 @@ from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
 from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
-                      as_gray, eight_bit_view, narrow_range, stretch_to_8bit, to_8bit, unstretch_to_16bit, widen_to_16bit)
+                      as_gray, eight_bit_view, floats_to_16bit, narrow_range, restore_floats, stretch_to_8bit, to_8bit,
+                      unstretch_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_from_nodata, mask_stats
@@ -590,7 +591,8 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
             row["mask_source"] = "alpha"
             return mask
     if config.masks != "detect" and image.nodata is not None:  # a tile's declared nodata value
-        mask = mask_from_nodata(image.rgb16 if image.rgb16 is not None else image.rgb, image.nodata)
+        samples = image.floats if image.floats is not None else image.rgb16 if image.rgb16 is not None else image.rgb
+        mask = mask_from_nodata(samples, image.nodata)
         if mask is not None and mask.any():
             row["mask_source"] = "nodata"
             return mask
@@ -788,6 +790,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     if image.rgb16 is not None and fmt in SIXTEEN_BIT_FORMATS:  # 16 bits in, 16 bits out: known pixels exact
         pixels = pixels16 if pixels16 is not None else widen_to_16bit(restored, image, w.mask, fill16, filled16)
         alpha = None if alpha is None else image.alpha16
+        if image.floats is not None and fmt == "tiff":  # float in, float out: the proxy mapped back
+            pixels = restore_floats(image, pixels, w.mask)  # where it changed; known samples exact
     out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha, extra=extra, extra_samples=image.extra_samples,
                        tiff_tags=image.tiff_tags,  # a tile's place on the map
                        icc_profile=image.icc_profile, exif=image.exif,  # its colours' meaning, the camera's record
@@ -830,8 +834,11 @@ def _score_reference(w: Work, restored: np.ndarray, source: Location) -> None:
     try:
         decoded = decode_image(_read_uri(w.item.reference_uri, source))
         # compared in the view the restoration is scored in (narrow 16-bit data: the stretched one)
-        ref = (decoded.rgb if w.stretch is None or decoded.rgb16 is None
-               else stretch_to_8bit(decoded.rgb16, w.stretch))
+        ref16 = decoded.rgb16
+        if decoded.floats is not None and w.image.float_span is not None:  # on the restoration's proxy
+            ref16 = floats_to_16bit(decoded.floats, w.image.float_span)
+        ref = (decoded.rgb if ref16 is None else to_8bit(ref16) if w.stretch is None
+               else stretch_to_8bit(ref16, w.stretch))
     except InpaintError as exc:
         w.row["error"] = f"reference not scored: {exc}"
         return

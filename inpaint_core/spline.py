@@ -189,22 +189,32 @@ def _fill(values: np.ndarray, hole: np.ndarray, tension: float, grey=127.5) -> n
 
 
 def spline_fill(image: np.ndarray, mask: np.ndarray, tension: float = DEFAULT_TENSION) -> np.ndarray:
-    """``image`` (H x W or H x W x C, uint8 or uint16) with its ``mask`` pixels (bool, True = hole)
-    filled, at the image's own precision.
+    """``image`` (H x W or H x W x C, uint8, uint16, float32 or float64) with its ``mask`` pixels
+    (bool, True = hole) filled, at the image's own precision.
 
-    Known pixels are returned unchanged. A frame that is all hole is filled with mid-grey.
+    Known pixels are returned unchanged. A frame that is all hole is filled with mid-grey (0 for
+    floats). Of float images, a known pixel with a NaN or infinite sample is kept as it is and
+    solved as if it were hole, so it never reaches the fill.
 
     Raises:
-        ValueError: for a mask of another size, an image neither uint8 nor uint16, or a negative tension.
+        ValueError: for a mask of another size, an image of another dtype, or a negative tension.
     """
-    if image.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"spline_fill needs a uint8 or uint16 image, got {image.dtype}")
+    if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
+        raise ValueError(f"spline_fill needs a uint8, uint16 or float image, got {image.dtype}")
     if mask.shape != image.shape[:2]:
         raise ValueError(f"mask {mask.shape} does not match image {image.shape[:2]}")
     if not np.isfinite(tension) or tension < 0:
         raise ValueError(f"tension must be >= 0, got {tension!r}")
     hole = np.asarray(mask, bool)
     values = image.reshape(*image.shape[:2], -1).astype(np.float64)
+    if image.dtype.kind == "f":
+        bad = ~np.isfinite(values).all(axis=2)
+        solve = hole | bad
+        values[bad] = 0.0
+        filled = _fill(values, solve, float(tension), 0.0)
+        out = image.reshape(values.shape).copy()
+        out[hole] = filled[hole].astype(image.dtype)
+        return out.reshape(image.shape)
     filled = _fill(values, hole, float(tension), np.iinfo(image.dtype).max / 2)
     out = image.reshape(values.shape).copy()
     out[hole] = np.clip(np.rint(filled[hole]), 0, np.iinfo(image.dtype).max).astype(image.dtype)

@@ -386,7 +386,6 @@ def test_widening_keeps_every_unchanged_pixel_exact():
 @pytest.mark.parametrize(
     "array, words",
     [
-        (np.zeros((8, 8), np.float32), r"32-bit float TIFF samples: only 8- and 16-bit unsigned"),
         (np.zeros((8, 8), np.int32), r"32-bit signed TIFF samples"),
         (np.zeros((8, 8), np.int16), r"16-bit signed TIFF samples"),
     ],
@@ -395,6 +394,60 @@ def test_float_signed_and_32bit_samples_are_refused(array, words):
     blob = cv2.imencode(".tiff", array)[1].tobytes()
     with pytest.raises(UnsupportedImageError, match=words):
         decode_image(blob)
+
+
+def test_half_float_tiffs_and_float_alpha_are_refused():
+    with pytest.raises(UnsupportedImageError, match=r"16-bit float TIFF samples: only 8- and 16-bit unsigned samples "
+                                                     r"are supported, and 32- or 64-bit float ones"):
+        decode_image(_tiff(np.zeros((8, 8), np.float16)))
+    with pytest.raises(UnsupportedImageError, match="float TIFF with an alpha sample"):
+        decode_image(_tiff(np.zeros((8, 8, 4), np.float32), photometric="rgb", extrasamples=[2]))
+
+
+@pytest.mark.parametrize("writer", ["tifffile", "pillow", "opencv"])
+def test_a_float_elevation_model_is_read_with_its_values_and_a_16bit_proxy(writer):
+    """A float32 DEM (as GDAL, Pillow or OpenCV write one) keeps its values; the stages get a 16-bit
+    proxy of its known range, whose ends are the least and greatest value that is not the -9999
+    nodata fill (which would squash the terrain into a few levels). The manifest's depth is 32."""
+    yy, xx = np.mgrid[0:30, 0:40]
+    dem = (500 + 3.25 * xx + 2 * yy).astype(np.float32)
+    dem[10:20, 10:20] = -9999
+    if writer == "tifffile":
+        blob = _tiff(dem, extratags=[(42113, "s", 0, "-9999", True)])
+    elif writer == "pillow":
+        blob = save(Image.fromarray(dem), "TIFF")
+    else:
+        blob = cv2.imencode(".tiff", dem)[1].tobytes()
+    img = decode_image(blob)
+    assert (img.bit_depth, img.gray, img.mode, img.floats.dtype) == (32, True, "L", np.float32)
+    assert np.array_equal(img.floats[..., 0], dem) and (img.floats[..., 1] == img.floats[..., 0]).all()
+    lo, hi = img.float_span
+    assert img.rgb16.dtype == np.uint16 and np.array_equal(img.rgb, to_8bit(img.rgb16))
+    if writer == "tifffile":  # the tag says what the fill is: the span is the terrain's
+        assert (lo, hi, img.nodata) == (500.0, 500 + 3.25 * 39 + 2 * 29, "-9999")
+        assert img.rgb16[0, 0, 0] == 0 and img.rgb16[29, 39, 0] == 65535 and (img.rgb16[10:20, 10:20] == 0).all()
+    else:  # no tag: -9999 is data, and no NaN says otherwise
+        assert (lo, img.nodata) == (-9999.0, None)
+
+
+def test_float_rgb_with_a_band_nan_voids_and_a_float_tiff_output_round_trip():
+    """Float64 reflectance, RGB + NIR: NaN voids make the nodata "nan" when no tag declares one;
+    the NIR band stays float; encode_image writes float samples back exactly (NaN too), and refuses
+    to put them in a PNG."""
+    rng = np.random.default_rng(3)
+    refl = rng.random((12, 16, 4))
+    refl[2:5, 3:7, :3] = np.nan
+    img = decode_image(_tiff(refl, photometric="rgb", extrasamples=[0]))
+    assert (img.bit_depth, img.nodata, img.extra.dtype, img.extra.shape) == (64, "nan", np.float64, (12, 16, 1))
+    assert np.array_equal(img.floats, refl[..., :3], equal_nan=True)
+    assert img.float_span == (float(np.nanmin(refl[..., :3])), float(np.nanmax(refl[..., :3])))
+    blob = encode_image(img.floats, "tiff", extra=img.extra, extra_samples=img.extra_samples)
+    again = decode_image(blob)
+    assert np.array_equal(again.floats, img.floats, equal_nan=True) and np.array_equal(again.extra, img.extra)
+    gray = decode_image(_tiff(refl[..., 3]))
+    assert np.array_equal(decode_image(encode_image(gray.floats, "tiff", gray=True)).floats, gray.floats)
+    with pytest.raises(ValueError, match="png cannot hold float samples"):
+        encode_image(img.floats, "png")
 
 
 def test_grayscale():
@@ -546,7 +599,9 @@ def test_lossy_close(fmt):
 
 def test_encode_bad_input():
     with pytest.raises(ValueError, match="H×W×3 uint8"):
-        encode_image(RGB.astype(np.float32))
+        encode_image(RGB.astype(np.int32))
+    with pytest.raises(ValueError, match="H×W×3 uint8, uint16 or float"):
+        encode_image(RGB[..., 0].astype(np.float32), "tiff")
     with pytest.raises(ValueError, match="unknown image format"):
         encode_image(RGB, "gif")
     with pytest.raises(ValueError, match="alpha"):

@@ -9,7 +9,7 @@ from skimage import data
 
 from inpaint_core.errors import MaskError
 from inpaint_core.imageio import decode_image
-from inpaint_core.masks import classify_mask, fit_mask, mask_from_alpha, mask_stats
+from inpaint_core.masks import classify_mask, fit_mask, mask_from_alpha, mask_from_nodata, mask_stats
 
 RGB = data.astronaut()[:60, :100].copy()
 
@@ -29,6 +29,20 @@ def test_mask_from_alpha():
     alpha16 = np.array([[0, 32896, 65500, 65535]], np.uint16)  # at full depth: 65500 is not opaque
     assert mask_from_alpha(alpha16).tolist() == [[True, True, True, False]]
     assert mask_from_alpha(alpha16, threshold=128).tolist() == [[True, False, False, False]]
+
+
+def test_mask_from_nodata_of_float_samples():
+    """A float raster's nodata is compared as the samples store it: GDAL's text for float32's least
+    value is not a float32 number, yet names the samples that hold it; "nan" marks each pixel with
+    any NaN sample; a value is a hole only where every sample holds it."""
+    least = np.finfo(np.float32).min
+    samples = np.array([[[least, least, least], [least, 5, least], [np.nan, 1, 2], [0.1, 0.1, 0.1]]], np.float32)
+    assert mask_from_nodata(samples, "-3.4028234663852886e+38").tolist() == [[True, False, False, False]]
+    assert mask_from_nodata(samples, "nan").tolist() == [[False, False, True, False]]
+    assert mask_from_nodata(samples, "0.1").tolist() == [[False, False, False, True]]
+    assert mask_from_nodata(samples.astype(np.float64), "0.1").tolist() == [[False, False, False, False]]
+    assert mask_from_nodata(samples, "none") is None
+    assert mask_from_nodata(np.zeros((1, 2, 3), np.uint16), "nan") is None
 
 
 def test_fit_mask_same_size_unchanged():

@@ -49,7 +49,7 @@ def test_each_bad_input_gets_its_own_row(bad_run):
 
 @pytest.mark.parametrize("key, words", [
     ("zero-byte.png", "empty"), ("truncated.jpg", "truncated"), ("text.png", "not a decodable image"),
-    ("float.tif", "32-bit float TIFF samples"), ("wrong-size-mask.png", "mask is 10x10"), ("bomb.png", "20000x20000"),
+    ("signed.tif", "32-bit signed TIFF samples"), ("wrong-size-mask.png", "mask is 10x10"), ("bomb.png", "20000x20000"),
 ])
 def test_failure_reasons_are_readable(bad_run, key, words):
     assert words in bad_run[4][key]["error"]
@@ -446,6 +446,63 @@ def test_a_tiles_declared_nodata_value_marks_exactly_its_holes(tmp_path):
     assert (out[20:30, 40:60] > 0).all() and (out[5, 7] > 0).all() and (out[70, 90] > 0).all()
     assert tuple(out[50, 50]) == (0, 0, 900)
     assert rows["other.tif"]["mask_source"] == "detect:solid"
+
+
+@pytest.mark.parametrize("blend", ["off", "on"])
+def test_an_elevation_models_voids_are_filled_in_its_own_float_values(tmp_path, blend):
+    """A float32 DEM with -9999 voids (GDAL_NODATA) and a NaN pixel: the voids are the hole, filled
+    with terrain heights (within metres of the surface, nowhere near -9999), every other sample
+    written back exactly as float32 (the NaN too: the tag declares -9999, not NaN, as missing), the
+    georeferencing kept. With the GLCIC blend, only the pixels it changed leave their source values
+    (its band around the voids, by a level of the 8-bit view it works on). A PNG output is the
+    16-bit view of the known range."""
+    tifffile = pytest.importorskip("tifffile")
+    from inpaint_core.imageio import floats_to_16bit, to_8bit
+    from inpaint_core.quality import score_reference
+
+    from .collections import write
+
+    yy, xx = np.mgrid[0:96, 0:128].astype(np.float64)
+    terrain = (812.25 + 40 * np.sin(xx / 17) + 25 * np.cos(yy / 13) + 0.3 * xx).astype(np.float32)
+    terrain[38:48, 55:65] -= 90  # a pit under the void: the reference's own range is not the DEM's
+    dem = terrain.copy()
+    dem[30:55, 40:80] = -9999
+    dem[3, 100:104] = -9999
+    dem[70, 10] = np.nan  # a bad sample outside the declared voids: data as stored
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, dem, extratags=[(42113, "s", 0, "-9999", True), (33550, "d", 3, (30.0, 30.0, 0.0), True)])
+    write(tmp_path / "src", "dem.tif", buf.getvalue())
+    truth = io.BytesIO()
+    tifffile.imwrite(truth, terrain)  # the clean model, for --reference scores
+    write(tmp_path / "ref", "dem.tif", truth.getvalue())
+    before = tree_digest(tmp_path / "src")
+    source, dest = Location(str(tmp_path / "src")), Location(str(tmp_path / "dest"))
+    restore_shard(list(discover(source, reference=Location(str(tmp_path / "ref")))),
+                  RestoreConfig(output_format="same", method="spline", blend=blend), source, dest, "r1", 0, "test")
+    run(tmp_path / "src", tmp_path / "png", method="spline")
+    assert tree_digest(tmp_path / "src") == before
+    [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    assert (row["status"], row["mask_source"], row["bit_depth"]) == ("ok", "nodata", 32), row["error"]
+    hole = dem == -9999
+    assert row["hole_fraction"] == pytest.approx(hole.mean())
+    with tifffile.TiffFile(io.BytesIO(read_uri(row["output_uri"]))) as tif:
+        out = tif.pages[0].asarray()
+        assert tif.pages[0].tags[33550].value == (30.0, 30.0, 0.0) and tif.pages[0].tags[42113].value == "-9999"
+    assert out.dtype == np.float32 and out.shape == dem.shape
+    span = decode_image(buf.getvalue()).float_span  # the reference is scored on the restoration's proxy
+    expected = score_reference(*(np.repeat(to_8bit(floats_to_16bit(a, span))[..., None], 3, 2) for a in (out, terrain)))
+    assert row["error"] is None and row["ref_psnr"] == pytest.approx(expected["psnr"], abs=0.05)
+    assert np.isfinite(out[hole]).all() and np.abs(out[hole] - terrain[hole]).mean() < 25
+    assert out[hole].min() > terrain.min() - 20 and out[hole].max() < terrain.max() + 20
+    unchanged = ~hole if blend == "off" else ~hole & ((out == dem) | np.isnan(dem) & np.isnan(out))
+    assert np.array_equal(out[unchanged], dem[unchanged], equal_nan=True)
+    if blend == "on":  # the blend band is a few pixels wide, and what it changed is still terrain
+        band = ~unchanged & ~hole
+        assert band.sum() < 0.2 * (~hole).sum() and np.abs(out[band] - terrain[band]).max() < 5
+    assert np.isnan(out[70, 10])
+    [png] = manifest.read_manifest(Location(str(tmp_path / "png"))).to_pylist()
+    view = decode_image(read_uri(png["output_uri"]))
+    assert view.format == "PNG" and view.bit_depth == 16 and view.rgb16[..., 0].max() == 65535
 
 
 def test_a_photos_colour_profile_and_exif_reach_its_restored_output(tmp_path):

@@ -53,8 +53,28 @@ def test_gray_images_constant_fills_and_an_all_hole_frame():
     assert np.array_equal(spline_fill(img, np.zeros((4, 4), bool)), img)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_float_images_are_filled_unrounded_and_their_nan_samples_never_reach_the_fill(dtype):
+    """An elevation model's band: the hole gets the plane through the known samples at float
+    precision (no rounding to whole numbers), a known NaN sample stays NaN and does not poison the
+    solve beside it, and every other known sample comes back exactly."""
+    yy, xx = np.mgrid[0:40, 0:50]
+    plane = (1234.5 + 0.37 * xx - 0.21 * yy).astype(dtype)
+    mask = np.zeros((40, 50), bool)
+    mask[10:30, 15:35] = True
+    damaged = np.where(mask, dtype(-9999), plane)
+    damaged[9, 20] = np.nan  # a void in the ring the solve reads
+    out = spline_fill(damaged, mask)
+    assert out.dtype == dtype and np.isnan(out[9, 20])
+    known = ~mask & ~np.isnan(damaged)
+    assert np.array_equal(out[known], damaged[known])
+    assert np.isfinite(out[mask]).all() and np.abs(out[mask] - plane[mask]).max() < 1e-3
+    assert (spline_fill(np.full((4, 4), np.nan, dtype), np.ones((4, 4), bool)) == 0).all()
+
+
 @pytest.mark.parametrize("bad", [
-    dict(image=np.zeros((8, 8, 3), np.float32), mask=np.zeros((8, 8), bool)),
+    dict(image=np.zeros((8, 8, 3), np.float16), mask=np.zeros((8, 8), bool)),
+    dict(image=np.zeros((8, 8, 3), np.int32), mask=np.zeros((8, 8), bool)),
     dict(image=np.zeros((8, 8, 3), np.uint8), mask=np.zeros((8, 9), bool)),
     dict(image=np.zeros((8, 8, 3), np.uint8), mask=np.zeros((8, 8), bool), tension=-1.0),
 ])

@@ -41,12 +41,16 @@ def mask_from_nodata(samples: np.ndarray, nodata: str | float | None) -> np.ndar
     """Holes where every sample of a pixel equals a tile's declared nodata value (GDAL_NODATA).
 
     Args:
-        samples: ``H×W×C`` (or ``H×W``) uint8 or uint16: the colour samples at the source's depth.
+        samples: ``H×W×C`` (or ``H×W``) uint8, uint16 or float: the colour samples at the source's
+            depth. Of float samples, a finite value is compared in their own type (GDAL writes
+            float32's least value as ``-3.4028234663852886e+38``), and ``"nan"`` marks every pixel
+            with a NaN sample.
         nodata: the tag's text (``"0"``, ``"65535"``, ``"-9999"``, ``"nan"``) or a number.
 
     Returns:
         ``H×W`` bool, ``True`` = hole; ``None`` when the value cannot occur in these samples (not a
-        number, not a whole number, or outside the dtype's range), so there is no nodata to find.
+        number; for integer samples, not a whole number or outside the dtype's range), so there is no
+        nodata to find.
 
     Example:
         >>> mask_from_nodata(np.array([[[0, 0, 0], [0, 5, 0]]], np.uint8), "0").tolist()
@@ -58,10 +62,14 @@ def mask_from_nodata(samples: np.ndarray, nodata: str | float | None) -> np.ndar
         value = float(str(nodata).strip().rstrip("\x00"))
     except ValueError:
         return None
+    planes = samples if samples.ndim == 3 else samples[..., None]
+    if samples.dtype.kind == "f":  # a float raster: the value as its samples store it, or NaN
+        if np.isnan(value):
+            return np.isnan(planes).any(axis=2)  # a NaN sample has no value to keep
+        return (planes == samples.dtype.type(value)).all(axis=2)
     info = np.iinfo(samples.dtype)
     if not np.isfinite(value) or value != int(value) or not info.min <= value <= info.max:
         return None
-    planes = samples if samples.ndim == 3 else samples[..., None]
     return (planes == int(value)).all(axis=2)
 
 

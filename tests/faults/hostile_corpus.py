@@ -226,8 +226,9 @@ def cases() -> list[Case]:
     # sample depth and modes
     gray16 = (photo[..., 0].astype(np.uint16) * 257)
     add("depth", "depth/16bit-tiff.tif", save(Image.fromarray(gray16), "TIFF"), "ok")
-    add("depth", "depth/float.tif", save(Image.fromarray(photo[..., 0].astype(np.float32) / 255), "TIFF"), "failed",
-        r"32-bit float TIFF samples: only 8- and 16-bit unsigned samples are supported")
+    add("depth", "depth/float.tif", save(Image.fromarray(photo[..., 0].astype(np.float32) / 255), "TIFF"), "ok")
+    add("depth", "depth/float16.tif", _tifffile_bytes(photo[..., 0].astype(np.float16) / 255), "failed",
+        r"16-bit float TIFF samples: only 8- and 16-bit unsigned samples are supported")
     add("depth", "depth/int32.tif", save(Image.fromarray(photo[..., 0].astype(np.int32)), "TIFF"), "failed",
         r"32-bit signed TIFF samples")
     add("depth", "depth/16bit-png.png", png(gray16), "ok")
@@ -282,6 +283,14 @@ def cases() -> list[Case]:
     add("key", "keys/back\\slash.png", pngb, "failed", r"backslash", mask=None)
     add("key", "keys/.hidden.png", pngb, "absent", mask=None)
     return out
+
+
+def _tifffile_bytes(arr: np.ndarray, **kw) -> bytes:
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, **kw)
+    return buf.getvalue()
 
 
 def _png16_rgb(rgb8: np.ndarray) -> bytes:
