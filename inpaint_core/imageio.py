@@ -283,9 +283,12 @@ def float_span(samples: np.ndarray, nodata: str | float | None = None) -> tuple[
     value = _nodata_value(nodata)
     if value is not None and np.isfinite(value):
         usable &= samples != samples.dtype.type(value)
-    if not usable.any():
+    if usable.all():
+        lo, hi = float(samples.min()), float(samples.max())
+    elif usable.any():
+        lo, hi = float(np.where(usable, samples, np.inf).min()), float(np.where(usable, samples, -np.inf).max())
+    else:
         return 0.0, 1.0
-    lo, hi = float(samples[usable].min()), float(samples[usable].max())
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
@@ -293,8 +296,12 @@ def floats_to_16bit(samples: np.ndarray, span: tuple[float, float]) -> np.ndarra
     """Float samples' 16-bit proxy: ``[lo, hi]`` mapped onto 0..65535, rounded; values outside it
     (a nodata fill) clipped to its ends, NaN to 0."""
     lo, hi = span
-    scaled = (samples.astype(np.float64) - lo) * (65535.0 / (hi - lo))
-    return np.clip(np.rint(np.nan_to_num(scaled, nan=0.0)), 0, 65535).astype(np.uint16)
+    scaled = samples.astype(np.float64 if samples.dtype == np.float64 else np.float32)  # float32 keeps
+    scaled -= lo  # a 16-bit level to within 1/100 (24-bit mantissa), at half the memory and time
+    scaled *= 65535.0 / (hi - lo)
+    np.nan_to_num(scaled, copy=False, nan=0.0)
+    np.clip(scaled, 0, 65535, out=scaled)
+    return np.rint(scaled, out=scaled).astype(np.uint16)
 
 
 def floats_from_16bit(samples16: np.ndarray, span: tuple[float, float], dtype=np.float32) -> np.ndarray:
@@ -455,7 +462,7 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
     def orient(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else np.ascontiguousarray(apply_orientation(a, orientation))
 
-    colour = orient(np.repeat(arr[..., :1], 3, axis=2) if layout.colour == 1 else arr[..., :3])
+    colour = orient(arr[..., :layout.colour])  # a gray's three channels are made below, at its final depth
     a = layout.alpha
     alpha = None if a is None else orient(arr[..., layout.colour + a])
     others = [layout.colour + i for i in range(len(layout.codes)) if i != a]
@@ -468,6 +475,9 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         if nodata is None and np.isnan(colour).any():
             nodata = "nan"  # float rasters' own missing value
         floats, colour, sixteen = colour, floats_to_16bit(colour, span), True
+        floats = np.repeat(floats, 3, axis=2) if layout.colour == 1 else floats
+    if layout.colour == 1:
+        colour = np.repeat(colour, 3, axis=2)
     return DecodedImage(
         rgb=to_8bit(colour) if sixteen else colour,
         alpha=None if alpha is None else (to_8bit(alpha) if sixteen else alpha),
