@@ -42,7 +42,8 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("source_version", pa.string(), "size and change tag (S3 ETag, file mtime) the listing gave for the source"),
     ("width", pa.int32(), "image width after EXIF orientation"),
     ("height", pa.int32(), "image height after EXIF orientation"),
-    ("bit_depth", pa.int32(), "bits per sample of the source: 8, or 16 (kept in a PNG or TIFF output)"),
+    ("bit_depth", pa.int32(), "bits per sample of the source: 8, or 16 (kept in a PNG or TIFF output); "
+                               "32 or 64 for a float TIFF (kept in a TIFF output)"),
     ("extra_bands", pa.int32(), "bands of a TIFF source past colour and alpha (a near-infrared band, say): a "
      "TIFF output keeps them, their hole filled by the spline; other formats drop them"),
     ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | nodata | detect:<names> | none"),
