@@ -282,7 +282,8 @@ def float_span(samples: np.ndarray, nodata: str | float | None = None) -> tuple[
     usable = np.isfinite(samples)
     value = _nodata_value(nodata)
     if value is not None and np.isfinite(value):
-        usable &= samples != samples.dtype.type(value)
+        with np.errstate(invalid="ignore"):  # (comparing a signalling NaN)
+            usable &= samples != samples.dtype.type(value)
     if usable.all():
         lo, hi = float(samples.min()), float(samples.max())
     elif usable.any():
@@ -297,17 +298,26 @@ def floats_to_16bit(samples: np.ndarray, span: tuple[float, float]) -> np.ndarra
     (a nodata fill) clipped to its ends, NaN to 0."""
     lo, hi = span
     scaled = samples.astype(np.float64 if samples.dtype == np.float64 else np.float32)  # float32 keeps
-    scaled -= lo  # a 16-bit level to within 1/100 (24-bit mantissa), at half the memory and time
-    scaled *= 65535.0 / (hi - lo)
+    with np.errstate(invalid="ignore", over="ignore"):  # a level to within 1/100 at half the memory and
+        scaled -= lo  # time; a signalling NaN or an infinity is clipped below, never a warning per file
+        scaled *= 1.0 / _level(span)
     np.nan_to_num(scaled, copy=False, nan=0.0)
     np.clip(scaled, 0, 65535, out=scaled)
     return np.rint(scaled, out=scaled).astype(np.uint16)
 
 
+def _level(span: tuple[float, float]) -> float:
+    """The value one proxy level stands for: ``(hi - lo) / 65535``, finite even when ``hi - lo`` is
+    not (float64 samples from -1e308 to 1e308)."""
+    lo, hi = span
+    return hi / 65535.0 - lo / 65535.0
+
+
 def floats_from_16bit(samples16: np.ndarray, span: tuple[float, float], dtype=np.float32) -> np.ndarray:
     """The inverse of :func:`floats_to_16bit`, in ``dtype``: proxy levels back to the data's values."""
     lo, hi = span
-    return (samples16.astype(np.float64) * ((hi - lo) / 65535.0) + lo).astype(dtype)
+    t = samples16.astype(np.float64) / 65535.0
+    return (lo * (1.0 - t) + hi * t).astype(dtype)  # the ends exactly, and no overflow on any span
 
 
 def restore_floats(image: DecodedImage, pixels16: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -634,9 +644,10 @@ def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
     try:
         layout = _tiff_layout(data)
         if layout is not None:  # (as in decode_image) its colour (and alpha) make the mask
-            image = _decode_tiff(data, layout, max_pixels)
-            return _colour_hole(image.rgb16 if image.rgb16 is not None else image.rgb,
-                                image.alpha16 if image.alpha16 is not None else image.alpha)
+            image = _decode_tiff(data, layout, max_pixels)  # a float mask's own values, not its proxy's
+            samples = image.floats if image.floats is not None else image.rgb16 if image.rgb16 is not None \
+                else image.rgb
+            return _colour_hole(samples, image.alpha16 if image.alpha16 is not None else image.alpha)
         sixteen = _sixteen_bit_header(data)
         with _open(data, max_pixels, load=not sixteen) as im:
             orientation = _orientation(im, data if sixteen else None)
@@ -1090,8 +1101,9 @@ def _mask_pixels(im: Image.Image) -> np.ndarray:
 
 
 def _colour_hole(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """A colour mask's hole: any channel non-zero, and, with alpha, not fully transparent."""
-    hole = rgb.any(axis=2)
+    """A colour mask's hole: any channel non-zero (NaN too), and, with alpha, not fully transparent."""
+    with np.errstate(invalid="ignore"):  # a float mask's signalling NaN is a hole, not a warning
+        hole = rgb.any(axis=2)
     return hole if alpha is None else hole & (alpha > 0)
 
 

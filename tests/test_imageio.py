@@ -627,6 +627,21 @@ def test_decode_mask_modes():
     assert np.array_equal(decode_mask(save(Image.fromarray(rgb).quantize(4), "PNG")), hole)
 
 
+def test_a_float_mask_is_its_non_zero_values():
+    """A mask saved as float (numpy's 0.0 / 1.0, say) is read by its values: all 1.0 is all hole, all
+    0.0 none, any non-zero value (NaN too) a hole; not by the 16-bit proxy of a float image."""
+    hole = np.zeros((6, 8), bool)
+    hole[2:4, 3:6] = True
+    values = np.where(hole, 0.25, 0.0).astype(np.float32)
+    values[5, 7] = np.nan
+    expected = hole.copy()
+    expected[5, 7] = True
+    for blob in (save(Image.fromarray(values), "TIFF"), _tiff(values.astype(np.float64))):
+        assert np.array_equal(decode_mask(blob), expected)
+    assert decode_mask(save(Image.fromarray(np.ones((6, 8), np.float32)), "TIFF")).all()
+    assert not decode_mask(save(Image.fromarray(np.zeros((6, 8), np.float32)), "TIFF")).any()
+
+
 def test_decode_mask_rgba_needs_alpha():
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[0, :, :3] = 255  # white but fully transparent: not a hole

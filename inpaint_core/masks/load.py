@@ -66,7 +66,8 @@ def mask_from_nodata(samples: np.ndarray, nodata: str | float | None) -> np.ndar
     if samples.dtype.kind == "f":  # a float raster: the value as its samples store it, or NaN
         if np.isnan(value):
             return np.isnan(planes).any(axis=2)  # a NaN sample has no value to keep
-        return (planes == samples.dtype.type(value)).all(axis=2)
+        with np.errstate(invalid="ignore"):  # (comparing a signalling NaN)
+            return (planes == samples.dtype.type(value)).all(axis=2)
     info = np.iinfo(samples.dtype)
     if not np.isfinite(value) or value != int(value) or not info.min <= value <= info.max:
         return None

@@ -63,7 +63,7 @@ def _seeds() -> list[bytes]:
         *(cv2.imencode(ext, rng.integers(0, 65536, (12, 16, c), dtype=np.uint16))[1].tobytes()
           for ext, c in ((".png", 3), (".png", 4), (".tiff", 3))),
         # what tifffile reads: RGB + near-infrared, planar 16-bit (georeferenced, tiled, deflate), a
-        # rotated 16-bit grid; and a photo with an ICC profile
+        # rotated 16-bit grid, float elevation and reflectance (nodata, NaN); and a photo with an ICC profile
         *_tifffile_seeds(rng),
         _save(rgb, "JPEG", icc_profile=_srgb_profile(), exif=exif.tobytes()),
     ]
@@ -74,12 +74,17 @@ def _tifffile_seeds(rng) -> list[bytes]:
     bands = rng.integers(0, 65536, (12, 16, 4), dtype=np.uint16)
     geo = [(33922, "d", 6, (0, 0, 0, 5e5, 4e6, 0), True), (34735, "H", 4, (1, 1, 0, 0), True)]
     out = []
+    dem = bands[..., 0].astype(np.float32) - 9000
+    dem[3:6, 4:9], dem[0, 0] = -9999, np.nan
     for arr, kw in (((bands // 257).astype(np.uint8), dict(extrasamples=(0,))),
                     (np.moveaxis(bands, -1, 0), dict(planarconfig="separate", extrasamples=(0,), extratags=geo)),
                     (bands, dict(extrasamples=(0,), tile=(16, 16), compression="zlib")),
-                    (bands[..., :3], dict(extratags=[(274, "H", 1, 6, True)]))):
+                    (bands[..., :3], dict(extratags=[(274, "H", 1, 6, True)])),
+                    (dem, dict(photometric="minisblack", predictor=3, compression="zlib",
+                               extratags=geo + [(42113, "s", 0, "-9999", True)])),
+                    (np.where(bands > 60000, np.nan, bands / 65535.0), dict(extrasamples=(0,)))):
         buf = io.BytesIO()
-        tifffile.imwrite(buf, arr, photometric="rgb", **kw)
+        tifffile.imwrite(buf, arr, **{"photometric": "rgb", **kw})
         out.append(buf.getvalue())
     return out
 
@@ -176,6 +181,8 @@ def test_decode_image_gives_an_image_or_a_typed_error(data):
     assert img.alpha is None or (img.alpha.shape == (h, w) and img.alpha.dtype == np.uint8)
     assert img.rgb16 is None or (img.rgb16.shape == (h, w, 3) and img.rgb16.dtype == np.uint16
                                  and np.array_equal(to_8bit(img.rgb16), img.rgb))
+    assert img.floats is None or (img.floats.shape == (h, w, 3) and img.floats.dtype.kind == "f"
+                                  and img.rgb16 is not None and img.bit_depth in (32, 64))
     assert 1 <= img.orientation <= 8
     assert sorted(img.raw_size) == sorted((w, h))
 
