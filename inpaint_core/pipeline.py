@@ -476,7 +476,8 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     t = timer.add("mask", t)
     kind = classify_mask(mask)
     if kind == "empty":
-        w.skip("empty mask: image copied through unchanged")
+        w.skip("a float raster with no nodata value, NaN or mask file: nothing is marked missing; copied through"
+               if row["mask_source"] == "none" else "empty mask: image copied through unchanged")
         w.copy_through = True
         return
     if kind == "full":
@@ -599,6 +600,11 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
     if config.masks == "load":
         raise MaskError("no mask found (looked for a list entry, <stem>_mask.png, the masks/ tree, "
                         "transparent pixels and a TIFF's nodata value) and detection is off (--masks load)")
+    if config.masks == "auto" and image.floats is not None:
+        # A float raster marks what is missing with its nodata value or NaN. Its proxy's 0 and 65535 are
+        # its least and greatest values (a sea at 0 m), not a scanner's black and white: nothing to detect.
+        row["mask_source"] = "none"
+        return np.zeros(image.rgb.shape[:2], bool)
     view, _ = eight_bit_view(image)  # narrow 16-bit data: the stretched view, where a scratch has contrast
     mask, found = detect_mask(view, config.detectors, options=dict(config.detector_options), rgb16=image.rgb16)
     row["mask_source"] = "detect:" + "+".join(found or config.detectors)

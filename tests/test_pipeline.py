@@ -505,6 +505,34 @@ def test_an_elevation_models_voids_are_filled_in_its_own_float_values(tmp_path, 
     assert view.format == "PNG" and view.bit_depth == 16 and view.rgb16[..., 0].max() == 65535
 
 
+def test_a_float_raster_without_nodata_is_not_searched_for_black_and_white(tmp_path):
+    """A coastal DEM with the sea at exactly 0 m and no nodata tag: the sea is its least value, so the
+    proxy's 0, yet it is data; the solid detector would take it for a black nodata fill and fill the
+    sea with terrain. With no tag, no NaN and no mask file, the raster is copied through, every value
+    kept, and the row says why. NaN voids with no tag are its nodata."""
+    tifffile = pytest.importorskip("tifffile")
+    from .collections import write
+
+    yy, xx = np.mgrid[0:64, 0:96].astype(np.float32)
+    coast = np.maximum(0.0, 3.5 * (xx - 40) + 5 * np.sin(yy / 5)).astype(np.float32)  # the sea: 0 m
+    voided = coast.copy()
+    voided[20:30, 60:80] = np.nan
+    for name, arr in (("coast.tif", coast), ("voided.tif", voided)):
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, arr)
+        write(tmp_path / "src", name, buf.getvalue())
+    run(tmp_path / "src", tmp_path / "dest", output_format="same")
+    rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()}
+    row = rows["coast.tif"]
+    assert (row["status"], row["mask_source"]) == ("skipped", "none")
+    assert "no nodata value, NaN or mask file" in row["error"]
+    assert np.array_equal(tifffile.imread(io.BytesIO(read_uri(row["output_uri"]))), coast)
+    row = rows["voided.tif"]
+    assert (row["status"], row["mask_source"], row["hole_fraction"]) == ("ok", "nodata", 200 / (64 * 96))
+    out = tifffile.imread(io.BytesIO(read_uri(row["output_uri"])))
+    assert np.isfinite(out).all() and np.array_equal(out[~np.isnan(voided)], coast[~np.isnan(voided)])
+
+
 def test_a_photos_colour_profile_and_exif_reach_its_restored_output(tmp_path):
     """A wide-gamut photo's ICC profile and its EXIF (camera, capture time) come through a restore
     run to the PNG output, the EXIF's orientation set to 1 as the pixels are written turned."""
