@@ -99,7 +99,8 @@ class DecodedImage:
             A float TIFF without the tag whose colour samples hold NaN gets ``"nan"``: NaN is the
             missing value of float rasters.
         floats: ``H×W×3`` float32 or float64 colour samples of a float TIFF (NaN and infinities as
-            stored), in the same orientation; ``None`` for integer sources. ``rgb16`` is then their
+            stored), in the same orientation (of a gray one, a read-only view of its one plane);
+            ``None`` for integer sources. ``rgb16`` is then their
             16-bit proxy (:func:`floats_to_16bit` over ``float_span``) and ``rgb`` its 8-bit view.
         float_span: ``(lo, hi)``, the least and greatest finite colour sample of a float TIFF that is
             not its nodata value: the values the proxy's 0 and 65535 stand for.
@@ -485,7 +486,8 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         if nodata is None and np.isnan(colour).any():
             nodata = "nan"  # float rasters' own missing value
         floats, colour, sixteen = colour, floats_to_16bit(colour, span), True
-        floats = np.repeat(floats, 3, axis=2) if layout.colour == 1 else floats
+        if layout.colour == 1:  # a read-only view: a 100 MP elevation model's values are 400 MB, not 1.2 GB
+            floats = np.broadcast_to(floats, floats.shape[:2] + (3,))
     if layout.colour == 1:
         colour = np.repeat(colour, 3, axis=2)
     return DecodedImage(
