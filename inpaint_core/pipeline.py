@@ -878,8 +878,10 @@ def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Lo
         counts[r["status"]] += 1
     stage_ms = {s: sum(r.get(f"ms_{s}") or 0.0 for r in rows) for s in manifest.STAGES}
     # images whose bands past colour and alpha the output's format could not hold (a PNG of a NIR tile)
-    dropped = sum(1 for r in rows if r.get("extra_bands") and r.get("output_uri")
-                  and not r["output_uri"].endswith((".tif", ".tiff")))
+    not_tiff = [r for r in rows if r.get("output_uri") and not r["output_uri"].endswith((".tif", ".tiff"))]
+    dropped = sum(1 for r in not_tiff if r.get("extra_bands"))
+    # float rasters written as a view of their range (a PNG of an elevation model): the values are not in it
+    viewed = sum(1 for r in not_tiff if (r.get("bit_depth") or 0) >= 32)
     return {"shard": shard, "images": len(works), "up_to_date": sum(w.up_to_date for w in works),
-            **counts, "part": part, "stage_ms": stage_ms, "bands_dropped": dropped,
+            **counts, "part": part, "stage_ms": stage_ms, "bands_dropped": dropped, "floats_viewed": viewed,
             "failures": [(r["image_id"], r["error"]) for r in rows if r["status"] == "failed"][:20]}

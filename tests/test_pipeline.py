@@ -479,7 +479,8 @@ def test_an_elevation_models_voids_are_filled_in_its_own_float_values(tmp_path, 
     source, dest = Location(str(tmp_path / "src")), Location(str(tmp_path / "dest"))
     restore_shard(list(discover(source, reference=Location(str(tmp_path / "ref")))),
                   RestoreConfig(output_format="same", method="spline", blend=blend), source, dest, "r1", 0, "test")
-    run(tmp_path / "src", tmp_path / "png", method="spline")
+    viewed = run(tmp_path / "src", tmp_path / "png", method="spline")
+    assert viewed["floats_viewed"] == 1  # what the run's summary warns of
     assert tree_digest(tmp_path / "src") == before
     [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
     assert (row["status"], row["mask_source"], row["bit_depth"]) == ("ok", "nodata", 32), row["error"]
