@@ -9,7 +9,7 @@ by OpenCV, because Pillow truncates 48-bit colour, and a 16-bit TIFF by tifffile
 format, and an RGB + near-infrared TIFF at both depths (tifffile reads and writes those, and every
 16-bit gray or RGB TIFF), and float32 TIFFs, gray (an elevation model) and RGB (tifffile reads them
 into their values and a 16-bit proxy of their range; the widen column is mapping the restored proxy
-back, ``restore_floats``). The fill itself runs on the 8-bit view either way and costs the same. Best of
+back, ``restore_values``). The fill itself runs on the 8-bit view either way and costs the same. Best of
 ``--repeat``, seconds. ``--codecs-only`` stops after this table.
 
 Then the fill's precision on 16-bit images with sub-8-bit detail (``--fill-side``, default
@@ -50,7 +50,7 @@ def main() -> None:
     import numpy as np
     from skimage import data as skdata
 
-    from inpaint_core.imageio import decode_image, encode_image, restore_floats, to_8bit, widen_to_16bit
+    from inpaint_core.imageio import decode_image, encode_image, restore_values, to_8bit, widen_to_16bit
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--side", default="4000x3000", help="WxH")
@@ -93,18 +93,18 @@ def main() -> None:
                      a.repeat)
         print(f"| tiff + NIR band | {depth} | {len(data) / 1e6:.0f} | {t_dec:.2f} | - | {t_enc:.2f} |")
     # float TIFFs: a gray elevation model and float RGB, read by tifffile into values + a 16-bit proxy;
-    # "widen" is mapping the restored proxy back to floats (restore_floats), the known samples exact
+    # "widen" is mapping the restored proxy back to floats (restore_values), the known samples exact
     for name, floats in (("float gray (DEM)", rgb16[..., 1].astype(np.float32) / 7.5 - 900.0),
                          ("float RGB", rgb16.astype(np.float32) / 65535)):
         data = encode_image(np.repeat(floats[..., None], 3, 2) if floats.ndim == 2 else floats, "tiff",
                             gray=floats.ndim == 2)
         img = decode_image(data)
-        assert img.bit_depth == 32 and img.floats is not None
+        assert img.bit_depth == 32 and img.values is not None
         t_dec = best(lambda: decode_image(data), a.repeat)
         proxy = img.rgb16.copy()
         proxy[hole] = 30000
-        t_wid = best(lambda: restore_floats(img, proxy, hole), a.repeat)
-        out = restore_floats(img, proxy, hole)
+        t_wid = best(lambda: restore_values(img, proxy, hole), a.repeat)
+        out = restore_values(img, proxy, hole)
         t_enc = best(lambda: encode_image(out, "tiff", gray=img.gray), a.repeat)
         print(f"| tiff, {name} | 32 | {len(data) / 1e6:.0f} | {t_dec:.2f} | {t_wid:.2f} | {t_enc:.2f} |")
     if not a.codecs_only:

@@ -195,7 +195,7 @@ def restore(
     max_in_flight = 2 * n_workers + 1  # enough to keep every worker busy, bounded so memory stays flat
     labels: dict[int, str] = {}
     seen = {"discovered": 0, "listing_done": False, "logged_failures": 0, "progress_at": 0.0, "bands_dropped": 0,
-            "floats_viewed": 0}
+            "values_viewed": 0}
 
     def collect(fut) -> None:
         s = fut.result()
@@ -205,7 +205,7 @@ def restore(
             stage_ms[k] = stage_ms.get(k, 0.0) + v
         failures.extend(s["failures"][: max(0, 50 - len(failures))])
         seen["bands_dropped"] += s.get("bands_dropped", 0)
-        seen["floats_viewed"] += s.get("floats_viewed", 0)
+        seen["values_viewed"] += s.get("values_viewed", 0)
         logger.info("%s: %d images, %d ok, %d skipped, %d failed, %d up to date", labels.pop(s["shard"]),
                     s["images"], s["ok"], s["skipped"], s["failed"], s["up_to_date"])
         for image_id, error in s["failures"]:
@@ -244,14 +244,14 @@ def restore(
         logger.warning("%d images had bands past colour and alpha (a near-infrared band, say) that %s outputs "
                        "cannot hold: written without them (manifest column extra_bands); --output-format tiff "
                        "or same keeps them", seen["bands_dropped"], output_format)
-    if seen["floats_viewed"]:
-        logger.warning("%d images were float rasters (an elevation model, say) that %s outputs cannot hold: "
-                       "written as a view of their range, without their values (manifest column bit_depth); "
-                       "--output-format tiff or same keeps them", seen["floats_viewed"], output_format)
+    if seen["values_viewed"]:
+        logger.warning("%d images were rasters of values (an elevation model, say) that %s outputs cannot hold: "
+                       "written as a view of their range, without their values (manifest column sample_format); "
+                       "--output-format tiff or same keeps them", seen["values_viewed"], output_format)
     summary = {"run_id": run_id, "flow_run_id": str(ctx.flow_run.id), "flow_run_name": ctx.flow_run.name,
                "source": src.uri(), "dest": dst.uri(), "method": method,
                "settings_hash": config.settings_hash(), "seconds": round(time.perf_counter() - started, 3),
-               **totals, "bands_dropped": seen["bands_dropped"], "floats_viewed": seen["floats_viewed"],
+               **totals, "bands_dropped": seen["bands_dropped"], "values_viewed": seen["values_viewed"],
                "stage_ms": stage_ms, "failures": failures,
                "manifest": dst.uri(f"manifest/run={run_id}")}
     if contact_sheet and totals["ok"]:

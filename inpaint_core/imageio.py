@@ -9,10 +9,11 @@ it as ``H×W`` ``bool`` with ``True`` = hole. A 16-bit PNG or TIFF also keeps it
 (``DecodedImage.rgb16``, ``uint16``): every stage works on the 8-bit view, and the restored image is
 written back at 16 bits with each pixel the pipeline did not change exactly as it was, and the fill
 lifted to 16 bits without its 8-bit steps. A TIFF's bands past colour and alpha (near-infrared)
-are kept too (``DecodedImage.extra``), for a TIFF output to write back. A float TIFF (an elevation
-model, reflectance) keeps its samples (``DecodedImage.floats``) and is restored through a 16-bit
-proxy: its known range mapped onto 0..65535 (``rgb16``), every stage unchanged, and a TIFF output
-written in the source's float type with each pixel the pipeline did not change exactly as it was.
+are kept too (``DecodedImage.extra``), for a TIFF output to write back. A TIFF of values rather than
+levels (float, signed or 32-bit samples: an elevation model, reflectance) keeps its samples
+(``DecodedImage.values``) and is restored through a 16-bit proxy: its known range mapped onto
+0..65535 (``rgb16``), every stage unchanged, and a TIFF output written in the source's sample type
+with each pixel the pipeline did not change exactly as it was.
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ _JPEG_EXIF_MAX = 65_527  # one APP1 segment: 65,533 bytes after its length, the 
 GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 _TIFF_EXTRA_SAMPLES = 338
 _TIFF_FLOAT = 3
+#: sample types of TIFFs of values (elevation models, reflectance, counts), restored through a 16-bit
+#: proxy and written back in their own type; and their (SampleFormat, bits) in the TIFF header
+VALUE_TYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int16, np.int32, np.uint32))
+_VALUE_FORMATS = frozenset({(3, 32), (3, 64), (2, 16), (2, 32), (1, 32)})
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
 # Formats whose extra frames are an animation: restoring one frame would silently drop the rest.
 # (MPO photos and multi-page TIFF keep their first frame, which is the primary image by convention.)
@@ -98,11 +103,12 @@ class DecodedImage:
         nodata: a TIFF's GDAL_NODATA text (``"0"``, ``"-9999"``): the value its missing pixels hold.
             A float TIFF without the tag whose colour samples hold NaN gets ``"nan"``: NaN is the
             missing value of float rasters.
-        floats: ``H×W×3`` float32 or float64 colour samples of a float TIFF (NaN and infinities as
-            stored), in the same orientation (of a gray one, a read-only view of its one plane);
-            ``None`` for integer sources. ``rgb16`` is then their
-            16-bit proxy (:func:`floats_to_16bit` over ``float_span``) and ``rgb`` its 8-bit view.
-        float_span: ``(lo, hi)``, the least and greatest finite colour sample of a float TIFF that is
+        values: ``H×W×3`` colour samples of a TIFF of values (:data:`VALUE_TYPES`: float32, float64,
+            int16, int32, uint32; NaN and infinities as stored), in the same orientation (of a gray
+            one, a read-only view of its one plane); ``None`` for 8- and 16-bit unsigned sources.
+            ``rgb16`` is then their 16-bit proxy (:func:`values_to_16bit` over ``value_span``) and
+            ``rgb`` its 8-bit view.
+        value_span: ``(lo, hi)``, the least and greatest finite colour sample of such a TIFF that is
             not its nodata value: the values the proxy's 0 and 65535 stand for.
     """
 
@@ -121,15 +127,22 @@ class DecodedImage:
     icc_profile: bytes | None = None
     exif: bytes | None = None
     nodata: str | None = None
-    floats: np.ndarray | None = None
-    float_span: tuple[float, float] | None = None
+    values: np.ndarray | None = None
+    value_span: tuple[float, float] | None = None
 
     @property
     def bit_depth(self) -> int:
-        """Bits per sample of the source: 8 or 16 (unsigned), 32 or 64 (float)."""
-        if self.floats is not None:
-            return self.floats.dtype.itemsize * 8
+        """Bits per sample of the source: 8 or 16; 16, 32 or 64 for a TIFF of values."""
+        if self.values is not None:
+            return self.values.dtype.itemsize * 8
         return 8 if self.rgb16 is None else 16
+
+    @property
+    def sample_format(self) -> str:
+        """``"uint"`` (8 or 16 bits, levels), or a TIFF of values' ``"int"``, ``"uint"`` or ``"float"``."""
+        if self.values is None:
+            return "uint"
+        return {"f": "float", "i": "int"}.get(self.values.dtype.kind, "uint")
 
     @property
     def size(self) -> tuple[int, int]:
@@ -199,8 +212,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
     Raises:
         DecodeError: Empty, not an image, truncated or corrupt.
         ImageTooLargeError: More pixels than ``max_pixels``.
-        UnsupportedImageError: signed or 32-bit integer samples, float samples other than a gray or
-            RGB TIFF's 32- or 64-bit ones, a mode that cannot be converted
+        UnsupportedImageError: samples of another type than 8- or 16-bit unsigned, or a gray or
+            RGB TIFF's :data:`VALUE_TYPES`; a mode that cannot be converted
             to RGB, or an animation (GIF, APNG, WebP with more than one frame: restoring one frame
             would silently drop the others).
     """
@@ -266,25 +279,33 @@ def unstretch_to_16bit(samples8: np.ndarray, span: tuple[float, float]) -> np.nd
     return np.clip(np.rint(samples8.astype(np.float32) * ((hi - lo) / 255.0) + lo), 0, 65535).astype(np.uint16)
 
 
-def _nodata_value(nodata: str | float | None) -> float | None:
-    """A GDAL_NODATA text (or number) as a float (NaN for ``"nan"``); None when it is no number."""
-    if nodata is None:
-        return None
+def nodata_sample(nodata: str | float | None, dtype) -> np.generic | None:
+    """A GDAL_NODATA text (or number) as a sample of ``dtype``: for floats the value as they store it
+    (NaN for ``"nan"``), for integers the whole number within the type's range; None when it is no
+    number, or no sample of this type can hold it (``-9999`` in uint16)."""
     try:
-        return float(str(nodata).strip().rstrip("\x00"))
+        value = float(str(nodata).strip().rstrip("\x00"))
     except ValueError:
         return None
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        with np.errstate(over="ignore"):  # 1e39 in float32: inf, which no finite sample equals
+            return dtype.type(value)
+    info = np.iinfo(dtype)
+    if not np.isfinite(value) or value != int(value) or not info.min <= value <= info.max:
+        return None
+    return dtype.type(int(value))
 
 
-def float_span(samples: np.ndarray, nodata: str | float | None = None) -> tuple[float, float]:
-    """``(lo, hi)`` of float samples: the least and greatest finite one that is not the ``nodata``
-    value (GDAL_NODATA text), so a -9999 or -3.4e38 fill does not squash the data's levels; ``hi``
-    is ``lo + 1`` when they are all one value, and the span ``(0, 1)`` when none is usable."""
+def sample_span(samples: np.ndarray, nodata: str | float | None = None) -> tuple[float, float]:
+    """``(lo, hi)`` of a TIFF of values: the least and greatest finite sample that is not the ``nodata``
+    value (GDAL_NODATA text), so a -9999, -32768 or -3.4e38 fill does not squash the data's levels;
+    ``hi`` is ``lo + 1`` when they are all one value, and the span ``(0, 1)`` when none is usable."""
     usable = np.isfinite(samples)
-    value = _nodata_value(nodata)
-    if value is not None and np.isfinite(value):
+    value = None if nodata is None else nodata_sample(nodata, samples.dtype)
+    if value is not None and not np.isnan(value):
         with np.errstate(invalid="ignore"):  # (comparing a signalling NaN)
-            usable &= samples != samples.dtype.type(value)
+            usable &= samples != value
     if usable.all():
         lo, hi = float(samples.min()), float(samples.max())
     elif usable.any():
@@ -294,11 +315,12 @@ def float_span(samples: np.ndarray, nodata: str | float | None = None) -> tuple[
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
-def floats_to_16bit(samples: np.ndarray, span: tuple[float, float]) -> np.ndarray:
-    """Float samples' 16-bit proxy: ``[lo, hi]`` mapped onto 0..65535, rounded; values outside it
-    (a nodata fill) clipped to its ends, NaN to 0."""
+def values_to_16bit(samples: np.ndarray, span: tuple[float, float]) -> np.ndarray:
+    """Samples' 16-bit proxy: ``[lo, hi]`` mapped onto 0..65535, rounded; values outside it (a
+    nodata fill) clipped to its ends, NaN to 0."""
     lo, hi = span
-    scaled = samples.astype(np.float64 if samples.dtype == np.float64 else np.float32)  # float32 keeps
+    wide = samples.dtype in (np.float64, np.int32, np.uint32)
+    scaled = samples.astype(np.float64 if wide else np.float32)  # float32 keeps
     with np.errstate(invalid="ignore", over="ignore"):  # a level to within 1/100 at half the memory and
         scaled -= lo  # time; a signalling NaN or an infinity is clipped below, never a warning per file
         scaled *= 1.0 / _level(span)
@@ -314,22 +336,27 @@ def _level(span: tuple[float, float]) -> float:
     return hi / 65535.0 - lo / 65535.0
 
 
-def floats_from_16bit(samples16: np.ndarray, span: tuple[float, float], dtype=np.float32) -> np.ndarray:
-    """The inverse of :func:`floats_to_16bit`, in ``dtype``: proxy levels back to the data's values."""
+def values_from_16bit(samples16: np.ndarray, span: tuple[float, float], dtype=np.float32) -> np.ndarray:
+    """The inverse of :func:`values_to_16bit`, in ``dtype`` (an integer type: rounded, within its
+    range): proxy levels back to the data's values."""
     lo, hi = span
     t = samples16.astype(np.float64) / 65535.0
-    return (lo * (1.0 - t) + hi * t).astype(dtype)  # the ends exactly, and no overflow on any span
+    out = lo * (1.0 - t) + hi * t  # the ends exactly, and no overflow on any span
+    if np.dtype(dtype).kind != "f":
+        info = np.iinfo(dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(dtype)
 
 
-def restore_floats(image: DecodedImage, pixels16: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """A float image's restoration from its 16-bit proxy's (``pixels16``, ``H×W×3``): the ``hole``
+def restore_values(image: DecodedImage, pixels16: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """A TIFF of values' restoration from its 16-bit proxy's (``pixels16``, ``H×W×3``): the ``hole``
     and every pixel whose proxy the restoration changed (a blend's band) from the proxy, mapped
-    back; every other pixel the source's own float samples, exactly (NaN included)."""
-    if image.floats is None or image.float_span is None:
-        raise ValueError("the image has no float samples")
+    back; every other pixel the source's own samples, exactly (NaN included)."""
+    if image.values is None or image.value_span is None:
+        raise ValueError("the image has no samples of values")
     changed = hole | (pixels16 != image.rgb16).any(axis=2)
-    out = image.floats.copy()
-    out[changed] = floats_from_16bit(pixels16[changed], image.float_span, image.floats.dtype)
+    out = image.values.copy()
+    out[changed] = values_from_16bit(pixels16[changed], image.value_span, image.values.dtype)
     return out
 
 
@@ -386,8 +413,8 @@ class _TiffLayout:
 
 
 def _tiff_layout(data: bytes) -> _TiffLayout | None:
-    """The layout of a gray or RGB TIFF that tifffile reads: one of 32- or 64-bit float samples (neither
-    Pillow nor OpenCV keeps them), or of 8- or 16-bit unsigned samples: one with
+    """The layout of a gray or RGB TIFF that tifffile reads: one of values (:data:`VALUE_TYPES`: neither
+    Pillow nor OpenCV keeps them all), or of 8- or 16-bit unsigned samples: one with
     16-bit samples that OpenCV reads wrong (planar ones: it scrambles them; and a rotated grid, an
     Orientation tag other than 1: it turns the pixels itself, and they were turned again), or with
     samples past colour that are not its one alpha (Pillow drops them); ``None`` for every other file
@@ -407,8 +434,8 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     if tags is None or ifd is None:
         return None
     bits, sample_format, photometric, spp, planar = tags
-    floating = set(sample_format) == {_TIFF_FLOAT} and bits[:1] in ((32,), (64,))
-    if (len(set(bits)) != 1 or not (floating or bits[0] in (8, 16) and set(sample_format) <= {1})
+    valued = len(set(sample_format)) == 1 and (sample_format[0], bits[0]) in _VALUE_FORMATS
+    if (len(set(bits)) != 1 or not (valued or bits[0] in (8, 16) and set(sample_format) <= {1})
             or photometric[:1] not in ((1,), (2,)) or not spp):
         return None
     colour = 3 if photometric[0] == 2 else 1
@@ -432,7 +459,7 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     layout = _TiffLayout(colour, codes)
     has_extra = past - (layout.alpha is not None) > 0
     opencv_wrong = planar[:1] == (2,) or _tiff_orientation(data) != 1
-    return layout if (bits[0] == 16 and opencv_wrong) or has_extra or floating else None
+    return layout if valued or (bits[0] == 16 and opencv_wrong) or has_extra else None
 
 
 def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedImage:
@@ -456,15 +483,16 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
     if "S" in axes:
         arr = np.moveaxis(arr, axes.index("S"), -1)
         axes = axes.replace("S", "") + "S"
-    floating = arr.dtype.kind == "f" and arr.dtype.itemsize in (4, 8)
-    if axes not in ("YX", "YXS") or not (floating or arr.dtype in (np.uint8, np.uint16)):
+    valued = arr.dtype.newbyteorder("=") in VALUE_TYPES
+    if axes not in ("YX", "YXS") or not (valued or arr.dtype in (np.uint8, np.uint16)):
         raise UnsupportedImageError(f"TIFF whose first page is not one gray or colour image "
                                     f"(axes {page.axes}, {arr.dtype})")
-    if floating:
+    if valued:
         arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)  # native order, for numpy and OpenCV
         if layout.alpha is not None:
-            raise UnsupportedImageError("float TIFF with an alpha sample: only float gray or RGB, with any "
-                                        "extra bands, is restored; mark its holes with nodata (GDAL_NODATA or NaN)")
+            raise UnsupportedImageError(f"{arr.dtype} TIFF with an alpha sample: a TIFF of values is restored as "
+                                        "gray or RGB, with any extra bands; mark its holes with nodata "
+                                        "(GDAL_NODATA, or NaN)")
     arr = arr.reshape(arr.shape[:2] + (-1,))
     if arr.shape[2] != layout.colour + len(layout.codes):
         raise DecodeError(f"corrupt TIFF: {arr.shape[2]} samples per pixel decoded, "
@@ -481,13 +509,13 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
     sixteen = arr.dtype == np.uint16
     mode = ("L" if layout.colour == 1 else "RGB") + ("A" if a is not None else "")
     nodata = _tiff_nodata(data)
-    if floating:
-        span = float_span(colour, nodata)
-        if nodata is None and np.isnan(colour).any():
+    if valued:
+        span = sample_span(colour, nodata)
+        if nodata is None and colour.dtype.kind == "f" and np.isnan(colour).any():
             nodata = "nan"  # float rasters' own missing value
-        floats, colour, sixteen = colour, floats_to_16bit(colour, span), True
+        values, colour, sixteen = colour, values_to_16bit(colour, span), True
         if layout.colour == 1:  # a read-only view: a 100 MP elevation model's values are 400 MB, not 1.2 GB
-            floats = np.broadcast_to(floats, floats.shape[:2] + (3,))
+            values = np.broadcast_to(values, values.shape[:2] + (3,))
     if layout.colour == 1:
         colour = np.repeat(colour, 3, axis=2)
     return DecodedImage(
@@ -496,7 +524,7 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
         extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc, nodata=nodata,
-        floats=floats if floating else None, float_span=span if floating else None)
+        values=values if valued else None, value_span=span if valued else None)
 
 
 def _tiff_nodata(data: bytes) -> str | None:
@@ -646,8 +674,8 @@ def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
     try:
         layout = _tiff_layout(data)
         if layout is not None:  # (as in decode_image) its colour (and alpha) make the mask
-            image = _decode_tiff(data, layout, max_pixels)  # a float mask's own values, not its proxy's
-            samples = image.floats if image.floats is not None else image.rgb16 if image.rgb16 is not None \
+            image = _decode_tiff(data, layout, max_pixels)  # a mask of values: its own, not its proxy's
+            samples = image.values if image.values is not None else image.rgb16 if image.rgb16 is not None \
                 else image.rgb
             return _colour_hole(samples, image.alpha16 if image.alpha16 is not None else image.alpha)
         sixteen = _sixteen_bit_header(data)
@@ -683,7 +711,7 @@ def encode_image(
 
     Args:
         rgb: ``H×W×3`` uint8, or uint16 for a 16-bit PNG or TIFF (:data:`SIXTEEN_BIT_FORMATS`), or
-            float32/float64 for a float TIFF (NaN and infinities written as they are).
+            one of :data:`VALUE_TYPES` for a TIFF of values (NaN and infinities written as they are).
         fmt: ``png``, ``jpeg``/``jpg``, ``tiff``/``tif``, ``webp`` or ``bmp``.
         gray: Write one channel, the rounded mean of R, G, B (exactly the original gray value when
             the three channels are equal, as :func:`decode_image` returns gray sources).
@@ -713,10 +741,10 @@ def encode_image(
     if fmt == "tiff" and icc_profile is not None:
         tiff_tags = tuple(tiff_tags) + ((_TIFF_ICC_PROFILE, 7, len(icc_profile), icc_profile),) \
             if _profile_fits(icc_profile, gray) else tuple(tiff_tags)  # (tifffile writes gray + alpha as gray)
-    floating = isinstance(rgb, np.ndarray) and rgb.dtype in (np.float32, np.float64)
-    if floating and fmt != "tiff":
-        raise ValueError(f"{fmt} cannot hold float samples; write tiff")
-    if extra is not None or floating or (tiff_tags and fmt == "tiff"):
+    valued = isinstance(rgb, np.ndarray) and rgb.dtype in VALUE_TYPES
+    if valued and fmt != "tiff":
+        raise ValueError(f"{fmt} cannot hold {rgb.dtype} samples; write tiff")
+    if extra is not None or valued or (tiff_tags and fmt == "tiff"):
         return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         out = _encode_16bit(rgb, fmt, gray, alpha, png_compression)
@@ -1004,8 +1032,8 @@ def _tiff_refusal(bits: tuple[int, ...], sample_format: tuple[int, ...]) -> str 
     if max(bits) == 16 and set(sample_format) <= {1}:
         return None
     kind = "float" if _TIFF_FLOAT in sample_format else "signed" if 2 in sample_format else "unsigned"
-    return (f"{max(bits)}-bit {kind} TIFF samples: {_DEPTH_WHY}, and 32- or 64-bit float ones in a gray or RGB "
-            f"TIFF (bits per sample {bits}, sample format {sample_format})")
+    return (f"{max(bits)}-bit {kind} TIFF samples: {_DEPTH_WHY}, and in a gray or RGB TIFF 32- or 64-bit float, "
+            f"16- or 32-bit signed and 32-bit unsigned ones (bits per sample {bits}, sample format {sample_format})")
 
 
 def _sixteen_bit_header(data: bytes) -> bool:
@@ -1136,7 +1164,7 @@ def _gray_of(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype.kind == "f":  # a gray source's three equal samples give it back exactly
         same = (rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])
         return np.where(same, rgb[..., 0], rgb.mean(axis=2, dtype=np.float64)).astype(rgb.dtype)
-    total = rgb.astype(np.uint32).sum(axis=2)
+    total = rgb.astype(np.uint32 if rgb.dtype in (np.uint8, np.uint16) else np.int64).sum(axis=2)
     return ((2 * total + 3) // 6).astype(rgb.dtype)  # round(total / 3), halves up, in integers
 
 
@@ -1185,9 +1213,9 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
 
     if fmt != "tiff":
         raise ValueError(f"{fmt} cannot hold extra bands; write tiff, or leave them out")
-    if not isinstance(rgb, np.ndarray) or rgb.dtype not in (np.uint8, np.uint16, np.float32, np.float64) \
+    if not isinstance(rgb, np.ndarray) or not (rgb.dtype in (np.uint8, np.uint16) or rgb.dtype in VALUE_TYPES) \
             or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be an H×W×3 uint8, uint16 or float array, got {getattr(rgb, 'dtype', rgb)}")
+        raise ValueError(f"rgb must be an H×W×3 uint8, uint16 or VALUE_TYPES array, got {getattr(rgb, 'dtype', rgb)}")
     extra = rgb[..., :0] if extra is None else extra[..., None] if extra.ndim == 2 else extra
     for name, plane in (("alpha", alpha), ("extra", extra)):
         if plane is not None and (plane.dtype != rgb.dtype or plane.shape[:2] != rgb.shape[:2]):

@@ -27,7 +27,7 @@ from .storage import Location
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 STATUSES = ("ok", "skipped", "failed")
 STAGES = ("read", "decode", "mask", "edges", "inpaint", "blend", "score", "write")
 
@@ -42,11 +42,13 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("source_version", pa.string(), "size and change tag (S3 ETag, file mtime) the listing gave for the source"),
     ("width", pa.int32(), "image width after EXIF orientation"),
     ("height", pa.int32(), "image height after EXIF orientation"),
-    ("bit_depth", pa.int32(), "bits per sample of the source: 8, or 16 (kept in a PNG or TIFF output); "
-                               "32 or 64 for a float TIFF (kept in a TIFF output)"),
+    ("bit_depth", pa.int32(), "bits per sample of the source: 8, or 16 (kept in a PNG or TIFF output); 16, 32 or 64 "
+                               "for a TIFF of values (kept in a TIFF output)"),
+    ("sample_format", pa.string(), "uint (levels) | int | float: a TIFF of values (an elevation model) has int "
+                                   "or float samples, or 32-bit uint ones; a TIFF output keeps them"),
     ("extra_bands", pa.int32(), "bands of a TIFF source past colour and alpha (a near-infrared band, say): a "
      "TIFF output keeps them, their hole filled by the spline; other formats drop them"),
-    ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | nodata | detect:<names> | none"),
+    ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | nodata | detect:NAMES (joined by +) | none"),
     ("mask_uri", pa.string(), "URI of the mask file, when one was loaded"),
     ("mask_sha256", pa.string(), "sha256 of the mask file bytes, when one was loaded"),
     ("mask_version", pa.string(), "size and change tag of the mask file, when one was loaded"),
@@ -89,9 +91,10 @@ COLUMNS = tuple(SCHEMA.names)
 
 
 def schema_markdown() -> str:
-    """The schema as a markdown table (the README's copy is generated from this)."""
+    """The schema as a markdown table (the README's copy is generated from this). A ``|`` in a meaning
+    (``ok | skipped | failed``) is escaped: unescaped, it ends the cell, and GitHub drops the rest."""
     lines = ["| column | type | meaning |", "|---|---|---|"]
-    lines += [f"| `{n}` | {t} | {d} |" for n, t, d in _FIELDS]
+    lines += [f"| `{n}` | {t} | {d.replace('|', chr(92) + '|')} |" for n, t, d in _FIELDS]
     return "\n".join(lines)
 
 

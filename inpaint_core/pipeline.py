@@ -34,8 +34,8 @@ from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
 from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
-                      as_gray, eight_bit_view, floats_to_16bit, narrow_range, restore_floats, stretch_to_8bit, to_8bit,
-                      unstretch_to_16bit, widen_to_16bit)
+                      as_gray, eight_bit_view, narrow_range, restore_values, stretch_to_8bit, to_8bit, unstretch_to_16bit,
+                      values_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_from_nodata, mask_stats
@@ -466,7 +466,7 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
 
     w.image = image = decode_image(data, max_pixels=config.max_pixels)
     row["width"], row["height"] = image.size
-    row["bit_depth"] = image.bit_depth
+    row["bit_depth"], row["sample_format"] = image.bit_depth, image.sample_format
     row["extra_bands"] = 0 if image.extra is None else int(image.extra.shape[2])
     t = timer.add("decode", t)
 
@@ -476,7 +476,7 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     t = timer.add("mask", t)
     kind = classify_mask(mask)
     if kind == "empty":
-        w.skip("a float raster with no nodata value, NaN or mask file: nothing is marked missing; copied through"
+        w.skip("a raster of values with no nodata value, NaN or mask file: nothing is marked missing; copied through"
                if row["mask_source"] == "none" else "empty mask: image copied through unchanged")
         w.copy_through = True
         return
@@ -592,7 +592,7 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
             row["mask_source"] = "alpha"
             return mask
     if config.masks != "detect" and image.nodata is not None:  # a tile's declared nodata value
-        samples = image.floats if image.floats is not None else image.rgb16 if image.rgb16 is not None else image.rgb
+        samples = image.values if image.values is not None else image.rgb16 if image.rgb16 is not None else image.rgb
         mask = mask_from_nodata(samples, image.nodata)
         if mask is not None and mask.any():
             row["mask_source"] = "nodata"
@@ -600,9 +600,10 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
     if config.masks == "load":
         raise MaskError("no mask found (looked for a list entry, <stem>_mask.png, the masks/ tree, "
                         "transparent pixels and a TIFF's nodata value) and detection is off (--masks load)")
-    if config.masks == "auto" and image.floats is not None:
-        # A float raster marks what is missing with its nodata value or NaN. Its proxy's 0 and 65535 are
-        # its least and greatest values (a sea at 0 m), not a scanner's black and white: nothing to detect.
+    if config.masks == "auto" and image.values is not None:
+        # A raster of values (an elevation model) marks what is missing with its nodata value or NaN. Its
+        # proxy's 0 and 65535 are its least and greatest values (a sea at 0 m), not a scanner's black and
+        # white: nothing to detect.
         row["mask_source"] = "none"
         return np.zeros(image.rgb.shape[:2], bool)
     view, _ = eight_bit_view(image)  # narrow 16-bit data: the stretched view, where a scratch has contrast
@@ -796,8 +797,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     if image.rgb16 is not None and fmt in SIXTEEN_BIT_FORMATS:  # 16 bits in, 16 bits out: known pixels exact
         pixels = pixels16 if pixels16 is not None else widen_to_16bit(restored, image, w.mask, fill16, filled16)
         alpha = None if alpha is None else image.alpha16
-        if image.floats is not None and fmt == "tiff":  # float in, float out: the proxy mapped back
-            pixels = restore_floats(image, pixels, w.mask)  # where it changed; known samples exact
+        if image.values is not None and fmt == "tiff":  # values in, values out: the proxy mapped back
+            pixels = restore_values(image, pixels, w.mask)  # where it changed; known samples exact
     out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha, extra=extra, extra_samples=image.extra_samples,
                        tiff_tags=image.tiff_tags,  # a tile's place on the map
                        icc_profile=image.icc_profile, exif=image.exif,  # its colours' meaning, the camera's record
@@ -841,8 +842,8 @@ def _score_reference(w: Work, restored: np.ndarray, source: Location) -> None:
         decoded = decode_image(_read_uri(w.item.reference_uri, source))
         # compared in the view the restoration is scored in (narrow 16-bit data: the stretched one)
         ref16 = decoded.rgb16
-        if decoded.floats is not None and w.image.float_span is not None:  # on the restoration's proxy
-            ref16 = floats_to_16bit(decoded.floats, w.image.float_span)
+        if decoded.values is not None and w.image.value_span is not None:  # on the restoration's proxy
+            ref16 = values_to_16bit(decoded.values, w.image.value_span)
         ref = (decoded.rgb if ref16 is None else to_8bit(ref16) if w.stretch is None
                else stretch_to_8bit(ref16, w.stretch))
     except InpaintError as exc:
@@ -880,8 +881,8 @@ def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Lo
     # images whose bands past colour and alpha the output's format could not hold (a PNG of a NIR tile)
     not_tiff = [r for r in rows if r.get("output_uri") and not r["output_uri"].endswith((".tif", ".tiff"))]
     dropped = sum(1 for r in not_tiff if r.get("extra_bands"))
-    # float rasters written as a view of their range (a PNG of an elevation model): the values are not in it
-    viewed = sum(1 for r in not_tiff if (r.get("bit_depth") or 0) >= 32)
+    # rasters of values written as a view of their range (a PNG of an elevation model): the values are not in it
+    viewed = sum(1 for r in not_tiff if r.get("sample_format") not in (None, "uint") or (r.get("bit_depth") or 0) > 16)
     return {"shard": shard, "images": len(works), "up_to_date": sum(w.up_to_date for w in works),
-            **counts, "part": part, "stage_ms": stage_ms, "bands_dropped": dropped, "floats_viewed": viewed,
+            **counts, "part": part, "stage_ms": stage_ms, "bands_dropped": dropped, "values_viewed": viewed,
             "failures": [(r["image_id"], r["error"]) for r in rows if r["status"] == "failed"][:20]}

@@ -189,18 +189,19 @@ def _fill(values: np.ndarray, hole: np.ndarray, tension: float, grey=127.5) -> n
 
 
 def spline_fill(image: np.ndarray, mask: np.ndarray, tension: float = DEFAULT_TENSION) -> np.ndarray:
-    """``image`` (H x W or H x W x C, uint8, uint16, float32 or float64) with its ``mask`` pixels
-    (bool, True = hole) filled, at the image's own precision.
+    """``image`` (H x W or H x W x C, uint8, uint16, or a TIFF of values' int16, int32, uint32, float32
+    or float64) with its ``mask`` pixels (bool, True = hole) filled, at the image's own precision
+    (integers rounded, within their type's range).
 
-    Known pixels are returned unchanged. A frame that is all hole is filled with mid-grey (0 for
-    floats). Of float images, a known pixel with a NaN or infinite sample is kept as it is and
-    solved as if it were hole, so it never reaches the fill.
+    Known pixels are returned unchanged. A frame that is all hole is filled with the middle of the
+    type's range (0 for floats). Of float images, a known pixel with a NaN or infinite sample is
+    kept as it is and solved as if it were hole, so it never reaches the fill.
 
     Raises:
         ValueError: for a mask of another size, an image of another dtype, or a negative tension.
     """
-    if image.dtype not in (np.uint8, np.uint16, np.float32, np.float64):
-        raise ValueError(f"spline_fill needs a uint8, uint16 or float image, got {image.dtype}")
+    if image.dtype not in (np.uint8, np.uint16, np.int16, np.int32, np.uint32, np.float32, np.float64):
+        raise ValueError(f"spline_fill needs a uint8, uint16, int16, int32, uint32 or float image, got {image.dtype}")
     if mask.shape != image.shape[:2]:
         raise ValueError(f"mask {mask.shape} does not match image {image.shape[:2]}")
     if not np.isfinite(tension) or tension < 0:
@@ -215,7 +216,8 @@ def spline_fill(image: np.ndarray, mask: np.ndarray, tension: float = DEFAULT_TE
         out = image.reshape(values.shape).copy()
         out[hole] = filled[hole].astype(image.dtype)
         return out.reshape(image.shape)
-    filled = _fill(values, hole, float(tension), np.iinfo(image.dtype).max / 2)
+    info = np.iinfo(image.dtype)
+    filled = _fill(values, hole, float(tension), (float(info.min) + float(info.max)) / 2)
     out = image.reshape(values.shape).copy()
-    out[hole] = np.clip(np.rint(filled[hole]), 0, np.iinfo(image.dtype).max).astype(image.dtype)
+    out[hole] = np.clip(np.rint(filled[hole]), info.min, info.max).astype(image.dtype)
     return out.reshape(image.shape)

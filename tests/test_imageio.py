@@ -386,22 +386,46 @@ def test_widening_keeps_every_unchanged_pixel_exact():
 @pytest.mark.parametrize(
     "array, words",
     [
-        (np.zeros((8, 8), np.int32), r"32-bit signed TIFF samples"),
-        (np.zeros((8, 8), np.int16), r"16-bit signed TIFF samples"),
+        (np.zeros((8, 8), np.int64), r"64-bit signed TIFF samples: only 8- and 16-bit unsigned samples are "
+                                     r"supported, and in a gray or RGB TIFF 32- or 64-bit float, 16- or 32-bit signed"),
+        (np.zeros((8, 8), np.uint64), r"64-bit unsigned TIFF samples"),
+        (np.zeros((8, 8), np.float16), r"16-bit float TIFF samples"),
     ],
 )
-def test_float_signed_and_32bit_samples_are_refused(array, words):
-    blob = cv2.imencode(".tiff", array)[1].tobytes()
+def test_half_float_and_64bit_integer_samples_are_refused(array, words):
     with pytest.raises(UnsupportedImageError, match=words):
-        decode_image(blob)
+        decode_image(_tiff(array))
 
 
-def test_half_float_tiffs_and_float_alpha_are_refused():
-    with pytest.raises(UnsupportedImageError, match=r"16-bit float TIFF samples: only 8- and 16-bit unsigned samples "
-                                                     r"are supported, and 32- or 64-bit float ones"):
-        decode_image(_tiff(np.zeros((8, 8), np.float16)))
-    with pytest.raises(UnsupportedImageError, match="float TIFF with an alpha sample"):
+def test_a_tiff_of_values_with_alpha_is_refused():
+    with pytest.raises(UnsupportedImageError, match="float32 TIFF with an alpha sample"):
         decode_image(_tiff(np.zeros((8, 8, 4), np.float32), photometric="rgb", extrasamples=[2]))
+    with pytest.raises(UnsupportedImageError, match="int16 TIFF with an alpha sample"):
+        decode_image(_tiff(np.zeros((8, 8, 2), np.int16), photometric="minisblack", extrasamples=[2]))
+
+
+@pytest.mark.parametrize("dtype, writer", [(np.int16, "tifffile"), (np.int16, "opencv"), (np.int32, "tifffile"),
+                                           (np.int32, "opencv"), (np.uint32, "tifffile")])  # (OpenCV: no uint32)
+def test_an_srtm_tile_of_signed_metres_is_read_with_its_values(dtype, writer):
+    """An SRTM tile: int16 metres, below sea level negative, voids at -32768 (its GDAL_NODATA). Its
+    values are kept in their type; the proxy spans the terrain, not the void value. int32 and uint32
+    rasters (counts, larger ranges) the same way."""
+    yy, xx = np.mgrid[0:30, 0:40]
+    low = 5 if dtype == np.uint32 else -28
+    heights = (low + 3 * xx + 2 * yy).astype(dtype)
+    void = np.iinfo(dtype).min if dtype != np.uint32 else np.iinfo(dtype).max
+    heights[10:20, 10:20] = void
+    if writer == "tifffile":
+        blob = _tiff(heights, extratags=[(42113, "s", 0, str(void), True)])
+    else:
+        blob = cv2.imencode(".tiff", heights)[1].tobytes()
+    img = decode_image(blob)
+    assert (img.bit_depth, img.sample_format) == (np.dtype(dtype).itemsize * 8, "uint" if dtype == np.uint32 else "int")
+    assert img.values.dtype == dtype and np.array_equal(img.values[..., 0], heights) and img.gray
+    if writer == "tifffile":
+        assert img.value_span == (low, low + 3 * 39 + 2 * 29) and img.nodata == str(void)
+    again = decode_image(encode_image(img.values, "tiff", gray=True))
+    assert again.values.dtype == dtype and np.array_equal(again.values, img.values)
 
 
 @pytest.mark.parametrize("writer", ["tifffile", "pillow", "opencv"])
@@ -419,9 +443,9 @@ def test_a_float_elevation_model_is_read_with_its_values_and_a_16bit_proxy(write
     else:
         blob = cv2.imencode(".tiff", dem)[1].tobytes()
     img = decode_image(blob)
-    assert (img.bit_depth, img.gray, img.mode, img.floats.dtype) == (32, True, "L", np.float32)
-    assert np.array_equal(img.floats[..., 0], dem) and (img.floats[..., 1] == img.floats[..., 0]).all()
-    lo, hi = img.float_span
+    assert (img.bit_depth, img.gray, img.mode, img.values.dtype) == (32, True, "L", np.float32)
+    assert np.array_equal(img.values[..., 0], dem) and (img.values[..., 1] == img.values[..., 0]).all()
+    lo, hi = img.value_span
     assert img.rgb16.dtype == np.uint16 and np.array_equal(img.rgb, to_8bit(img.rgb16))
     if writer == "tifffile":  # the tag says what the fill is: the span is the terrain's
         assert (lo, hi, img.nodata) == (500.0, 500 + 3.25 * 39 + 2 * 29, "-9999")
@@ -439,15 +463,15 @@ def test_float_rgb_with_a_band_nan_voids_and_a_float_tiff_output_round_trip():
     refl[2:5, 3:7, :3] = np.nan
     img = decode_image(_tiff(refl, photometric="rgb", extrasamples=[0]))
     assert (img.bit_depth, img.nodata, img.extra.dtype, img.extra.shape) == (64, "nan", np.float64, (12, 16, 1))
-    assert np.array_equal(img.floats, refl[..., :3], equal_nan=True)
-    assert img.float_span == (float(np.nanmin(refl[..., :3])), float(np.nanmax(refl[..., :3])))
-    blob = encode_image(img.floats, "tiff", extra=img.extra, extra_samples=img.extra_samples)
+    assert np.array_equal(img.values, refl[..., :3], equal_nan=True)
+    assert img.value_span == (float(np.nanmin(refl[..., :3])), float(np.nanmax(refl[..., :3])))
+    blob = encode_image(img.values, "tiff", extra=img.extra, extra_samples=img.extra_samples)
     again = decode_image(blob)
-    assert np.array_equal(again.floats, img.floats, equal_nan=True) and np.array_equal(again.extra, img.extra)
+    assert np.array_equal(again.values, img.values, equal_nan=True) and np.array_equal(again.extra, img.extra)
     gray = decode_image(_tiff(refl[..., 3]))
-    assert np.array_equal(decode_image(encode_image(gray.floats, "tiff", gray=True)).floats, gray.floats)
-    with pytest.raises(ValueError, match="png cannot hold float samples"):
-        encode_image(img.floats, "png")
+    assert np.array_equal(decode_image(encode_image(gray.values, "tiff", gray=True)).values, gray.values)
+    with pytest.raises(ValueError, match="png cannot hold float64 samples"):
+        encode_image(img.values, "png")
 
 
 def test_grayscale():
@@ -599,8 +623,10 @@ def test_lossy_close(fmt):
 
 def test_encode_bad_input():
     with pytest.raises(ValueError, match="H×W×3 uint8"):
-        encode_image(RGB.astype(np.int32))
-    with pytest.raises(ValueError, match="H×W×3 uint8, uint16 or float"):
+        encode_image(RGB.astype(np.int64))
+    with pytest.raises(ValueError, match="png cannot hold int16 samples; write tiff"):
+        encode_image(RGB.astype(np.int16))
+    with pytest.raises(ValueError, match="H×W×3 uint8, uint16 or VALUE_TYPES"):
         encode_image(RGB[..., 0].astype(np.float32), "tiff")
     with pytest.raises(ValueError, match="unknown image format"):
         encode_image(RGB, "gif")

@@ -49,7 +49,7 @@ def test_each_bad_input_gets_its_own_row(bad_run):
 
 @pytest.mark.parametrize("key, words", [
     ("zero-byte.png", "empty"), ("truncated.jpg", "truncated"), ("text.png", "not a decodable image"),
-    ("signed.tif", "32-bit signed TIFF samples"), ("wrong-size-mask.png", "mask is 10x10"), ("bomb.png", "20000x20000"),
+    ("half-float.tif", "16-bit float TIFF samples"), ("wrong-size-mask.png", "mask is 10x10"), ("bomb.png", "20000x20000"),
 ])
 def test_failure_reasons_are_readable(bad_run, key, words):
     assert words in bad_run[4][key]["error"]
@@ -457,7 +457,7 @@ def test_an_elevation_models_voids_are_filled_in_its_own_float_values(tmp_path, 
     (its band around the voids, by a level of the 8-bit view it works on). A PNG output is the
     16-bit view of the known range."""
     tifffile = pytest.importorskip("tifffile")
-    from inpaint_core.imageio import floats_to_16bit, to_8bit
+    from inpaint_core.imageio import values_to_16bit, to_8bit
     from inpaint_core.quality import score_reference
 
     from .collections import write
@@ -480,7 +480,7 @@ def test_an_elevation_models_voids_are_filled_in_its_own_float_values(tmp_path, 
     restore_shard(list(discover(source, reference=Location(str(tmp_path / "ref")))),
                   RestoreConfig(output_format="same", method="spline", blend=blend), source, dest, "r1", 0, "test")
     viewed = run(tmp_path / "src", tmp_path / "png", method="spline")
-    assert viewed["floats_viewed"] == 1  # what the run's summary warns of
+    assert viewed["values_viewed"] == 1  # what the run's summary warns of
     assert tree_digest(tmp_path / "src") == before
     [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
     assert (row["status"], row["mask_source"], row["bit_depth"]) == ("ok", "nodata", 32), row["error"]
@@ -490,8 +490,8 @@ def test_an_elevation_models_voids_are_filled_in_its_own_float_values(tmp_path, 
         out = tif.pages[0].asarray()
         assert tif.pages[0].tags[33550].value == (30.0, 30.0, 0.0) and tif.pages[0].tags[42113].value == "-9999"
     assert out.dtype == np.float32 and out.shape == dem.shape
-    span = decode_image(buf.getvalue()).float_span  # the reference is scored on the restoration's proxy
-    expected = score_reference(*(np.repeat(to_8bit(floats_to_16bit(a, span))[..., None], 3, 2) for a in (out, terrain)))
+    span = decode_image(buf.getvalue()).value_span  # the reference is scored on the restoration's proxy
+    expected = score_reference(*(np.repeat(to_8bit(values_to_16bit(a, span))[..., None], 3, 2) for a in (out, terrain)))
     assert row["error"] is None and row["ref_psnr"] == pytest.approx(expected["psnr"], abs=0.05)
     assert np.isfinite(out[hole]).all() and np.abs(out[hole] - terrain[hole]).mean() < 25
     assert out[hole].min() > terrain.min() - 20 and out[hole].max() < terrain.max() + 20
@@ -504,6 +504,32 @@ def test_an_elevation_models_voids_are_filled_in_its_own_float_values(tmp_path, 
     [png] = manifest.read_manifest(Location(str(tmp_path / "png"))).to_pylist()
     view = decode_image(read_uri(png["output_uri"]))
     assert view.format == "PNG" and view.bit_depth == 16 and view.rgb16[..., 0].max() == 65535
+
+
+def test_an_srtm_tiles_voids_are_filled_in_whole_signed_metres(tmp_path):
+    """An SRTM tile (int16 metres, a coast below sea level, voids at -32768 as its GDAL_NODATA says):
+    written back as int16, every known height exact, the voids filled with whole metres near the
+    surface (negative where the land is), the manifest saying int, 16 bits."""
+    tifffile = pytest.importorskip("tifffile")
+    from .collections import write
+
+    yy, xx = np.mgrid[0:80, 0:112].astype(np.float64)
+    surface = (-40 + 2.5 * xx + 15 * np.sin(yy / 9)).astype(np.int16)  # -55 m .. 252 m
+    tile = surface.copy()
+    tile[25:45, 5:35] = -32768  # a void over the depression
+    tile[50:60, 70:100] = -32768
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, tile, extratags=[(42113, "s", 0, "-32768", True)])
+    write(tmp_path / "src", "n00e000.tif", buf.getvalue())
+    run(tmp_path / "src", tmp_path / "dest", output_format="same", method="spline")
+    [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    assert (row["status"], row["mask_source"], row["bit_depth"], row["sample_format"]) == ("ok", "nodata", 16, "int")
+    out = tifffile.imread(io.BytesIO(read_uri(row["output_uri"])))
+    hole = tile == -32768
+    assert out.dtype == np.int16 and np.array_equal(out[~hole], tile[~hole])
+    error = np.abs(out[hole].astype(int) - surface[hole])
+    below = hole & (surface < -5)
+    assert error.mean() < 8 and below.sum() > 50 and (out[below] < 0).all(), error.mean()
 
 
 def test_a_float_raster_without_nodata_is_not_searched_for_black_and_white(tmp_path):

@@ -72,9 +72,24 @@ def test_float_images_are_filled_unrounded_and_their_nan_samples_never_reach_the
     assert (spline_fill(np.full((4, 4), np.nan, dtype), np.ones((4, 4), bool)) == 0).all()
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.uint32])
+def test_signed_and_32bit_values_are_filled_rounded_within_their_type(dtype):
+    """An SRTM tile (int16 metres, voids at -32768): the void gets the plane through the known heights,
+    rounded to whole metres; below sea level too, where int16 goes negative."""
+    yy, xx = np.mgrid[0:40, 0:50]
+    base = 10 if dtype == np.uint32 else -20
+    plane = (base + 3 * xx + 2 * yy).astype(dtype)
+    mask = np.zeros((40, 50), bool)
+    mask[10:30, 15:35] = True
+    damaged = np.where(mask, np.iinfo(dtype).min, plane).astype(dtype)
+    out = spline_fill(damaged, mask)
+    assert out.dtype == dtype and np.array_equal(out[~mask], plane[~mask])
+    assert np.abs(out[mask].astype(np.int64) - plane[mask]).max() <= 1
+
+
 @pytest.mark.parametrize("bad", [
     dict(image=np.zeros((8, 8, 3), np.float16), mask=np.zeros((8, 8), bool)),
-    dict(image=np.zeros((8, 8, 3), np.int32), mask=np.zeros((8, 8), bool)),
+    dict(image=np.zeros((8, 8, 3), np.int64), mask=np.zeros((8, 8), bool)),
     dict(image=np.zeros((8, 8, 3), np.uint8), mask=np.zeros((8, 9), bool)),
     dict(image=np.zeros((8, 8, 3), np.uint8), mask=np.zeros((8, 8), bool), tension=-1.0),
 ])

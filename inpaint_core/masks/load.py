@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from inpaint_core.errors import MaskError
-from inpaint_core.imageio import DecodedImage, apply_orientation
+from inpaint_core.imageio import DecodedImage, apply_orientation, nodata_sample
 
 _ON_MISMATCH = ("fail", "resize")
 
@@ -41,8 +41,8 @@ def mask_from_nodata(samples: np.ndarray, nodata: str | float | None) -> np.ndar
     """Holes where every sample of a pixel equals a tile's declared nodata value (GDAL_NODATA).
 
     Args:
-        samples: ``H×W×C`` (or ``H×W``) uint8, uint16 or float: the colour samples at the source's
-            depth. Of float samples, a finite value is compared in their own type (GDAL writes
+        samples: ``H×W×C`` (or ``H×W``): the colour samples at the source's depth and type (uint8,
+            uint16, or a TIFF of values' own: int16 for an SRTM tile). Of float samples, a finite value is compared in their own type (GDAL writes
             float32's least value as ``-3.4028234663852886e+38``), and ``"nan"`` marks every pixel
             with a NaN sample.
         nodata: the tag's text (``"0"``, ``"65535"``, ``"-9999"``, ``"nan"``) or a number.
@@ -58,20 +58,14 @@ def mask_from_nodata(samples: np.ndarray, nodata: str | float | None) -> np.ndar
         >>> mask_from_nodata(np.zeros((1, 2, 3), np.uint8), "-9999") is None
         True
     """
-    try:
-        value = float(str(nodata).strip().rstrip("\x00"))
-    except ValueError:
+    value = nodata_sample(nodata, samples.dtype)
+    if value is None:
         return None
     planes = samples if samples.ndim == 3 else samples[..., None]
-    if samples.dtype.kind == "f":  # a float raster: the value as its samples store it, or NaN
-        if np.isnan(value):
-            return np.isnan(planes).any(axis=2)  # a NaN sample has no value to keep
-        with np.errstate(invalid="ignore"):  # (comparing a signalling NaN)
-            return (planes == samples.dtype.type(value)).all(axis=2)
-    info = np.iinfo(samples.dtype)
-    if not np.isfinite(value) or value != int(value) or not info.min <= value <= info.max:
-        return None
-    return (planes == int(value)).all(axis=2)
+    if np.isnan(value):
+        return np.isnan(planes).any(axis=2)  # a NaN sample has no value to keep
+    with np.errstate(invalid="ignore"):  # (comparing a signalling NaN)
+        return (planes == value).all(axis=2)
 
 
 def fit_mask(mask: np.ndarray, image: DecodedImage, *, on_mismatch: str = "fail") -> np.ndarray:

@@ -229,8 +229,9 @@ def cases() -> list[Case]:
     add("depth", "depth/float.tif", save(Image.fromarray(photo[..., 0].astype(np.float32) / 255), "TIFF"), "ok")
     add("depth", "depth/float16.tif", _tifffile_bytes(photo[..., 0].astype(np.float16) / 255), "failed",
         r"16-bit float TIFF samples: only 8- and 16-bit unsigned samples are supported")
-    add("depth", "depth/int32.tif", save(Image.fromarray(photo[..., 0].astype(np.int32)), "TIFF"), "failed",
-        r"32-bit signed TIFF samples")
+    add("depth", "depth/int32.tif", save(Image.fromarray(photo[..., 0].astype(np.int32)), "TIFF"), "ok")
+    add("depth", "depth/int64.tif", _tifffile_bytes(photo[..., 0].astype(np.int64)), "failed",
+        r"64-bit signed TIFF samples")
     add("depth", "depth/16bit-png.png", png(gray16), "ok")
     add("depth", "depth/48bit.png", _png16_rgb(photo), "ok")
     add("depth", "depth/48bit-truncated.png", _png16_rgb(photo)[:-200], "failed", r"truncated")

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from inpaint_core.errors import InpaintError, MaskError
-from inpaint_core.imageio import apply_orientation, decode_image, decode_mask, to_8bit
+from inpaint_core.imageio import VALUE_TYPES, apply_orientation, decode_image, decode_mask, to_8bit
 
 MAX_PIXELS = 1_000_000
 EXAMPLES = int(os.environ.get("INPAINT_FUZZ_EXAMPLES", "2000"))
@@ -63,7 +63,8 @@ def _seeds() -> list[bytes]:
         *(cv2.imencode(ext, rng.integers(0, 65536, (12, 16, c), dtype=np.uint16))[1].tobytes()
           for ext, c in ((".png", 3), (".png", 4), (".tiff", 3))),
         # what tifffile reads: RGB + near-infrared, planar 16-bit (georeferenced, tiled, deflate), a
-        # rotated 16-bit grid, float elevation and reflectance (nodata, NaN); and a photo with an ICC profile
+        # rotated 16-bit grid, float elevation and reflectance (nodata, NaN), an int16 SRTM tile; and a photo with
+        # an ICC profile
         *_tifffile_seeds(rng),
         _save(rgb, "JPEG", icc_profile=_srgb_profile(), exif=exif.tobytes()),
     ]
@@ -82,7 +83,9 @@ def _tifffile_seeds(rng) -> list[bytes]:
                     (bands[..., :3], dict(extratags=[(274, "H", 1, 6, True)])),
                     (dem, dict(photometric="minisblack", predictor=3, compression="zlib",
                                extratags=geo + [(42113, "s", 0, "-9999", True)])),
-                    (np.where(bands > 60000, np.nan, bands / 65535.0), dict(extrasamples=(0,)))):
+                    (np.where(bands > 60000, np.nan, bands / 65535.0), dict(extrasamples=(0,))),
+                    ((bands[..., 1].astype(np.int32) - 32768).astype(np.int16),  # an SRTM tile
+                     dict(photometric="minisblack", extratags=[(42113, "s", 0, "-32768", True)]))):
         buf = io.BytesIO()
         tifffile.imwrite(buf, arr, **{"photometric": "rgb", **kw})
         out.append(buf.getvalue())
@@ -181,8 +184,8 @@ def test_decode_image_gives_an_image_or_a_typed_error(data):
     assert img.alpha is None or (img.alpha.shape == (h, w) and img.alpha.dtype == np.uint8)
     assert img.rgb16 is None or (img.rgb16.shape == (h, w, 3) and img.rgb16.dtype == np.uint16
                                  and np.array_equal(to_8bit(img.rgb16), img.rgb))
-    assert img.floats is None or (img.floats.shape == (h, w, 3) and img.floats.dtype.kind == "f"
-                                  and img.rgb16 is not None and img.bit_depth in (32, 64))
+    assert img.values is None or (img.values.shape == (h, w, 3) and img.values.dtype in VALUE_TYPES
+                                  and img.rgb16 is not None and img.bit_depth in (16, 32, 64))
     assert 1 <= img.orientation <= 8
     assert sorted(img.raw_size) == sorted((w, h))
 
