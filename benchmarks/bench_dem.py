@@ -1,13 +1,14 @@
 """Filling an elevation model's voids: each method's error in metres, through the restore pipeline.
 
-    python benchmarks/bench_float_dem.py [--side 1024] [--seeds 3] [--methods telea,ns,spline,auto]
+    python benchmarks/bench_dem.py [--dtype float32|int16] [--side 1024] [--seeds 3] [--methods telea,ns,spline,auto]
 
 No DEM ships with the project or its data, so the terrain is synthesised the standard way: spectral
 synthesis of fractional Brownian motion (power spectrum ~ 1/f^beta, beta 3.2, about what measured
-topography shows), scaled to 1,500 m of relief, float32, 30 m pixels. Voids as SRTM has them:
-irregular blobs (steep slopes, radar shadow) from a few pixels to a few hundred, about 6% of the
-tile, marked with -9999 and a GDAL_NODATA tag. Each tile goes through ``restore_shard`` with
-``--output-format same`` (a float32 TIFF back); the table gives the mean and the 95th percentile of
+topography shows), scaled to 1,500 m of relief, 30 m pixels: float32 (voids -9999), or int16 whole metres
+as SRTM ships them (``--dtype int16``, voids -32768, the relief starting at -100 m so part of it is
+below sea level). Voids as SRTM has them: irregular blobs (steep slopes, radar shadow) from a few
+pixels to a few hundred, about 6% of the tile, with a GDAL_NODATA tag. Each tile goes through ``restore_shard`` with
+``--output-format same`` (a TIFF of the same type back); the table gives the mean and the 95th percentile of
 the absolute error in the voids, in metres, and the seconds per tile (best of the seeds' mean).
 Known samples are checked to come back bit for bit.
 """
@@ -63,24 +64,28 @@ def main() -> None:
     from inpaint_core.storage import Location, read_uri
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dtype", choices=("float32", "int16"), default="float32")
     p.add_argument("--side", type=int, default=1024)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--methods", default="telea,ns,spline,auto")
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         truths, holes = {}, {}
+        dtype, void = (np.int16, -32768) if a.dtype == "int16" else (np.float32, -9999)
         for seed in range(a.seeds):
             z, hole = terrain(a.side, seed), voids(a.side, seed)
-            dem = np.where(hole, np.float32(-9999), z)
+            if dtype == np.int16:
+                z = np.rint(z - 300.0).astype(np.int16)  # whole metres, from -100 m
+            dem = np.where(hole, dtype(void), z).astype(dtype)
             buf = io.BytesIO()
-            tifffile.imwrite(buf, dem, compression="lzw", extratags=[(42113, "s", 0, "-9999", True),
+            tifffile.imwrite(buf, dem, compression="lzw", extratags=[(42113, "s", 0, str(void), True),
                                                                       (33550, "d", 3, (30.0, 30.0, 0.0), True)])
             os.makedirs(f"{tmp}/src", exist_ok=True)
             with open(f"{tmp}/src/tile{seed}.tif", "wb") as f:
                 f.write(buf.getvalue())
             truths[f"tile{seed}.tif"], holes[f"tile{seed}.tif"] = z, hole
         fraction = np.mean([h.mean() for h in holes.values()])
-        print(f"{a.seeds} tiles of {a.side}x{a.side} float32, relief 1,500 m, voids {fraction:.1%} of each")
+        print(f"{a.seeds} tiles of {a.side}x{a.side} {a.dtype}, relief 1,500 m, voids {fraction:.1%} of each")
         print("| method | mean abs error in the voids, m | 95th percentile, m | s per tile |")
         print("|---|---|---|---|")
         source = Location(f"{tmp}/src")
@@ -95,8 +100,8 @@ def main() -> None:
                 assert row["status"] == "ok" and row["mask_source"] == "nodata", row["error"]
                 out = tifffile.imread(io.BytesIO(read_uri(row["output_uri"])))
                 z, hole = truths[row["image_id"]], holes[row["image_id"]]
-                assert out.dtype == np.float32 and np.array_equal(out[~hole], z[~hole])
-                errors.append(np.abs(out[hole] - z[hole]))
+                assert out.dtype == dtype and np.array_equal(out[~hole], z[~hole])
+                errors.append(np.abs(out[hole].astype(np.float64) - z[hole]))
             e = np.concatenate(errors)
             print(f"| {method} | {e.mean():.2f} | {np.percentile(e, 95):.2f} | {seconds:.2f} |")
 
