@@ -83,7 +83,7 @@ def pretrain_head(data: list[str], out: str, minutes: float = 15.0, steps: int |
         if (steps is not None and step >= steps) or (steps is None and elapsed >= minutes * 60):
             break
     card = {"resolution": crop, "training_data": list(data), "steps": step, "images_seen": seen,
-            "wall_seconds": round(time.perf_counter() - t0, 1), "hardware": hardware(),
+            "wall_seconds": round(time.perf_counter() - t0, 3), "hardware": hardware(),
             "train_config": {"batch_size": batch_size, "crop": crop, "lr": lr, "seed": seed, "method": method,
                              "hole_range": list(hole_range) if hole_range else None, "loss": "L1 in the hole"}}
     path = out.rstrip("/") + "/prefill_head.safetensors"
