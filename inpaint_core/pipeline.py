@@ -126,6 +126,7 @@ class Work:
     copy_through: bool = False  # empty mask: the image is written unchanged, status skipped
     stretch: tuple[float, float] | None = None  # a narrow 16-bit range: the span of the stretched 8-bit view
     raw: list[np.ndarray] | None = None  # the method's own output of each whole window (for blending)
+    values_route: bool = False  # a raster of values under auto: filled by auto's classical method (values_method)
     # found unchanged by reading though the listing differed: its index row with the current versions
     refreshed: dict[str, Any] | None = None
     # what the listing check found: "change" (what differs from the earlier row, or None), the output's version
@@ -148,7 +149,8 @@ class Work:
         """A copy that leaves the full frame behind (it travels to another worker)."""
         return Work(self.item, dict(self.row), None, None, None, self.windows, self.crops,
                     self.crop_masks, self.crop_edges, up_to_date=self.up_to_date,
-                    copy_through=self.copy_through, stretch=self.stretch, refreshed=self.refreshed)
+                    copy_through=self.copy_through, stretch=self.stretch, refreshed=self.refreshed,
+                    values_route=self.values_route)
 
 
 class _Timer:
@@ -491,7 +493,10 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     # gets the 8-bit view, stretched first when the data use a narrow part of the range (a 12-bit
     # sensor's tile: its plain 8-bit view has ~16 levels). That span (or None) also sets the view
     # blending and scores work in.
-    at16 = [image.rgb16 is not None and inpainter.fills_at_16_bits(m) for m in w.crop_masks]
+    # auto sends a raster of values (an elevation model) to its classical method: the shipped models know photos
+    route = getattr(inpainter, "values_method", None) if image.values is not None else None
+    w.values_route = route is not None
+    at16 = [image.rgb16 is not None and (route or inpainter).fills_at_16_bits(m) for m in w.crop_masks]
     frame8 = None
     if all(at16):
         w.stretch = narrow_range(image.rgb16, mask)
@@ -624,9 +629,26 @@ def blends(config: RestoreConfig) -> bool:
 
 
 def inpaint_shard(works: list[Work], config: RestoreConfig, worker: str) -> list[Work]:
-    """Run the inpainter over the windows of every pending image of the shard, in one batch."""
+    """Run the inpainter over the windows of every pending image of the shard, in one batch (under
+    ``auto``, rasters of values in a second batch, by its classical method)."""
     inpainter = get_inpainter(config)
+    route = getattr(inpainter, "values_method", None)
     todo = [w for w in works if w.pending and w.crops]
+    if route is not None and any(w.values_route for w in todo):
+        _inpaint_batch([w for w in todo if not w.values_route], inpainter, config, worker)
+        _inpaint_batch([w for w in todo if w.values_route], route, config, worker,
+                       f"{route.name} (a raster of values: the shipped models know photos)")
+    else:
+        _inpaint_batch(todo, inpainter, config, worker)
+    return works
+
+
+def _inpaint_batch(todo: list[Work], inpainter: Inpainter, config: RestoreConfig, worker: str,
+                   choice: str | None = None) -> None:
+    """Fill the windows of ``todo`` with ``inpainter`` in one batch; ``choice``: the manifest's
+    ``method_choice`` of each window, when not the inpainter's own."""
+    if not todo:
+        return
     crops = [c for w in todo for c in w.crops]
     masks = [m for w in todo for m in w.crop_masks]
     edges = [e for w in todo for e in w.crop_edges] if inpainter.needs_edges else None
@@ -637,10 +659,11 @@ def inpaint_shard(works: list[Work], config: RestoreConfig, worker: str) -> list
     except Exception as exc:  # noqa: BLE001 - a batch failure fails its images, not the run
         for w in todo:
             w.fail(exc)
-        return works
+        return
     elapsed = (time.perf_counter() - t0) * 1000.0
     area = sum(int(m.size) for m in masks) or 1
-    choices = getattr(inpainter, "last_choices", None)  # auto: one "method (why)" per window
+    # auto: one "method (why)" per window
+    choices = [choice] * len(crops) if choice else getattr(inpainter, "last_choices", None)
     i = 0
     for w in todo:
         n = len(w.crops)
@@ -651,7 +674,6 @@ def inpaint_shard(works: list[Work], config: RestoreConfig, worker: str) -> list
         i += n
         w.row["ms_inpaint"] = elapsed * sum(int(m.size) for m in w.crop_masks) / area
         w.row["worker"], w.row["device"] = worker, inpainter.device
-    return works
 
 
 # --------------------------------------------------------------------------------------------

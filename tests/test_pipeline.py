@@ -532,6 +532,37 @@ def test_an_srtm_tiles_voids_are_filled_in_whole_signed_metres(tmp_path):
     assert error.mean() < 8 and below.sum() > 50 and (out[below] < 0).all(), error.mean()
 
 
+def test_auto_fills_a_raster_of_values_with_the_spline_and_a_photo_beside_it_as_before(tmp_path):
+    """Under auto, one shard with a DEM and a photo, each with a large hole: the DEM goes whole to the
+    spline (the shipped models learned photos; its fill is the spline's own), the photo's large hole
+    still to the learned model."""
+    tifffile = pytest.importorskip("tifffile")
+    from skimage import data as skdata
+
+    from .collections import png_bytes, write
+
+    yy, xx = np.mgrid[0:96, 0:128].astype(np.float64)
+    dem = (500 + 30 * np.sin(xx / 11) + 20 * np.cos(yy / 7)).astype(np.float32)
+    dem[30:70, 40:90] = -9999
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, dem, extratags=[(42113, "s", 0, "-9999", True)])
+    write(tmp_path / "src", "dem.tif", buf.getvalue())
+    write(tmp_path / "src", "photo.png", png_bytes(skdata.astronaut()[:96, :128]))
+    hole = np.zeros((96, 128), bool)
+    hole[30:70, 40:90] = True
+    write(tmp_path / "src", "photo_mask.png", png_bytes((hole * 255).astype(np.uint8)))
+    run(tmp_path / "src", tmp_path / "auto", method="auto", output_format="same")
+    run(tmp_path / "src", tmp_path / "spline", method="spline", output_format="same")
+    rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "auto"))).to_pylist()}
+    spline = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "spline"))).to_pylist()}
+    assert rows["dem.tif"]["status"] == "ok" and "a raster of values" in rows["dem.tif"]["method_choice"]
+    assert rows["dem.tif"]["method_choice"].startswith("spline")
+    assert rows["dem.tif"]["output_sha256"] == spline["dem.tif"]["output_sha256"]
+    choice = rows["photo.png"]["method_choice"]
+    learned = create_inpainter("auto").learned  # the best shipped model
+    assert rows["photo.png"]["status"] == "ok" and choice.startswith(f"{learned.name} (large"), choice
+
+
 def test_a_float_raster_without_nodata_is_not_searched_for_black_and_white(tmp_path):
     """A coastal DEM with the sea at exactly 0 m and no nodata tag: the sea is its least value, so the
     proxy's 0, yet it is data; the solid detector would take it for a black nodata fill and fill the

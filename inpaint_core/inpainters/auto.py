@@ -26,6 +26,10 @@ on 30 whole ``bsds500/val`` photos with 150 specks and 6 scratches each, 23.57 d
 against the spline's 23.69, and 20.65 while the model's prediction of a large window was resized
 back; ``benchmarks/bench_auto_routing.py``, docs/models.md.)
 
+A raster of values (a float or int16 elevation model; ``DecodedImage.values``) goes to the ``large``
+classical method whole (:attr:`AutoInpainter.values_method`, which the pipeline asks for), unless
+``learned=`` names a model: the shipped ones learned photos.
+
 After each call ``last_choices`` holds one ``"method (reason)"`` string per window (``" + "``
 between the methods of a mixed one), which the pipeline writes to the manifest's ``method_choice``
 column.
@@ -147,6 +151,12 @@ class AutoInpainter(Inpainter):
                 self.no_learned_reason = f"the spline scores above the best shipped model ({self.learned.name})"
                 self.learned = None
         self.thin_radius, self.small_area = float(thin_radius), int(small_area)
+        # A raster of values (an elevation model) is filled by the classical large-hole method, all its
+        # holes: the shipped models learned photos, and on synthetic DEMs they fill large voids 2-4% worse
+        # than the spline at twice its time (benchmarks/bench_dem.py). A model the user names (learned=,
+        # trained on their own rasters, say) is used as on photos. (Not in params: only rasters of values,
+        # which failed their rows before, are filled differently, so no earlier output goes stale.)
+        self.values_method = self.large if learned is None else None
         ref = self.learned or self.large
         self.device = ref.device
         self.needs_edges = bool(self.learned and self.learned.needs_edges)
