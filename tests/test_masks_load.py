@@ -33,14 +33,14 @@ def test_mask_from_alpha():
 
 def test_mask_from_nodata_of_float_samples():
     """A float raster's nodata is compared as the samples store it: GDAL's text for float32's least
-    value is not a float32 number, yet names the samples that hold it; "nan" marks each pixel with
-    any NaN sample; a value is a hole only where every sample holds it."""
+    value is not a float32 number, yet names the samples that hold it; a value is a hole only where
+    every sample holds it; a pixel with a NaN sample is a hole whatever the value ("nan": those alone)."""
     least = np.finfo(np.float32).min
     samples = np.array([[[least, least, least], [least, 5, least], [np.nan, 1, 2], [0.1, 0.1, 0.1]]], np.float32)
-    assert mask_from_nodata(samples, "-3.4028234663852886e+38").tolist() == [[True, False, False, False]]
+    assert mask_from_nodata(samples, "-3.4028234663852886e+38").tolist() == [[True, False, True, False]]
     assert mask_from_nodata(samples, "nan").tolist() == [[False, False, True, False]]
-    assert mask_from_nodata(samples, "0.1").tolist() == [[False, False, False, True]]
-    assert mask_from_nodata(samples.astype(np.float64), "0.1").tolist() == [[False, False, False, False]]
+    assert mask_from_nodata(samples, "0.1").tolist() == [[False, False, True, True]]
+    assert mask_from_nodata(samples.astype(np.float64), "0.1").tolist() == [[False, False, True, False]]
     assert mask_from_nodata(samples, "none") is None
     assert mask_from_nodata(np.zeros((1, 2, 3), np.uint16), "nan") is None
 

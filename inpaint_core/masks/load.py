@@ -43,8 +43,8 @@ def mask_from_nodata(samples: np.ndarray, nodata: str | float | None) -> np.ndar
     Args:
         samples: ``H×W×C`` (or ``H×W``): the colour samples at the source's depth and type (uint8,
             uint16, or a TIFF of values' own: int16 for an SRTM tile). Of float samples, a finite value is compared in their own type (GDAL writes
-            float32's least value as ``-3.4028234663852886e+38``), and ``"nan"`` marks every pixel
-            with a NaN sample.
+            float32's least value as ``-3.4028234663852886e+38``); every pixel with a NaN sample
+            is a hole whatever the value (``"nan"`` marks those alone).
         nodata: the tag's text (``"0"``, ``"65535"``, ``"-9999"``, ``"nan"``) or a number.
 
     Returns:
@@ -62,10 +62,14 @@ def mask_from_nodata(samples: np.ndarray, nodata: str | float | None) -> np.ndar
     if value is None:
         return None
     planes = samples if samples.ndim == 3 else samples[..., None]
+    # a NaN sample holds no value, whatever value the tag declares: it is missing too (and would reach
+    # the fill beside it as the proxy's 0)
+    missing = np.isnan(planes).any(axis=2) if samples.dtype.kind == "f" else None
     if np.isnan(value):
-        return np.isnan(planes).any(axis=2)  # a NaN sample has no value to keep
+        return missing
     with np.errstate(invalid="ignore"):  # (comparing a signalling NaN)
-        return (planes == value).all(axis=2)
+        equal = (planes == value).all(axis=2)
+    return equal if missing is None else equal | missing
 
 
 def fit_mask(mask: np.ndarray, image: DecodedImage, *, on_mismatch: str = "fail") -> np.ndarray:
