@@ -34,8 +34,8 @@ from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
 from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
-                      as_gray, eight_bit_view, narrow_range, restore_values, stretch_to_8bit, to_8bit, unstretch_to_16bit,
-                      values_to_16bit, widen_to_16bit)
+                      as_gray, eight_bit_view, narrow_range, restore_values, stretch_to_8bit, to_8bit,
+                      unstretch_to_16bit, values_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_from_nodata, mask_stats

@@ -42,9 +42,10 @@ def mask_from_nodata(samples: np.ndarray, nodata: str | float | None) -> np.ndar
 
     Args:
         samples: ``H×W×C`` (or ``H×W``): the colour samples at the source's depth and type (uint8,
-            uint16, or a TIFF of values' own: int16 for an SRTM tile). Of float samples, a finite value is compared in their own type (GDAL writes
-            float32's least value as ``-3.4028234663852886e+38``); every pixel with a NaN sample
-            is a hole whatever the value (``"nan"`` marks those alone).
+            uint16, or a TIFF of values' own: int16 for an SRTM tile). Of float samples, a finite
+            value is compared in their own type (GDAL writes float32's least value as
+            ``-3.4028234663852886e+38``); every pixel with a NaN sample is a hole whatever the
+            value (``"nan"`` marks those alone).
         nodata: the tag's text (``"0"``, ``"65535"``, ``"-9999"``, ``"nan"``) or a number.
 
     Returns:
