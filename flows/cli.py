@@ -80,6 +80,9 @@ def _add_restore_options(p: argparse.ArgumentParser, default_method: str = "tele
                    help="GLCIC FMM+Poisson post-process of a generator's output; auto = off (on the dev "
                         "protocol it moves every shipped model's PSNR by -0.13 to +0.02 dB: benchmarks/bench_blend.py)")
     p.add_argument("--blend-margin", type=int, default=8, help="pixels around a hole that blending may change")
+    p.add_argument("--max-fill-distance", type=float, default=None, metavar="PX",
+                   help="leave hole pixels farther than PX from every known pixel as they were (as gdal_fillnodata "
+                        "-md): a nodata sea or the area outside a tile's footprint stays missing; default: fill all")
     p.add_argument("--output-format", default="png", choices=["png", "same", "jpeg", "webp", "tiff", "bmp"])
     p.add_argument("--write-masks", action="store_true", help="also write the masks used under DEST/masks/")
     p.add_argument("--write-edges", action="store_true", help="also write Canny edge maps under DEST/edges/")
@@ -121,6 +124,7 @@ def _run(args, source: str, dest: str, reference: str | None = None, default_det
             blend_margin=args.blend_margin, output_format=args.output_format, write_masks=args.write_masks,
             write_edges=args.write_edges, shard_size=args.shard_size, score=not args.no_score, force=args.force,
             verify=args.verify, max_failure_rate=args.max_failure_rate, storage_options=_storage_options(args),
+            max_fill_distance=args.max_fill_distance,
             **({"dry_run": True} if getattr(args, "dry_run", False) else {}))
     finally:
         bar.close()

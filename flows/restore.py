@@ -124,6 +124,7 @@ def restore(
     keys: list[str] | None = None,
     storage_secrets: SecretStr | None = None,
     dry_run: bool = False,
+    max_fill_distance: float | None = None,
 ) -> dict[str, Any]:
     """Restore every image under ``source`` into ``dest`` and record each in the manifest.
 
@@ -133,6 +134,8 @@ def restore(
     and hashes them instead (for stores whose tags cannot be trusted, or after restoring files
     with preserved timestamps).
     ``keys`` restricts the run to these relative keys under ``source`` (the bucket trigger's pending objects).
+    ``max_fill_distance``: leave the hole pixels farther than this (pixels) from every known pixel as
+    they were, as GDAL's ``gdal_fillnodata -md`` does (a nodata sea stays missing; its coast is filled).
     Returns the run summary (also written to ``<dest>/runs/<run_id>.json``).
 
     ``dry_run``: only say what the run would do (:func:`~inpaint_core.pipeline.plan_shard`: how many
@@ -167,7 +170,8 @@ def restore(
     config = RestoreConfig(method=method, method_options=method_options or {}, checkpoint=checkpoint,
                            masks=masks, detectors=tuple(detectors or ("solid",)), blend=blend,
                            blend_margin=blend_margin, output_format=output_format, write_masks=write_masks,
-                           write_edges=write_edges, score=score, force=force, verify=verify)
+                           write_edges=write_edges, score=score, force=force, verify=verify,
+                           max_fill_distance=max_fill_distance)
     run_id = new_run_id()
     ctx = FlowRunContext.get()
     run_tags = ["inpaint", f"method:{method}"] + (["dry-run"] if dry_run else [])

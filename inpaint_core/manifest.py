@@ -54,6 +54,8 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("mask_version", pa.string(), "size and change tag of the mask file, when one was loaded"),
     ("hole_fraction", pa.float64(), "fraction of pixels in the hole"),
     ("hole_components", pa.int32(), "connected components of the hole (8-connectivity)"),
+    ("left_unfilled", pa.float64(), "with --max-fill-distance: fraction of pixels in the hole left as they were, "
+                                    "farther than that from every known pixel; null without it"),
     ("method", pa.string(), "inpainting method (registry name)"),
     ("method_params", pa.string(), "JSON of the method's resolved parameters"),
     ("method_choice", pa.string(), "with --method auto: the methods used per window ('; ' between windows, "

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
+import cv2
 import numpy as np
 
 from . import manifest
@@ -82,6 +83,9 @@ class RestoreConfig:
     max_pixels: int = DEFAULT_MAX_PIXELS
     force: bool = False
     verify: bool = False
+    # hole pixels farther than this from every known pixel are left as they were (GDAL fillnodata's -md):
+    # a nodata sea or the fill outside a tile's footprint stays missing; None fills every hole pixel
+    max_fill_distance: float | None = None
 
     def __post_init__(self) -> None:
         checks = {"masks": ("auto", "load", "detect"), "mask_mismatch": ("fail", "resize"),
@@ -91,9 +95,13 @@ class RestoreConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected one of {allowed}")
         object.__setattr__(self, "detectors", tuple(self.detectors))
+        if self.max_fill_distance is not None and not self.max_fill_distance > 0:
+            raise ValueError(f"max_fill_distance={self.max_fill_distance!r}: expected a distance > 0 (pixels) or None")
 
     def settings_hash(self) -> str:
         d = {k: v for k, v in asdict(self).items() if k not in ("device", "force", "verify")}
+        if d["max_fill_distance"] is None:  # (added 2026-11-28: unset, earlier runs' hashes still hold)
+            del d["max_fill_distance"]
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -127,6 +135,7 @@ class Work:
     stretch: tuple[float, float] | None = None  # a narrow 16-bit range: the span of the stretched 8-bit view
     raw: list[np.ndarray] | None = None  # the method's own output of each whole window (for blending)
     values_route: bool = False  # a raster of values under auto: filled by auto's classical method (values_method)
+    far: np.ndarray | None = None  # hole pixels left unfilled (max_fill_distance), kept as they were
     # found unchanged by reading though the listing differed: its index row with the current versions
     refreshed: dict[str, Any] | None = None
     # what the listing check found: "change" (what differs from the earlier row, or None), the output's version
@@ -783,6 +792,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
             np.copyto(restored[win.slices], crop, where=cmask[..., None])
         if extra is not None:  # no method of colour knows a near-infrared band: the spline fills it
             extra = spline_fill(extra, w.mask)
+        if config.max_fill_distance is not None:
+            _leave_far_pixels(w, config.max_fill_distance, restored, fill16, extra)
         t = timer.add("inpaint", t)  # pasting back is part of inpainting
         view, view_out = image.rgb, restored
         if w.stretch is not None and fill16 is not None:
@@ -821,6 +832,10 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
         alpha = None if alpha is None else image.alpha16
         if image.values is not None and fmt == "tiff":  # values in, values out: the proxy mapped back
             pixels = restore_values(image, pixels, w.mask)  # where it changed; known samples exact
+    if w.far is not None:  # left unfilled: as they were, whatever a blend's band did to them
+        source = (image.values if image.values is not None and pixels.dtype == image.values.dtype
+                  else image.rgb16 if pixels.dtype == np.uint16 else image.rgb)
+        pixels = np.where(w.far[..., None], source, pixels)
     out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha, extra=extra, extra_samples=image.extra_samples,
                        tiff_tags=image.tiff_tags,  # a tile's place on the map
                        icc_profile=image.icc_profile, exif=image.exif,  # its colours' meaning, the camera's record
@@ -842,6 +857,25 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     timer.add("write", t)
     if row["status"] is None:
         row["status"] = "ok"
+
+
+def _leave_far_pixels(w: Work, distance: float, restored: np.ndarray, fill16: np.ndarray | None,
+                      extra: np.ndarray | None) -> None:
+    """Put back the source's pixels of the hole that lie farther than ``distance`` from every known
+    pixel (in place), and take them out of ``w.mask``: from here on (blend, scores, the 16-bit and
+    value outputs) they are known pixels, and ``w.far`` keeps them exactly as they were in the output
+    (a blend's band would otherwise reach into them). The row's ``left_unfilled`` counts them."""
+    image = w.image
+    far = w.mask & (cv2.distanceTransform(w.mask.astype(np.uint8), cv2.DIST_L2, 5) > distance)
+    w.row["left_unfilled"] = float(far.mean())
+    if not far.any():
+        return
+    restored[far] = image.rgb[far]
+    if fill16 is not None:
+        fill16[far] = image.rgb16[far]
+    if extra is not None:
+        extra[far] = image.extra[far]
+    w.mask, w.far = w.mask & ~far, far
 
 
 def _generated(w: Work, composite: np.ndarray) -> np.ndarray:

@@ -564,6 +564,47 @@ def test_auto_fills_a_raster_of_values_with_the_spline_and_a_photo_beside_it_as_
     assert rows["photo.png"]["status"] == "ok" and choice.startswith(f"{learned.name} (large"), choice
 
 
+@pytest.mark.parametrize("blend", ["off", "on"])
+def test_max_fill_distance_fills_a_coast_and_leaves_the_nodata_sea(tmp_path, blend):
+    """A coastal DEM whose sea is nodata (-9999), with a small void on land: with a maximum fill
+    distance of 6 px (gdal_fillnodata's -md), the void and the sea's strip along the coast are filled,
+    the open sea stays -9999 exactly, and the row says how much was left. Without it, all is filled.
+    The GLCIC blend's band does not reach into the sea left unfilled. The setting leaves the settings
+    hash of a run without it as it was, so no earlier output goes stale."""
+    tifffile = pytest.importorskip("tifffile")
+    import cv2
+
+    from .collections import write
+
+    yy, xx = np.mgrid[0:64, 0:96].astype(np.float64)
+    land = (120 + 2 * xx + 10 * np.sin(yy / 6)).astype(np.float32)
+    dem = land.copy()
+    dem[:, :40] = -9999  # the sea
+    dem[20:28, 60:68] = -9999  # a void on land
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, dem, extratags=[(42113, "s", 0, "-9999", True)])
+    write(tmp_path / "src", "coast.tif", buf.getvalue())
+    run(tmp_path / "src", tmp_path / "md", output_format="same", method="spline", max_fill_distance=6, blend=blend)
+    run(tmp_path / "src", tmp_path / "all", output_format="same", method="spline")
+    [row] = manifest.read_manifest(Location(str(tmp_path / "md"))).to_pylist()
+    [every] = manifest.read_manifest(Location(str(tmp_path / "all"))).to_pylist()
+    hole = dem == -9999
+    far = hole & (cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5) > 6)
+    assert far[:, :30].all() and not far[:, 36:].any()  # the open sea; the coast's strip and the void are near
+    out = tifffile.imread(io.BytesIO(read_uri(row["output_uri"])))
+    assert row["status"] == "ok" and row["left_unfilled"] == pytest.approx(far.mean())
+    assert (out[far] == -9999).all()
+    if blend == "off":
+        assert np.array_equal(out[~hole], dem[~hole])
+    near = hole & ~far
+    assert (out[near] > 0).all() and np.abs(out[20:28, 60:68] - land[20:28, 60:68]).mean() < 5
+    assert every["left_unfilled"] is None and (tifffile.imread(io.BytesIO(read_uri(every["output_uri"]))) > 0).all()
+    assert RestoreConfig().settings_hash() == "e5afa6a70b1b2236"  # the hash before the setting existed
+    assert RestoreConfig(max_fill_distance=6).settings_hash() != RestoreConfig().settings_hash()
+    with pytest.raises(ValueError, match="max_fill_distance=0"):
+        RestoreConfig(max_fill_distance=0)
+
+
 def test_a_float_raster_without_nodata_is_not_searched_for_black_and_white(tmp_path):
     """A coastal DEM with the sea at exactly 0 m and no nodata tag: the sea is its least value, so the
     proxy's 0, yet it is data; the solid detector would take it for a black nodata fill and fill the
