@@ -482,6 +482,8 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     t = timer.add("decode", t)
 
     w.mask = mask = _find_mask(w, config, mask_bytes)
+    if image.values is not None and image.values.dtype.kind == "f":
+        _bridge_stray_voids(image, mask)
     stats = mask_stats(mask)
     row["hole_fraction"], row["hole_components"] = stats["hole_fraction"], stats["components"]
     t = timer.add("mask", t)
@@ -519,6 +521,17 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
         w.crop_edges = [w.edges[win.slices] for win in w.windows]
     row["windows"] = len(w.windows)
     timer.add("mask", t)
+
+
+def _bridge_stray_voids(image: DecodedImage, hole: np.ndarray) -> None:
+    """Known pixels of a float raster with no value (NaN or infinite samples outside the ``hole``: a
+    mask file that does not cover them) are proxy 0, the raster's least value, to every method, and
+    the fill beside them would bend towards it. Their proxy takes the spline through the pixels around
+    them (not the hole's) instead. They stay known: the output keeps their samples as they were."""
+    stray = ~np.isfinite(image.values).all(axis=2) & ~hole
+    if stray.any() and not (stray | hole).all():  # (solved with the hole unknown too: its samples are no data)
+        image.rgb16 = np.where(stray[..., None], spline_fill(image.rgb16, stray | hole), image.rgb16)
+        image.rgb = to_8bit(image.rgb16)
 
 
 def _listing_change(prior: manifest.PriorRow, row: dict[str, Any], item: SourceItem, mask_uri: str | None,

@@ -605,6 +605,33 @@ def test_max_fill_distance_fills_a_coast_and_leaves_the_nodata_sea(tmp_path, ble
         RestoreConfig(max_fill_distance=0)
 
 
+def test_a_mask_files_hole_beside_nan_samples_is_filled_from_the_terrain(tmp_path):
+    """A DEM whose mask file covers a void but not the NaN line beside it: the NaN samples stay as
+    they were (the mask file decides what is filled), yet the fill next to them follows the terrain,
+    not the proxy's 0 that NaN becomes (the raster's least value, 300 m below here)."""
+    tifffile = pytest.importorskip("tifffile")
+    from .collections import png_bytes, write
+
+    yy, xx = np.mgrid[0:64, 0:96].astype(np.float64)
+    terrain = (500 + 3 * xx + 2 * yy).astype(np.float32)
+    dem = terrain.copy()
+    dem[20:40, 30:60] = -1  # the void the mask file marks (its value does not matter)
+    dem[20:40, 60] = np.nan  # no value, right beside it
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, dem)
+    write(tmp_path / "src", "dem.tif", buf.getvalue())
+    hole = np.zeros((64, 96), bool)
+    hole[20:40, 30:60] = True
+    write(tmp_path / "src", "dem_mask.png", png_bytes((hole * 255).astype(np.uint8)))
+    run(tmp_path / "src", tmp_path / "dest", output_format="same", method="spline")
+    [row] = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    assert (row["status"], row["mask_source"]) == ("ok", "sibling")
+    out = tifffile.imread(io.BytesIO(read_uri(row["output_uri"])))
+    assert np.isnan(out[20:40, 60]).all() and np.array_equal(out[~hole & ~np.isnan(dem)], dem[~hole & ~np.isnan(dem)])
+    error = np.abs(out[hole] - terrain[hole])
+    assert error.max() < 3, error.max()
+
+
 def test_a_float_raster_without_nodata_is_not_searched_for_black_and_white(tmp_path):
     """A coastal DEM with the sea at exactly 0 m and no nodata tag: the sea is its least value, so the
     proxy's 0, yet it is data; the solid detector would take it for a black nodata fill and fill the
