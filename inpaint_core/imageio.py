@@ -63,7 +63,7 @@ _TIFF_FLOAT = 3
 #: sample types of TIFFs of values (elevation models, reflectance, counts), restored through a 16-bit
 #: proxy and written back in their own type; and their (SampleFormat, bits) in the TIFF header
 VALUE_TYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.int16, np.int32, np.uint32))
-_VALUE_FORMATS = frozenset({(3, 32), (3, 64), (2, 16), (2, 32), (1, 32)})
+_VALUE_FORMATS = frozenset(({"u": 1, "i": 2, "f": _TIFF_FLOAT}[t.kind], t.itemsize * 8) for t in VALUE_TYPES)
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
 # Formats whose extra frames are an animation: restoring one frame would silently drop the rest.
 # (MPO photos and multi-page TIFF keep their first frame, which is the primary image by convention.)
@@ -136,6 +136,11 @@ class DecodedImage:
         if self.values is not None:
             return self.values.dtype.itemsize * 8
         return 8 if self.rgb16 is None else 16
+
+    @property
+    def samples(self) -> np.ndarray:
+        """``H×W×3`` colour samples at the source's own depth and type: ``values``, ``rgb16`` or ``rgb``."""
+        return self.values if self.values is not None else self.rgb16 if self.rgb16 is not None else self.rgb
 
     @property
     def sample_format(self) -> str:
@@ -675,9 +680,7 @@ def decode_mask(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndar
         layout = _tiff_layout(data)
         if layout is not None:  # (as in decode_image) its colour (and alpha) make the mask
             image = _decode_tiff(data, layout, max_pixels)  # a mask of values: its own, not its proxy's
-            samples = image.values if image.values is not None else image.rgb16 if image.rgb16 is not None \
-                else image.rgb
-            return _colour_hole(samples, image.alpha16 if image.alpha16 is not None else image.alpha)
+            return _colour_hole(image.samples, image.alpha16 if image.alpha16 is not None else image.alpha)
         sixteen = _sixteen_bit_header(data)
         with _open(data, max_pixels, load=not sixteen) as im:
             orientation = _orientation(im, data if sixteen else None)

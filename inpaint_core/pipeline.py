@@ -619,8 +619,7 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
             row["mask_source"] = "alpha"
             return mask
     if config.masks != "detect" and image.nodata is not None:  # a tile's declared nodata value
-        samples = image.values if image.values is not None else image.rgb16 if image.rgb16 is not None else image.rgb
-        mask = mask_from_nodata(samples, image.nodata)
+        mask = mask_from_nodata(image.samples, image.nodata)
         if mask is not None and mask.any():
             row["mask_source"] = "nodata"
             return mask
@@ -846,7 +845,7 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
         if image.values is not None and fmt == "tiff":  # values in, values out: the proxy mapped back
             pixels = restore_values(image, pixels, w.mask)  # where it changed; known samples exact
     if w.far is not None:  # left unfilled: as they were, whatever a blend's band did to them
-        source = (image.values if image.values is not None and pixels.dtype == image.values.dtype
+        source = (image.samples if pixels.dtype == image.samples.dtype  # (a PNG of values: their proxy)
                   else image.rgb16 if pixels.dtype == np.uint16 else image.rgb)
         pixels = np.where(w.far[..., None], source, pixels)
     out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha, extra=extra, extra_samples=image.extra_samples,

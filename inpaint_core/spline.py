@@ -208,16 +208,14 @@ def spline_fill(image: np.ndarray, mask: np.ndarray, tension: float = DEFAULT_TE
         raise ValueError(f"tension must be >= 0, got {tension!r}")
     hole = np.asarray(mask, bool)
     values = image.reshape(*image.shape[:2], -1).astype(np.float64)
-    if image.dtype.kind == "f":
+    if image.dtype.kind == "f":  # known samples with no value are solved around, never read
         bad = ~np.isfinite(values).all(axis=2)
-        solve = hole | bad
         values[bad] = 0.0
-        filled = _fill(values, solve, float(tension), 0.0)
-        out = image.reshape(values.shape).copy()
-        out[hole] = filled[hole].astype(image.dtype)
-        return out.reshape(image.shape)
-    info = np.iinfo(image.dtype)
-    filled = _fill(values, hole, float(tension), (float(info.min) + float(info.max)) / 2)
+        filled = _fill(values, hole | bad, float(tension), 0.0)[hole]
+    else:
+        info = np.iinfo(image.dtype)
+        filled = _fill(values, hole, float(tension), (float(info.min) + float(info.max)) / 2)[hole]
+        filled = np.clip(np.rint(filled), info.min, info.max)
     out = image.reshape(values.shape).copy()
-    out[hole] = np.clip(np.rint(filled[hole]), info.min, info.max).astype(image.dtype)
+    out[hole] = filled.astype(image.dtype)
     return out.reshape(image.shape)
