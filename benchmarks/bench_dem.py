@@ -1,7 +1,7 @@
 """Filling an elevation model's voids: each method's error in metres, through the restore pipeline.
 
     python benchmarks/bench_dem.py [--dtype float32|int16] [--side 1024] [--seeds 3] [--methods telea,ns,spline,auto]
-                                   [--tensions 0,0.1,0.25,1] [--tiles FOLDER] [--beta 3.2]
+                                   [--tensions 0,0.1,0.3,1,auto] [--tiles FOLDER] [--beta 3.2]
 
 No DEM ships with the project or its data, so the terrain is synthesised the standard way: spectral
 synthesis of fractional Brownian motion (power spectrum ~ 1/f^beta, beta 3.2, about what measured
@@ -12,7 +12,8 @@ pixels to a few hundred, about 6% of the tile, with a GDAL_NODATA tag. Each tile
 ``--output-format same`` (a TIFF of the same type back); the table gives the mean and the 95th percentile of
 the absolute error in the voids, in metres, and the seconds per tile (best of the seeds' mean).
 Known samples are checked to come back bit for bit. ``--tensions`` adds a row per spline tension
-(``--method-option tension=T``; the default, 1, was chosen on photos). The best tension depends on
+(``--method-option tension=T``; the default, 1, was chosen on photos; ``auto``: chosen per window by
+filling copies of its voids, what ``auto`` does on rasters of values). The best tension depends on
 the terrain's roughness (``--beta``: smoother terrain has a larger spectral exponent), so
 ``--tiles FOLDER`` runs the same voids on your own complete gray TIFF tiles instead (their values
 and type as they are; each tile's voids drawn on its size): the table then says which method and
@@ -74,7 +75,7 @@ def main() -> None:
     p.add_argument("--side", type=int, default=1024)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--methods", default="telea,ns,spline,auto")
-    p.add_argument("--tensions", default="", help="comma-separated spline tensions to add as rows")
+    p.add_argument("--tensions", default="", help="comma-separated spline tensions to add as rows; auto: chosen per tile")
     p.add_argument("--tiles", default=None, help="a folder of complete gray TIFF tiles to cut voids into")
     p.add_argument("--beta", type=float, default=3.2, help="spectral exponent of the synthetic terrain")
     a = p.parse_args()
@@ -114,7 +115,8 @@ def main() -> None:
         print("|---|---|---|---|")
         source = Location(f"{tmp}/src")
         runs = [(m, m, {}) for m in a.methods.split(",") if m]
-        runs += [(f"spline, tension {t}", "spline", {"tension": float(t)}) for t in a.tensions.split(",") if t]
+        runs += [(f"spline, tension {t}", "spline", {"tension": t if t == "auto" else float(t)})
+                 for t in a.tensions.split(",") if t]
         for i, (label, method, options) in enumerate(runs):
             dest = Location(f"{tmp}/run{i}")
             t = time.perf_counter()

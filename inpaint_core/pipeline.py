@@ -496,18 +496,19 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     if kind == "full":
         raise MaskError("mask covers the whole image: there is nothing known to restore from")
 
-    w.windows = hole_windows(mask, margin=inpainter.window_margin, min_side=inpainter.window_min_side,
-                             multiple=inpainter.window_multiple)
+    # auto sends a raster of values (an elevation model) to its classical method: the shipped models know photos
+    route = getattr(inpainter, "values_method", None) if image.values is not None else None
+    w.values_route = route is not None
+    fills = route or inpainter  # its windows: the spline choosing its tension wants room around the voids
+    w.windows = hole_windows(mask, margin=fills.window_margin, min_side=fills.window_min_side,
+                             multiple=fills.window_multiple)
     w.crop_masks = [mask[win.slices] for win in w.windows]
     # A 16-bit source's windows go in at 16 bits where the method fills them at full precision
     # (Telea, NS, the spline; auto's windows routed to one of them). A method that fills at 8 bits
     # gets the 8-bit view, stretched first when the data use a narrow part of the range (a 12-bit
     # sensor's tile: its plain 8-bit view has ~16 levels). That span (or None) also sets the view
     # blending and scores work in.
-    # auto sends a raster of values (an elevation model) to its classical method: the shipped models know photos
-    route = getattr(inpainter, "values_method", None) if image.values is not None else None
-    w.values_route = route is not None
-    at16 = [image.rgb16 is not None and (route or inpainter).fills_at_16_bits(m) for m in w.crop_masks]
+    at16 = [image.rgb16 is not None and fills.fills_at_16_bits(m) for m in w.crop_masks]
     frame8 = None
     if all(at16):
         w.stretch = narrow_range(image.rgb16, mask)
@@ -658,16 +659,16 @@ def inpaint_shard(works: list[Work], config: RestoreConfig, worker: str) -> list
     if route is not None and any(w.values_route for w in todo):
         _inpaint_batch([w for w in todo if not w.values_route], inpainter, config, worker)
         _inpaint_batch([w for w in todo if w.values_route], route, config, worker,
-                       f"{route.name} (a raster of values: the shipped models know photos)")
+                       "a raster of values: the shipped models know photos")
     else:
         _inpaint_batch(todo, inpainter, config, worker)
     return works
 
 
 def _inpaint_batch(todo: list[Work], inpainter: Inpainter, config: RestoreConfig, worker: str,
-                   choice: str | None = None) -> None:
-    """Fill the windows of ``todo`` with ``inpainter`` in one batch; ``choice``: the manifest's
-    ``method_choice`` of each window, when not the inpainter's own."""
+                   why: str | None = None) -> None:
+    """Fill the windows of ``todo`` with ``inpainter`` in one batch; ``why``: the reason ``auto``
+    chose it, for the manifest's ``method_choice`` (with the inpainter's own, when it gives one)."""
     if not todo:
         return
     crops = [c for w in todo for c in w.crops]
@@ -683,8 +684,12 @@ def _inpaint_batch(todo: list[Work], inpainter: Inpainter, config: RestoreConfig
         return
     elapsed = (time.perf_counter() - t0) * 1000.0
     area = sum(int(m.size) for m in masks) or 1
-    # auto: one "method (why)" per window
-    choices = [choice] * len(crops) if choice else getattr(inpainter, "last_choices", None)
+    # auto (and the spline choosing its tension): one "method (why)" per window
+    choices = getattr(inpainter, "last_choices", None)
+    if why:
+        head = f"{inpainter.name} ("
+        choices = [f"{head}{why}; {c[len(head):]}" if c.startswith(head) else f"{head}{why}) + {c}"
+                   for c in choices] if choices and len(choices) == len(crops) else [f"{head}{why})"] * len(crops)
     i = 0
     for w in todo:
         n = len(w.crops)

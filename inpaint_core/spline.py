@@ -23,10 +23,16 @@ is solved by a sparse LU factorisation (256 x 256 px with a 50-60% hole: ~0.3 s)
 one coarse-to-fine (:func:`_solve_tiled`, on a 32-pixel known ring: the group at half resolution,
 then overlapping tiles solved directly from it along the known pixels; within 3 grey levels of the
 exact solve, a mean of 0.15-0.22, with bounded memory: a 1500 x 1500 hole in 7.5 s).
+
+Which tension suits an image depends on how smooth it is: :func:`choose_tension` measures it on the
+image itself, filling copies of the hole moved onto known pixels at each of :data:`AUTO_TENSIONS`
+(``SplineInpainter(tension="auto")``, what ``auto`` uses on rasters of values; within 0.1 m of the
+best fixed tension on rough and smooth synthetic terrain, docs/performance.md).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import cv2
@@ -34,9 +40,19 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spl
 
-__all__ = ["DEFAULT_TENSION", "DIRECT_MAX", "spline_fill"]
+__all__ = ["AUTO_TENSIONS", "DEFAULT_TENSION", "DIRECT_MAX", "TensionChoice", "choose_tension", "spline_fill"]
 
 DEFAULT_TENSION = 1.0
+#: the tensions :func:`choose_tension` tries: the thin plate, the range that suits terrain
+#: (``benchmarks/bench_dem.py``), the default (best on average on photos) and a stiffer one
+AUTO_TENSIONS = (0.0, 0.1, 0.3, 1.0, 3.0)
+#: validation pixels at most that :func:`choose_tension` fills per tension (a 256 x 256 area)
+CHOICE_PIXELS = 1 << 16
+#: copies of the hole :func:`choose_tension` fills (at different places: one copy of a few large
+#: voids is one sample of the terrain, and the choice then varies from tile to tile)
+CHOICE_COPIES = 4
+#: validation pixels below which :func:`choose_tension` keeps the default (too few to tell)
+CHOICE_MIN_PIXELS = 16
 #: hole pixels per group above which the solve goes coarse-to-fine (:func:`_solve_tiled`) instead of one
 #: sparse LU (measured on 2 cores: 309,403 hole pixels in 6 s; 1.2 M in 36 s and 3.9 GiB)
 DIRECT_MAX = 1 << 18
@@ -219,3 +235,118 @@ def spline_fill(image: np.ndarray, mask: np.ndarray, tension: float = DEFAULT_TE
     out = image.reshape(values.shape).copy()
     out[hole] = filled.astype(image.dtype)
     return out.reshape(image.shape)
+
+
+@dataclass(frozen=True)
+class TensionChoice:
+    """What :func:`choose_tension` found.
+
+    Attributes:
+        tension: the tension to fill with: the candidate with the least error, or
+            :data:`DEFAULT_TENSION` when no validation hole fitted (``errors`` empty).
+        errors: mean absolute error on the validation pixels per candidate tension, in the image's
+            own units (grey levels, metres).
+        pixels: validation pixels filled per candidate (all copies).
+        shifts: the ``(dy, dx)`` each copy of the hole was moved by.
+    """
+
+    tension: float
+    errors: dict[float, float] = field(default_factory=dict)
+    pixels: int = 0
+    shifts: tuple[tuple[int, int], ...] = ()
+
+    def describe(self) -> str:
+        """One line for a manifest's ``method_choice``."""
+        if not self.errors:
+            return f"tension {self.tension:g}, the default: no room for a copy of the hole among known pixels"
+        tried = ", ".join(f"{t:g}: {e:.4g}" for t, e in self.errors.items())
+        return (f"tension {self.tension:g}: least mean error filling {len(self.shifts)} copies of the hole "
+                f"moved onto {self.pixels} known pixels ({tried})")
+
+
+def _shifted(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``mask`` moved by ``(dy, dx)``, with what leaves the frame dropped and False coming in."""
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    out[max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = \
+        mask[max(0, -dy):h + min(0, -dy), max(0, -dx):w + min(0, -dx)]
+    return out
+
+
+def _validation_holes(hole: np.ndarray, usable: np.ndarray, seed: int) -> list[tuple[np.ndarray, tuple[int, int]]]:
+    """Holes of known pixels shaped like ``hole``: the hole moved (by up to :data:`CHOICE_COPIES` of a
+    few shifts, those that keep the most of it) onto ``usable`` pixels at least 4 px from any other
+    (so a fill never reads an unknown value), cut there, and each thinned to its share of
+    :data:`CHOICE_PIXELS` by keeping whole pieces at random."""
+    h, w = hole.shape
+    room = cv2.erode(usable.astype(np.uint8), np.ones((7, 7), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                     borderValue=1).astype(bool)
+    ys, xs = np.nonzero(hole)
+    bh, bw = int(ys.max() - ys.min()) + 1, int(xs.max() - xs.min()) + 1
+    steps = {(bh + 4, bw + 4)} | {(s, s) for s in (16, 32, 64, 128, 256, 512) if s < max(h, w)}
+    found = []
+    for sy, sx in sorted(steps):
+        for uy, ux in ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)):
+            shift = (uy * sy, ux * sx)
+            found.append((int((_shifted(hole, *shift) & room).sum()), -abs(shift[0]) - abs(shift[1]), shift))
+    found.sort(reverse=True)  # most pixels kept first; of equals, the nearer copy
+    found = [f for f in found[:CHOICE_COPIES] if f[0] >= max(CHOICE_MIN_PIXELS, found[0][0] // 2)]
+    rng = np.random.default_rng(seed)
+    out = []
+    for n, _, shift in found:
+        copy = _shifted(hole, *shift) & room
+        share = CHOICE_PIXELS // len(found)
+        if n > share:
+            count, labels, stats, _ = cv2.connectedComponentsWithStats(copy.view(np.uint8), connectivity=8)
+            keep, total = [], 0
+            for k in rng.permutation(np.arange(1, count)):
+                if total + stats[k, cv2.CC_STAT_AREA] <= share:
+                    keep.append(k)
+                    total += int(stats[k, cv2.CC_STAT_AREA])
+            copy = np.isin(labels, keep)
+        if copy.sum() >= CHOICE_MIN_PIXELS:
+            out.append((copy, shift))
+    return out
+
+
+def choose_tension(image: np.ndarray, mask: np.ndarray, candidates=AUTO_TENSIONS, seed: int = 0) -> TensionChoice:
+    """The tension among ``candidates`` that best fills a copy of the hole placed on known pixels.
+
+    Which tension suits an image depends on how smooth it is (on terrain the thin plate is 23%
+    nearer than the default on smooth relief and 30% farther on rough: docs/performance.md). This
+    measures it on the image itself: the hole is moved (by the few of a set of shifts that keep the
+    most of it, up to :data:`CHOICE_COPIES`) onto known pixels at least 4 px from the hole, each
+    candidate fills those copies, and the one nearest the known values there wins. The copies
+    share :data:`CHOICE_PIXELS`: a larger copy keeps whole pieces of itself, at random (``seed``),
+    up to its share. When no copy fits (a hole that leaves too little known around it, or one
+    piece larger than a share), the result is :data:`DEFAULT_TENSION` with no errors.
+
+    Costs fills of up to :data:`CHOICE_PIXELS` pixels in all per candidate.
+
+    Raises:
+        ValueError: as :func:`spline_fill`, or for no candidates.
+    """
+    candidates = tuple(float(t) for t in candidates)
+    if not candidates or not all(np.isfinite(t) and t >= 0 for t in candidates):
+        raise ValueError(f"candidate tensions must be numbers >= 0, got {candidates!r}")
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f"mask {mask.shape} does not match image {image.shape[:2]}")
+    hole = np.asarray(mask, bool)
+    values = image.reshape(*image.shape[:2], -1).astype(np.float64)
+    usable = ~hole & np.isfinite(values).all(axis=2)
+    if not hole.any() or not usable.any():
+        return TensionChoice(DEFAULT_TENSION)
+    copies = _validation_holes(hole, usable, seed)
+    if not copies:
+        return TensionChoice(DEFAULT_TENSION)
+    values[~usable] = 0.0  # never read: the copies keep 4 px from them, beyond the stencil's reach
+    sums = dict.fromkeys(candidates, 0.0)
+    for check, _ in copies:
+        truth = values[check]
+        for t in candidates:
+            sums[t] += float(np.abs(_fill(values, check, t)[check] - truth).sum())
+    n = sum(int(check.sum()) for check, _ in copies)
+    errors = {t: e / (n * values.shape[2]) for t, e in sums.items()}
+    return TensionChoice(min(errors, key=errors.get), errors, n, tuple(shift for _, shift in copies))

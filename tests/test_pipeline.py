@@ -535,8 +535,9 @@ def test_an_srtm_tiles_voids_are_filled_in_whole_signed_metres(tmp_path):
 
 def test_auto_fills_a_raster_of_values_with_the_spline_and_a_photo_beside_it_as_before(tmp_path):
     """Under auto, one shard with a DEM and a photo, each with a large hole: the DEM goes whole to the
-    spline (the shipped models learned photos; its fill is the spline's own), the photo's large hole
-    still to the learned model."""
+    spline (the shipped models learned photos) choosing its tension (its fill is the spline's own with
+    ``tension=auto``, and the manifest says which tension and why), the photo's large hole still to
+    the learned model."""
     tifffile = pytest.importorskip("tifffile")
     from skimage import data as skdata
 
@@ -553,11 +554,14 @@ def test_auto_fills_a_raster_of_values_with_the_spline_and_a_photo_beside_it_as_
     hole[30:70, 40:90] = True
     write(tmp_path / "src", "photo_mask.png", png_bytes((hole * 255).astype(np.uint8)))
     run(tmp_path / "src", tmp_path / "auto", method="auto", output_format="same")
-    run(tmp_path / "src", tmp_path / "spline", method="spline", output_format="same")
+    run(tmp_path / "src", tmp_path / "spline", method="spline", output_format="same",
+        method_options={"tension": "auto"})
     rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "auto"))).to_pylist()}
     spline = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "spline"))).to_pylist()}
     assert rows["dem.tif"]["status"] == "ok" and "a raster of values" in rows["dem.tif"]["method_choice"]
-    assert rows["dem.tif"]["method_choice"].startswith("spline")
+    assert rows["dem.tif"]["method_choice"].startswith("spline (a raster of values")
+    assert "; tension " in rows["dem.tif"]["method_choice"] and "copies of the hole" in rows["dem.tif"]["method_choice"]
+    assert spline["dem.tif"]["method_choice"].startswith("spline (tension ")
     assert rows["dem.tif"]["output_sha256"] == spline["dem.tif"]["output_sha256"]
     choice = rows["photo.png"]["method_choice"]
     learned = create_inpainter("auto").learned  # the best shipped model

@@ -38,7 +38,7 @@ import numpy as np
 
 from inpaint_core.inpainters.base import Inpainter
 from inpaint_core.inpainters.registry import register_inpainter
-from inpaint_core.spline import DEFAULT_TENSION, spline_fill
+from inpaint_core.spline import DEFAULT_TENSION, choose_tension, spline_fill
 
 __all__ = ["ClassicalInpainter", "TeleaInpainter", "NavierStokesInpainter", "SplineInpainter"]
 
@@ -115,18 +115,23 @@ class SplineInpainter(Inpainter):
     """:func:`~inpaint_core.spline.spline_fill` on each window.
 
     The fill reads two pixels around a hole, so windows with ``window_margin >= 2`` give the
-    full-frame result exactly; the default 4 leaves room.
+    full-frame result exactly; the default 4 leaves room. ``tension="auto"`` chooses the tension
+    per window (:func:`~inpaint_core.spline.choose_tension`: the one that best fills a copy of the
+    window's hole moved onto its known pixels); its windows keep 64 px of known context by
+    default, room for those copies. After each call, ``last_choices`` says which tension each
+    window got and why (the manifest's ``method_choice``).
     """
 
     sixteen_bit = True
 
-    def __init__(self, *, tension: float = DEFAULT_TENSION, window_margin: int = 4,
+    def __init__(self, *, tension: float | str = DEFAULT_TENSION, window_margin: int | None = None,
                  checkpoint: str | None = None, device: str = "auto") -> None:
         """
         Args:
             tension: 0 = thin plate (continues slopes, overshoots in wide holes); larger values tend
-                to the membrane (harmonic) fill. Default 1.
-            window_margin: context around holes, >= 2.
+                to the membrane (harmonic) fill. Default 1. ``"auto"``: chosen per window from
+                :data:`~inpaint_core.spline.AUTO_TENSIONS` by filling a copy of its hole.
+            window_margin: context around holes, >= 2; default 4, or 64 with ``tension="auto"``.
             checkpoint: must be None (no weights).
             device: ``"auto"`` or ``"cpu"``.
 
@@ -134,11 +139,27 @@ class SplineInpainter(Inpainter):
             ValueError: for a bad tension or margin, a checkpoint, or a non-CPU device.
         """
         super().__init__()
-        if isinstance(tension, bool) or not isinstance(tension, (int, float)) or not 0 <= tension < float("inf"):
-            raise ValueError(f"tension must be a number >= 0, got {tension!r}")
+        self.auto_tension = tension == "auto"
+        if not self.auto_tension and (isinstance(tension, bool) or not isinstance(tension, (int, float))
+                                      or not 0 <= tension < float("inf")):
+            raise ValueError(f"tension must be a number >= 0 or 'auto', got {tension!r}")
+        if window_margin is None:
+            window_margin = 64 if self.auto_tension else 4
         _setup(self, window_margin=window_margin, min_margin=2, checkpoint=checkpoint, device=device)
-        self.tension = float(tension)
+        self.tension = "auto" if self.auto_tension else float(tension)
         self.params = {"tension": self.tension, "window_margin": self.window_margin}
+        self.last_choices: list[str] = []
+
+    def inpaint_windows(self, crops, crop_masks, crop_edges=None, *, raw=False):
+        self.last_choices = []
+        return super().inpaint_windows(crops, crop_masks, crop_edges, raw=raw)
 
     def _inpaint_batch(self, crops, crop_masks, crop_edges):
-        return [spline_fill(crop, mask, self.tension) for crop, mask in zip(crops, crop_masks)]
+        if not self.auto_tension:
+            return [spline_fill(crop, mask, self.tension) for crop, mask in zip(crops, crop_masks)]
+        out = []
+        for crop, mask in zip(crops, crop_masks):
+            choice = choose_tension(crop, mask)
+            out.append(spline_fill(crop, mask, choice.tension))
+            self.last_choices.append(f"spline ({choice.describe()})")
+        return out
