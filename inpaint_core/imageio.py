@@ -55,6 +55,10 @@ _TIFF_PHOTOMETRIC = 262
 _TIFF_PLANAR_CONFIG = 284
 _TIFF_ICC_PROFILE = 34675
 _JPEG_EXIF_MAX = 65_527  # one APP1 segment: 65,533 bytes after its length, the "Exif\0\0" prefix first
+_JPEG_XMP_MAX = 65_504  # one APP1 segment, after the "http://ns.adobe.com/xap/1.0/\0" prefix
+_TIFF_XMP = 700
+_TIFF_IPTC = 33723
+_PHOTOSHOP = b"Photoshop 3.0\x00"  # a JPEG APP13's prefix; its 8BIM resource 0x0404 is the IPTC-IIM record
 #: GeoTIFF (ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory, GeoDoubleParams,
 #: GeoAsciiParams) and GDAL (metadata, nodata) tags: what places a tile on the map
 GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
@@ -100,6 +104,11 @@ class DecodedImage:
         exif: the EXIF of a JPEG, PNG or WebP (camera, capture time, GPS) as TIFF-structured bytes,
             ready for the output: its Orientation set to 1 (the pixels are decoded turned) and its
             thumbnail cut off (it shows the unrestored image); ``None`` when absent or unreadable.
+        xmp: the XMP packet of a JPEG, PNG, WebP or TIFF (captions, keywords, rights, ratings), ready
+            for the output: its ``tiff:Orientation`` set to 1 and its thumbnails cut out, as for
+            ``exif``; ``None`` when absent or not XMP.
+        iptc: the IPTC-IIM records of a JPEG (its APP13's resource 0x0404) or TIFF (tag 33723):
+            caption, byline, copyright notice, keywords; ``None`` when absent.
         nodata: a TIFF's GDAL_NODATA text (``"0"``, ``"-9999"``): the value its missing pixels hold.
             A float TIFF without the tag whose colour samples hold NaN gets ``"nan"``: NaN is the
             missing value of float rasters.
@@ -128,6 +137,8 @@ class DecodedImage:
     exif: bytes | None = None
     nodata: str | None = None
     values: np.ndarray | None = None
+    xmp: bytes | None = None
+    iptc: bytes | None = None
     value_span: tuple[float, float] | None = None
 
     @property
@@ -239,6 +250,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
         else:
             gray, rgb, alpha = _to_rgb_alpha(im)
         icc, exif = im.info.get("icc_profile"), im.info.get("exif") if fmt != "TIFF" else None
+        xmp, iptc = _xmp_iptc(data, im.info, getattr(im, "applist", ()))
 
     def orient(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else apply_orientation(a, orientation)
@@ -249,7 +261,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
                         tiff_tags=_geo_tags(data) if fmt == "TIFF" else (),
                         icc_profile=icc if isinstance(icc, bytes) and icc else None,
                         exif=_exif_for_output(exif) if isinstance(exif, bytes) else None,
-                        nodata=_tiff_nodata(data) if fmt == "TIFF" else None)
+                        nodata=_tiff_nodata(data) if fmt == "TIFF" else None, xmp=xmp, iptc=iptc)
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -529,7 +541,8 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
         extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc, nodata=nodata,
-        values=values if valued else None, value_span=span if valued else None)
+        values=values if valued else None, value_span=span if valued else None, **dict(zip(("xmp", "iptc"),
+                                                                                         _xmp_iptc(data))))
 
 
 def _tiff_nodata(data: bytes) -> str | None:
@@ -575,13 +588,81 @@ def _profile_fits(profile: bytes | None, gray: bool) -> bool:
     return profile[16:20] == (b"GRAY" if gray else b"RGB ")
 
 
-def _png_with_chunks(png: bytes, icc_profile: bytes | None, exif: bytes | None, gray: bool) -> bytes:
-    """``png`` with an ``iCCP`` (the profile, when it fits) and an ``eXIf`` chunk after its IHDR."""
+def _xmp_iptc(data: bytes, info: dict | None = None, applist=()) -> tuple[bytes | None, bytes | None]:
+    """``(xmp, iptc)`` of a file (:attr:`DecodedImage.xmp`, :attr:`DecodedImage.iptc`): a TIFF's from
+    its tags 700 and 33723, another's XMP from Pillow's ``info`` and a JPEG's IPTC from its APP13
+    segments (``applist``). Unreadable metadata is left out: it never fails the photo."""
+    xmp = iptc = None
+    try:
+        if data[:4] in (b"II*\x00", b"MM\x00*"):
+            ifd = _tiff_ifd(data)  # (cheap: the tifffile page only when one of the tags is there)
+            if ifd is not None and (_TIFF_XMP in ifd or _TIFF_IPTC in ifd):
+                with _tifffile_page(data) as page:  # (Pillow reads tag 33723 as one LONG, cutting the rest)
+                    xmp, iptc = (page.tags[c].value if c in page.tags else None for c in (_TIFF_XMP, _TIFF_IPTC))
+                if isinstance(iptc, tuple) and all(isinstance(v, int) for v in iptc):  # Photoshop's LONGs
+                    iptc = struct.pack(f"{'<' if data[:2] == b'II' else '>'}{len(iptc)}L", *iptc)
+        else:
+            xmp = (info or {}).get("xmp")
+            iptc = _iim_of_photoshop(b"".join(v[len(_PHOTOSHOP):] for k, v in applist
+                                              if k == "APP13" and v.startswith(_PHOTOSHOP)))
+    except Exception:  # noqa: BLE001 - as above: unreadable metadata is left out
+        return None, None
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    return (_xmp_for_output(xmp) if isinstance(xmp, bytes) else None,
+            iptc if isinstance(iptc, bytes) and iptc[:1] == b"\x1c" else None)
+
+
+def _iim_of_photoshop(irb: bytes) -> bytes | None:
+    """The IPTC-IIM record (image resource 0x0404) of Photoshop image resource blocks (``8BIM`` id,
+    Pascal name padded to even, size, data padded to even); ``None`` when there is none."""
+    at = 0
+    while at + 12 <= len(irb) and irb[at:at + 4] == b"8BIM":
+        rid = int.from_bytes(irb[at + 4:at + 6], "big")
+        at += 6 + ((irb[at + 6] + 2) & ~1)  # the name: its length byte and text, padded to even
+        if at + 4 > len(irb):
+            break
+        size = int.from_bytes(irb[at:at + 4], "big")
+        if rid == 0x0404:
+            return irb[at + 4:at + 4 + size] or None
+        at += 4 + size + (size & 1)
+    return None
+
+
+def _xmp_for_output(xmp: bytes) -> bytes | None:
+    """An XMP packet with its ``tiff:Orientation`` set to 1 (the pixels are written turned) and its
+    ``xmp:Thumbnails`` cut out (they show the unrestored image); ``None`` when it is not XMP."""
+    if b"<x:xmpmeta" not in xmp and b"<rdf:RDF" not in xmp:
+        return None
+    xmp = re.sub(rb"(tiff:Orientation\s*=\s*[\"'])\s*\d+\s*([\"'])", rb"\g<1>1\2", xmp)
+    xmp = re.sub(rb"(<tiff:Orientation>)\s*\d+\s*(</tiff:Orientation>)", rb"\g<1>1\2", xmp)
+    return re.sub(rb"<xmp:Thumbnails\b.*?</xmp:Thumbnails>", b"", xmp, flags=re.DOTALL)
+
+
+def _jpeg_with_iptc(jpeg: bytes, iptc: bytes) -> bytes:
+    """``jpeg`` with an APP13 segment holding ``iptc`` (as resource 0x0404) after its APPn segments;
+    unchanged when the record does not fit one segment."""
+    block = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iptc)) + iptc + b"\x00" * (len(iptc) & 1)
+    payload = _PHOTOSHOP + block
+    if len(payload) > 65_533:
+        return jpeg
+    at = 2  # after SOI: past the encoder's APP0 (JFIF), APP1 (EXIF, XMP) and APP2 (ICC) segments
+    while at + 4 <= len(jpeg) and jpeg[at] == 0xFF and 0xE0 <= jpeg[at + 1] <= 0xEF:
+        at += 2 + int.from_bytes(jpeg[at + 2:at + 4], "big")
+    return jpeg[:at] + b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload + jpeg[at:]
+
+
+def _png_with_chunks(png: bytes, icc_profile: bytes | None, exif: bytes | None, gray: bool,
+                     xmp: bytes | None = None) -> bytes:
+    """``png`` with an ``iCCP`` (the profile, when it fits), an ``eXIf`` and an XMP ``iTXt`` chunk after
+    its IHDR."""
     chunks = []
     if _profile_fits(icc_profile, gray):
         chunks.append((b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
     if exif:
         chunks.append((b"eXIf", exif))
+    if xmp:  # keyword, no compression, no language, no translated keyword
+        chunks.append((b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp))
     if not chunks:
         return png
     at = len(_PNG_SIGNATURE) + 8 + 13 + 4  # signature, IHDR's length + type, its 13 bytes, its CRC
@@ -709,6 +790,8 @@ def encode_image(
     tiff_tags: tuple[tuple, ...] = (),
     icc_profile: bytes | None = None,
     exif: bytes | None = None,
+    xmp: bytes | None = None,
+    iptc: bytes | None = None,
 ) -> bytes:
     """Encode RGB pixels to file bytes.
 
@@ -732,6 +815,10 @@ def encode_image(
         icc_profile: an ICC profile to embed (PNG, JPEG, WebP, TIFF) when it describes the samples
             written (RGB, or GRAY for one channel); otherwise left out.
         exif: TIFF-structured EXIF bytes (:attr:`DecodedImage.exif`) to embed in a PNG, JPEG or WebP.
+        xmp: an XMP packet (:attr:`DecodedImage.xmp`) to embed in a PNG, JPEG, WebP or TIFF (in a JPEG
+            when it fits one segment, 65,504 bytes; otherwise left out).
+        iptc: IPTC-IIM records (:attr:`DecodedImage.iptc`) to embed in a JPEG (APP13) or TIFF (tag
+            33723); PNG and WebP have no place for them (their fields are usually in the XMP too).
 
     Returns:
         The encoded bytes. PNG, TIFF and BMP round-trip bit-exactly through :func:`decode_image`.
@@ -744,6 +831,9 @@ def encode_image(
     if fmt == "tiff" and icc_profile is not None:
         tiff_tags = tuple(tiff_tags) + ((_TIFF_ICC_PROFILE, 7, len(icc_profile), icc_profile),) \
             if _profile_fits(icc_profile, gray) else tuple(tiff_tags)  # (tifffile writes gray + alpha as gray)
+    if fmt == "tiff":
+        tiff_tags = tuple(tiff_tags) + tuple((code, dtype, len(v), v) for code, dtype, v in
+                                             ((_TIFF_XMP, 1, xmp), (_TIFF_IPTC, 7, iptc)) if v)
     valued = isinstance(rgb, np.ndarray) and rgb.dtype in VALUE_TYPES
     if valued and fmt != "tiff":
         raise ValueError(f"{fmt} cannot hold {rgb.dtype} samples; write tiff")
@@ -751,7 +841,7 @@ def encode_image(
         return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         out = _encode_16bit(rgb, fmt, gray, alpha, png_compression)
-        return _png_with_chunks(out, icc_profile, exif, gray and alpha is None) if fmt == "png" else out
+        return _png_with_chunks(out, icc_profile, exif, gray and alpha is None, xmp) if fmt == "png" else out
     _check_rgb(rgb, "rgb")
     if alpha is not None:
         _check_plane(alpha, rgb.shape[:2], "alpha")
@@ -759,9 +849,10 @@ def encode_image(
             raise ValueError(f"{fmt} cannot keep alpha; drop it or write png/tiff/webp")
     planes = _gray_of(rgb) if gray else rgb
     if fmt == "png" and not (gray and alpha is not None):  # OpenCV cannot write 2-channel PNG
-        return _png_with_chunks(_encode_png_cv2(planes, alpha, png_compression), icc_profile, exif, gray)
-    return _encode_pillow(planes, alpha, fmt, png_compression, jpeg_quality,
-                          icc_profile if _profile_fits(icc_profile, gray) else None, exif)
+        return _png_with_chunks(_encode_png_cv2(planes, alpha, png_compression), icc_profile, exif, gray, xmp)
+    out = _encode_pillow(planes, alpha, fmt, png_compression, jpeg_quality,
+                         icc_profile if _profile_fits(icc_profile, gray) else None, exif, xmp)
+    return _jpeg_with_iptc(out, iptc) if iptc and fmt == "jpeg" else out
 
 
 # --- decoding helpers ------------------------------------------------------------------------
@@ -1255,7 +1346,7 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
 
 def _encode_pillow(
     planes: np.ndarray, alpha: np.ndarray | None, fmt: str, png_level: int, quality: int,
-    icc_profile: bytes | None = None, exif: bytes | None = None,
+    icc_profile: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None,
 ) -> bytes:
     if alpha is not None:
         planes = np.dstack([planes, alpha])  # H×W×2 -> LA, H×W×4 -> RGBA in Image.fromarray
@@ -1270,6 +1361,8 @@ def _encode_pillow(
         options["icc_profile"] = icc_profile
     if exif and fmt in ("png", "jpeg", "webp") and (fmt != "jpeg" or len(exif) <= _JPEG_EXIF_MAX):
         options["exif"] = b"Exif\x00\x00" + exif if fmt == "jpeg" else exif  # JPEG's APP1 wants the prefix
+    if xmp and fmt in ("jpeg", "webp") and (fmt != "jpeg" or len(xmp) <= _JPEG_XMP_MAX):
+        options["xmp"] = xmp
     out = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(planes)).save(out, format=fmt.upper(), **options)
     return out.getvalue()

@@ -856,6 +856,7 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha, extra=extra, extra_samples=image.extra_samples,
                        tiff_tags=image.tiff_tags,  # a tile's place on the map
                        icc_profile=image.icc_profile, exif=image.exif,  # its colours' meaning, the camera's record
+                       xmp=image.xmp, iptc=image.iptc,  # captions, keywords, rights
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
     key = output_key(w.item.image_id, fmt)
     row["output_sha256"] = sha256_hex(out)

@@ -288,6 +288,86 @@ def test_metadata_that_a_format_cannot_take_never_fails_the_output():
     assert decode_image(encode_image(RGB, "tiff", tiff_tags=broken)).tiff_tags == ()
 
 
+XMP = (b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+       b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/'
+       b'elements/1.1/" xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+       b'tiff:Orientation="6"><dc:rights><rdf:Alt><rdf:li xml:lang="x-default">(c) The Archive</rdf:li></rdf:Alt>'
+       b'</dc:rights><xmp:Thumbnails><rdf:Alt><rdf:li>OLDPIXELS</rdf:li></rdf:Alt></xmp:Thumbnails>'
+       b'</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>')
+#: IPTC-IIM: record version, copyright notice (2:116), caption (2:120)
+IIM = b"\x1c\x02\x00\x00\x02\x00\x04" + b"\x1c\x02\x74\x00\x0f(c) The Archive" + b"\x1c\x02\x78\x00\x09Harbour!!"
+
+
+def _with_app13(jpeg: bytes, iim: bytes) -> bytes:
+    """A JPEG with Photoshop's APP13 as Photoshop writes it: a thumbnail resource (0x040C, an odd
+    name) before the IPTC one (0x0404)."""
+    thumb = b"8BIM\x04\x0c\x03abc" + struct.pack(">I", 5) + b"THUMB\x00"
+    irb = b"Photoshop 3.0\x00" + thumb + b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iim)) + iim
+    return jpeg[:2] + b"\xff\xed" + struct.pack(">H", len(irb) + 2) + irb + jpeg[2:]
+
+
+@pytest.mark.parametrize("source", ["JPEG", "PNG", "WEBP", "TIFF"])
+def test_xmp_and_iptc_are_carried_to_every_output_that_holds_them(source):
+    """A photo's XMP (rights, captions, keywords, ratings) reaches PNG, JPEG, WebP and TIFF outputs,
+    its IPTC-IIM (caption, copyright notice) JPEG and TIFF ones, where Pillow's own IPTC reader finds
+    it. The XMP's orientation becomes 1, as the EXIF's does, and its thumbnail of the unrestored
+    photo is cut out. A TIFF's IPTC stored as LONGs (as Photoshop writes it) is read as its bytes."""
+    from PIL import IptcImagePlugin
+
+    if source == "TIFF":
+        tifffile = pytest.importorskip("tifffile")
+        padded = IIM + b"\x00" * (-len(IIM) % 4)
+        longs = struct.unpack(f"<{len(padded) // 4}I", padded)
+        buf = io.BytesIO()
+        tifffile.imwrite(buf, RGB, photometric="rgb", extratags=[(700, 1, len(XMP), XMP, True),
+                                                                 (33723, "I", len(longs), longs, True)])
+        blob = buf.getvalue()
+    elif source == "PNG":  # (Pillow writes a PNG's XMP only as a text chunk)
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", XMP.decode())
+        blob = save(Image.fromarray(RGB), source, pnginfo=info)
+    else:
+        blob = save(Image.fromarray(RGB), source, xmp=XMP)
+        blob = _with_app13(blob, IIM) if source == "JPEG" else blob
+    img = decode_image(blob)
+    assert b"(c) The Archive" in img.xmp and b'tiff:Orientation="1"' in img.xmp
+    assert b"OLDPIXELS" not in img.xmp and b"Thumbnails" not in img.xmp
+    assert (img.iptc or b"").rstrip(b"\x00") == (IIM if source in ("JPEG", "TIFF") else b"")
+    for fmt in ("png", "jpeg", "webp", "tiff"):
+        out = encode_image(img.rgb, fmt, xmp=img.xmp, iptc=img.iptc)
+        again = decode_image(out)
+        assert again.xmp == img.xmp, fmt
+        if img.iptc and fmt in ("jpeg", "tiff"):
+            assert again.iptc == img.iptc, fmt
+            info = IptcImagePlugin.getiptcinfo(Image.open(io.BytesIO(out)))
+            assert info[(2, 116)] == b"(c) The Archive" and info[(2, 120)] == b"Harbour!!", fmt
+    sixteen = encode_image(img.rgb.astype(np.uint16) * 257, "png", xmp=img.xmp)
+    assert decode_image(sixteen).xmp == img.xmp
+
+
+def test_metadata_that_is_not_what_it_claims_or_too_large_is_left_out():
+    """Text that is not XMP, and an APP13 that is not IPTC, are not carried; an XMP packet larger
+    than one JPEG segment is left out of a JPEG output (and kept in a PNG one); the JPEG with the
+    record still decodes to the same pixels, with its EXIF and profile."""
+    assert decode_image(save(Image.fromarray(RGB), "WEBP", xmp=b"not xmp at all")).xmp is None
+    noise = _with_app13(save(Image.fromarray(RGB), "JPEG"), b"\x00\x01garbage")
+    assert decode_image(noise).iptc is None
+    big = XMP.replace(b"(c) The Archive", b"x" * 70_000)
+    assert decode_image(encode_image(RGB, "jpeg", xmp=big)).xmp is None
+    assert b"x" * 70_000 in decode_image(encode_image(RGB, "png", xmp=big)).xmp
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Co"
+    src = decode_image(save(Image.fromarray(RGB), "JPEG", exif=exif, icc_profile=_profile("sRGB")))
+    upright = XMP.replace(b'Orientation="6"', b'Orientation="1"')  # (an XMP orientation turns the pixels too)
+    plain = decode_image(encode_image(src.rgb, "jpeg", exif=src.exif, icc_profile=src.icc_profile))
+    tagged = decode_image(encode_image(src.rgb, "jpeg", exif=src.exif, icc_profile=src.icc_profile,
+                                       xmp=upright, iptc=IIM))
+    assert np.array_equal(plain.rgb, tagged.rgb) and tagged.exif == plain.exif and b"Camera Co" in tagged.exif
+    assert tagged.icc_profile == _profile("sRGB") and tagged.iptc == IIM and b"(c) The Archive" in tagged.xmp
+
+
 def test_a_profile_that_does_not_describe_the_written_samples_is_left_out():
     """A CMYK photo's profile does not describe its RGB conversion, nor an RGB profile a gray output."""
     cmyk = decode_image(save(Image.fromarray(RGB).convert("CMYK"), "JPEG", icc_profile=_cmyk_like()))

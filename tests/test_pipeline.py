@@ -691,6 +691,31 @@ def test_a_photos_colour_profile_and_exif_reach_its_restored_output(tmp_path):
     assert tags.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05"
 
 
+def test_a_photos_captions_and_rights_reach_its_restored_output(tmp_path):
+    """An archive's JPEG with its XMP (rights) and IPTC-IIM (caption, copyright notice) in Photoshop's
+    APP13: both come through a restore run to a JPEG output, and the XMP to a PNG one."""
+    from PIL import Image, IptcImagePlugin
+
+    from .collections import hole_mask, png_bytes, write
+    from .test_imageio import IIM, XMP, _with_app13
+
+    photo = np.random.default_rng(3).integers(0, 256, (64, 96, 3)).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, "JPEG", quality=95, xmp=XMP.replace(b'Orientation="6"', b'Orientation="1"'))
+    write(tmp_path / "src", "scan.jpg", _with_app13(buf.getvalue(), IIM))
+    write(tmp_path / "src", "scan_mask.png", png_bytes((hole_mask(64, 96, seed=4) * 255).astype(np.uint8)))
+    source = tree_digest(tmp_path / "src")
+    for fmt in ("same", "png"):
+        run(tmp_path / "src", tmp_path / fmt, output_format=fmt)
+        [row] = manifest.read_manifest(Location(str(tmp_path / fmt))).to_pylist()
+        assert row["status"] == "ok", row["error"]
+        out = Image.open(io.BytesIO(read_uri(row["output_uri"])))
+        assert out.format == ("JPEG" if fmt == "same" else "PNG") and b"(c) The Archive" in out.info["xmp"]
+        if fmt == "same":
+            assert IptcImagePlugin.getiptcinfo(out)[(2, 120)] == b"Harbour!!"
+    assert tree_digest(tmp_path / "src") == source
+
+
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
     good_collection(str(tmp_path / "src"), n=4)
     first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")

@@ -2,7 +2,8 @@
 
 Inputs are valid small encodings of every format the pipeline meets (PNG in five modes, JPEG with
 EXIF orientation and CMYK, TIFF, WebP, BMP, GIF, APNG, 16-bit colour PNG and TIFF, RGB + near-infrared
-TIFFs in both planar layouts, a rotated 16-bit TIFF, a JPEG with an ICC profile), mutated by byte
+TIFFs in both planar layouts, a rotated 16-bit TIFF, a JPEG with an ICC profile, a JPEG, WebP and TIFF with
+XMP and IPTC), mutated by byte
 flips, truncations, insertions and big integers written over header fields, plus plain random bytes. The only allowed
 outcomes of :func:`decode_image` / :func:`decode_mask`: an array of a sane shape and dtype, or
 :class:`~inpaint_core.errors.InpaintError` (``MaskError`` for masks). Bounded: a pixel limit of
@@ -28,6 +29,8 @@ from PIL import Image
 
 from inpaint_core.errors import InpaintError, MaskError
 from inpaint_core.imageio import VALUE_TYPES, apply_orientation, decode_image, decode_mask, to_8bit
+
+from ..test_imageio import IIM, XMP, _with_app13
 
 MAX_PIXELS = 1_000_000
 EXAMPLES = int(os.environ.get("INPAINT_FUZZ_EXAMPLES", "2000"))
@@ -67,6 +70,9 @@ def _seeds() -> list[bytes]:
         # an ICC profile
         *_tifffile_seeds(rng),
         _save(rgb, "JPEG", icc_profile=_srgb_profile(), exif=exif.tobytes()),
+        # an archive's captions and rights: XMP, and IPTC in Photoshop's APP13 (JPEG) or tag 33723 (TIFF)
+        _with_app13(_save(rgb, "JPEG", xmp=XMP), IIM), _save(rgb, "WEBP", xmp=XMP),
+        _save(rgb, "TIFF", tiffinfo={700: XMP, 33723: IIM + b"\x00"}),
     ]
 
 
@@ -188,6 +194,8 @@ def test_decode_image_gives_an_image_or_a_typed_error(data):
                                   and img.rgb16 is not None and img.bit_depth in (16, 32, 64))
     assert 1 <= img.orientation <= 8
     assert sorted(img.raw_size) == sorted((w, h))
+    assert img.xmp is None or isinstance(img.xmp, bytes)
+    assert img.iptc is None or img.iptc[:1] == b"\x1c"
 
 
 @FUZZ
