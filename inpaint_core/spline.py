@@ -247,21 +247,25 @@ class TensionChoice:
         errors: mean absolute error on the validation pixels per candidate tension, in the image's
             own units (grey levels, metres).
         pixels: validation pixels filled per candidate (all copies).
-        shifts: the ``(dy, dx)`` each copy of the hole was moved by.
+        shifts: the ``(dy, dx)`` each copy of the hole was moved by (in pixels of the image).
+        scale: 1, or 2, 4... when the copies were filled on the image at that fraction of its
+            resolution (a hole with a piece too large to copy whole at full resolution).
     """
 
     tension: float
     errors: dict[float, float] = field(default_factory=dict)
     pixels: int = 0
     shifts: tuple[tuple[int, int], ...] = ()
+    scale: int = 1
 
     def describe(self) -> str:
         """One line for a manifest's ``method_choice``."""
         if not self.errors:
             return f"tension {self.tension:g}, the default: no room for a copy of the hole among known pixels"
         tried = ", ".join(f"{t:g}: {e:.4g}" for t, e in self.errors.items())
+        at = f" at 1/{self.scale} resolution" if self.scale > 1 else ""
         return (f"tension {self.tension:g}: least mean error filling {len(self.shifts)} copies of the hole "
-                f"moved onto {self.pixels} known pixels ({tried})")
+                f"moved onto {self.pixels} known pixels{at} ({tried})")
 
 
 def _shifted(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -311,6 +315,17 @@ def _validation_holes(hole: np.ndarray, usable: np.ndarray, seed: int) -> list[t
     return out
 
 
+def _halved(values: np.ndarray, hole: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, hole)`` at half resolution (2 x 2 means; odd last rows and columns dropped): a coarse
+    pixel is hole when any of its four is, and has no value (NaN) when any other is unusable."""
+    h, w = (hole.shape[0] // 2) * 2, (hole.shape[1] // 2) * 2
+    shape = (h // 2, 2, w // 2, 2)
+    coarse = values[:h, :w].reshape(shape + (-1,)).mean((1, 3))
+    coarse_hole = hole[:h, :w].reshape(shape).any((1, 3))
+    coarse[~usable[:h, :w].reshape(shape).all((1, 3)) & ~coarse_hole] = np.nan
+    return coarse, coarse_hole
+
+
 def choose_tension(image: np.ndarray, mask: np.ndarray, candidates=AUTO_TENSIONS, seed: int = 0) -> TensionChoice:
     """The tension among ``candidates`` that best fills a copy of the hole placed on known pixels.
 
@@ -320,8 +335,10 @@ def choose_tension(image: np.ndarray, mask: np.ndarray, candidates=AUTO_TENSIONS
     most of it, up to :data:`CHOICE_COPIES`) onto known pixels at least 4 px from the hole, each
     candidate fills those copies, and the one nearest the known values there wins. The copies
     share :data:`CHOICE_PIXELS`: a larger copy keeps whole pieces of itself, at random (``seed``),
-    up to its share. When no copy fits (a hole that leaves too little known around it, or one
-    piece larger than a share), the result is :data:`DEFAULT_TENSION` with no errors.
+    up to its share. A hole with a piece larger than a share (a 128 x 128 void) is measured on the
+    image at half the resolution (recursively, to 128 px), where the same surface has 4 times the
+    tension. When no copy fits (a hole that leaves too little known around it), the result is
+    :data:`DEFAULT_TENSION` with no errors.
 
     Costs fills of up to :data:`CHOICE_PIXELS` pixels in all per candidate.
 
@@ -338,6 +355,15 @@ def choose_tension(image: np.ndarray, mask: np.ndarray, candidates=AUTO_TENSIONS
     usable = ~hole & np.isfinite(values).all(axis=2)
     if not hole.any() or not usable.any():
         return TensionChoice(DEFAULT_TENSION)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(hole.view(np.uint8), connectivity=8)
+    if stats[1:, cv2.CC_STAT_AREA].max() > CHOICE_PIXELS // CHOICE_COPIES and min(hole.shape) >= 128:
+        # a piece too large to copy whole: the same choice at half the resolution, where the same surface
+        # has 4 times the tension (L shrinks by 4 on a grid of twice the spacing, L^2 by 16; x4 is exact)
+        coarse = choose_tension(*_halved(values, hole, usable), tuple(4 * t for t in candidates), seed)
+        if not coarse.errors:
+            return TensionChoice(DEFAULT_TENSION)
+        return TensionChoice(coarse.tension / 4, {t / 4: e for t, e in coarse.errors.items()}, coarse.pixels,
+                             tuple((2 * dy, 2 * dx) for dy, dx in coarse.shifts), 2 * coarse.scale)
     copies = _validation_holes(hole, usable, seed)
     if not copies:
         return TensionChoice(DEFAULT_TENSION)

@@ -212,6 +212,22 @@ def test_auto_tension_picks_the_thin_plate_on_smooth_terrain_and_a_stiff_spline_
     assert "tension 0:" in choice.describe() or "tension 3:" in choice.describe()
 
 
+def test_auto_tension_measures_a_void_too_large_to_copy_at_half_resolution():
+    """One 20,000-pixel void (larger than a copy's share) on smooth terrain: the copies are filled on
+    the tile at half resolution with 4 times each tension, which still finds the thin plate, 53%
+    nearer the truth than the default here. Before, no copy fitted and the default stood."""
+    z = _fbm(512, 4.0, 1)
+    hole = np.zeros((512, 512), np.uint8)
+    cv2.ellipse(hole, (240, 260), (90, 70), 30.0, 0, 360, 1, -1)
+    hole = hole.astype(bool)
+    assert hole.sum() > spline.CHOICE_PIXELS // spline.CHOICE_COPIES
+    choice = spline.choose_tension(z, hole)
+    assert (choice.tension, choice.scale) == (0.0, 2) and set(choice.errors) == set(spline.AUTO_TENSIONS)
+    assert "at 1/2 resolution" in choice.describe()
+    err = {t: np.abs(spline_fill(z, hole, t)[hole] - z[hole]).mean() for t in (0.0, 1.0)}
+    assert err[0.0] < 0.6 * err[1.0]
+
+
 def test_auto_tension_never_reads_the_hole_and_keeps_the_default_without_room():
     """The hole's own samples (garbage, NaN) do not change the choice; a hole that leaves no known
     area for a copy of it keeps the default tension, and says so."""
