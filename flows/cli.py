@@ -178,12 +178,12 @@ def cmd_demo(args) -> int:
 
 def cmd_evaluate(args) -> int:
     _quiet_prefect(args.verbose)
-    from flows.evaluate import run_evaluate
+    from flows.evaluate import method_spec, run_evaluate, split_methods
     from inpaint_core import inpainter_info
 
-    checkpoints, methods = _parse_kv(args.checkpoint), [m for m in args.methods.split(",") if m]
-    for m in methods:  # an unknown method is refused before a Prefect server or cluster is started
-        inpainter_info(m)
+    checkpoints, methods = _parse_kv(args.checkpoint), split_methods(args.methods)
+    for m in methods:  # a malformed or unknown method is refused before a Prefect server or cluster is started
+        inpainter_info(method_spec(m)[0])
     s = run_evaluate(methods, args.images, args.masks, args.out,
                      dask_address=args.dask_address, n_workers=args.workers, size=args.size, limit=args.limit,
                      bins=[b for b in args.bins.split(",") if b] if args.bins else None, checkpoints=checkpoints,
@@ -267,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_restore_options(p, default_method="auto")
     p.set_defaults(func=cmd_demo)
     p = sub.add_parser("evaluate", help="score methods with the evaluation protocol, per hole-ratio bin")
-    p.add_argument("--methods", default="", help="comma-separated methods (Telea and NS always run too)")
+    p.add_argument("--methods", default="",
+                   help="comma-separated methods (Telea, NS and the spline always run too); options in brackets, "
+                        "named so in the table: spline[tension=auto],telea[radius=5]")
     p.add_argument("--images", required=True, help="folder or URL of evaluation images (e.g. bsds500/val)")
     p.add_argument("--masks", required=True,
                    help="index.csv of the masks (file, hole_ratio_bin, kind, ...) or a folder of masks "

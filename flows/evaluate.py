@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -22,6 +23,39 @@ from tasks.evaluate import evaluate_method_task, reference_features_task
 from .credentials import flow_storage_options, hide_credentials
 from .restore import new_run_id
 from .runners import api_for_workers, make_task_runner
+
+
+_SPEC = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(?:\[(.*)\])?\s*$")
+
+
+def method_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"spline[tension=auto]"`` -> ``("spline", {"tension": "auto"})``: a method and its options
+    (comma-separated ``KEY=VALUE`` in brackets, values read as JSON where they are JSON, as
+    ``--method-option`` does), so one evaluation compares settings of one method side by side.
+
+    Raises:
+        ValueError: for text that is not ``NAME`` or ``NAME[KEY=VALUE,...]``.
+    """
+    match = _SPEC.match(spec)
+    if not match:
+        raise ValueError(f"a method is NAME or NAME[KEY=VALUE,...], got {spec!r}")
+    options: dict[str, Any] = {}
+    for kv in (match.group(2) or "").split(","):
+        if not kv.strip():
+            continue
+        key, sep, value = kv.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"a method's options are KEY=VALUE, got {kv!r} in {spec!r}")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value.strip()
+    return match.group(1), options
+
+
+def split_methods(text: str) -> list[str]:
+    """``"ctsdg,spline[tension=auto,window_margin=32]"`` -> the two specs (commas in brackets kept)."""
+    return [m.strip() for m in re.findall(r"[^,\[]+(?:\[[^\]]*\])?", text) if m.strip()]
 
 
 @flow(name="evaluate", flow_run_name="evaluate {images}", task_runner=make_task_runner())
@@ -43,6 +77,9 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score ``methods`` (plus the classical baselines: Telea, Navier-Stokes, spline) per hole-ratio bin.
 
+    A method may carry options, ``"spline[tension=auto]"`` (:func:`method_spec`), and is named so in
+    the results; ``method_options`` and ``checkpoints`` are keyed by that name or by the method's.
+
     FID and LPIPS are computed when their network weights are given (``fid_weights``: the FID
     Inception, ``pt_inception-2015-12-05-6726825d.pth``; ``lpips_backbone`` + ``lpips_lin``:
     torchvision AlexNet/VGG16 and the lpips linear layers; see :mod:`inpaint_core.perceptual`);
@@ -60,17 +97,26 @@ def evaluate(
     checkpoints, method_options = checkpoints or {}, method_options or {}
     perceptual = {k: v for k, v in (("fid_weights", fid_weights), ("lpips_backbone", lpips_backbone),
                                     ("lpips_lin", lpips_lin)) if v}
-    for m in methods:  # an unknown method fails here, once, before any task runs
-        inpainter_info(m)
+    specs = {m: method_spec(m) for m in methods}  # a malformed or unknown method fails here, before any task
+    for name, _ in specs.values():
+        inpainter_info(name)
     if perceptual:  # a wrong file fails here, once, not in every method's task
         PerceptualScorer(**perceptual, device="cpu", storage_options=opts)
     all_methods = list(dict.fromkeys([*BASELINES, *methods]))
     refs = (reference_features_task.submit(images, masks_index, size, limit, bins, opts, perceptual)
             if perceptual.get("fid_weights") else None)  # the originals' features: once, not per method
-    futures = [evaluate_method_task.submit(m, images, masks_index, size, limit, bins, checkpoints.get(m),
-                                           BASELINES[m] if m in BASELINES else method_options.get(m, {}), opts,
-                                           perceptual or None, refs)
-               for m in all_methods]
+
+    def task(m: str):
+        if m in BASELINES:
+            return evaluate_method_task.submit(m, images, masks_index, size, limit, bins, None, BASELINES[m], opts,
+                                               perceptual or None, refs)
+        name, options = specs[m]
+        options = {**method_options.get(name, {}), **method_options.get(m, {}), **options}
+        return evaluate_method_task.submit(name, images, masks_index, size, limit, bins,
+                                           checkpoints.get(m, checkpoints.get(name)), options, opts,
+                                           perceptual or None, refs, label=m)
+
+    futures = [task(m) for m in all_methods]
     results = [f.result() for f in futures]
     rows = [r for res in results for r in res["rows"]]
     summary = summarize(rows, [s for res in results for s in res["sets"]])

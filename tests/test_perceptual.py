@@ -227,3 +227,29 @@ def test_weight_files_can_live_in_a_bucket(weights, s3_server):
     assert scorer.files["fid_weights"] == {"uri": "s3://models/fid.pth", "sha256": _sha256(weights["fid"])}
     with pytest.raises(FileNotFoundError):
         PerceptualScorer(fid_weights="s3://models/missing.pth", storage_options=opts)
+
+
+def test_cli_evaluate_compares_settings_of_one_method_side_by_side(prefect_server, tiny_protocol, tmp_path,  # noqa: F811
+                                                                    capsys):
+    """``--methods "spline[tension=auto],telea[radius=5]"``: each setting scored beside the baselines
+    (Telea and the spline at their defaults), named as written in the table and the Parquet results,
+    its options reaching the method (radius 5 fills differently from radius 3)."""
+    from flows.cli import main
+    from flows.evaluate import method_spec, split_methods
+
+    images, masks = tiny_protocol
+    assert main(["evaluate", "--images", images, "--masks", masks, "--out", str(tmp_path / "out"), "--size", "64",
+                 "--workers", "1", "--bins", "0.1-0.2", "--methods", "spline[tension=auto],telea[radius=5]"]) == 0
+    out = capsys.readouterr().out
+    methods = [line.split(" | ")[1] for line in out.splitlines() if line.startswith("| 0.1-0.2 | ")]
+    assert sorted(methods) == ["ns", "spline", "spline[tension=auto]", "telea", "telea[radius=5]"]
+    [run] = list((tmp_path / "out" / "eval").iterdir())
+    rows = pq.read_table(run / "results.parquet").to_pylist()
+    psnr = {m: [r["psnr"] for r in rows if r["method"] == m] for m in methods}
+    assert len(psnr["telea[radius=5]"]) == 3 and psnr["telea[radius=5]"] != psnr["telea"]
+    assert split_methods("ctsdg,spline[tension=auto,window_margin=32]") == \
+        ["ctsdg", "spline[tension=auto,window_margin=32]"]
+    assert method_spec("spline[tension=auto,window_margin=32]") == ("spline", {"tension": "auto", "window_margin": 32})
+    for bad in ("spline[tension]", "two words"):
+        with pytest.raises(ValueError, match="KEY=VALUE"):
+            method_spec(bad)
