@@ -26,7 +26,7 @@ import re
 import struct
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import cv2
@@ -36,12 +36,17 @@ from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 from inpaint_core.dequantize import dequantize_fill
 from inpaint_core.errors import DecodeError, ImageTooLargeError, MaskError, UnsupportedImageError
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp"})
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".hgt"})
+#: SRTM height files (``N37W122.hgt``): rows x columns of big-endian int16 metres, voids -32768, no
+#: header (the size says which: 3 and 1 arc-second tiles, and 1 arc-second ones of half the columns)
+HGT_SHAPES = {2 * h * w: (h, w) for h, w in ((1201, 1201), (3601, 3601), (3601, 1801))}
+#: formats that hold a raster of values (:data:`VALUE_TYPES`) as they are: TIFF, and ``.hgt`` its int16
+VALUE_FORMATS = ("tiff", "hgt")
 DEFAULT_MAX_PIXELS = 100_000_000
 
 _log = logging.getLogger(__name__)
 _FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff"}
-_ENCODE_FORMATS = ("png", "jpeg", "tiff", "webp", "bmp")
+_ENCODE_FORMATS = ("png", "jpeg", "tiff", "webp", "bmp", "hgt")
 _NO_ALPHA_FORMATS = ("jpeg", "bmp")
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _HIGH_DEPTH_MODES = ("I", "F")  # plus every "I;16*" mode
@@ -236,6 +241,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
     layout = _tiff_layout(data)
     if layout is not None:  # a multi-band TIFF, or a 16-bit one OpenCV misreads: tifffile reads it
         return _decode_tiff(data, layout, max_pixels)
+    if len(data) in HGT_SHAPES and not data.startswith(_KNOWN_MAGIC):
+        return _decode_hgt(data, max_pixels)
     sixteen = _sixteen_bit_header(data)  # OpenCV decodes those pixels: Pillow only reads the header
     with _open(data, max_pixels, min_side, load=not sixteen) as im:
         _refuse_depth(im, data)
@@ -477,6 +484,23 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     has_extra = past - (layout.alpha is not None) > 0
     opencv_wrong = planar[:1] == (2,) or _tiff_orientation(data) != 1
     return layout if valued or (bits[0] == 16 and opencv_wrong) or has_extra else None
+
+
+_KNOWN_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", b"RIFF", b"BM", b"GIF8")
+
+
+def _decode_hgt(data: bytes, max_pixels: int) -> DecodedImage:
+    """An SRTM ``.hgt`` tile (:data:`HGT_SHAPES`) as the int16 raster of values it is, with -32768 as
+    its nodata: read as the same samples in a TIFF with that GDAL_NODATA would be, format ``HGT``."""
+    import tifffile
+
+    h, w = HGT_SHAPES[len(data)]
+    _check_pixels(w, h, max_pixels)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.frombuffer(data, ">i2").reshape(h, w).astype(np.int16), photometric="minisblack",
+                     extratags=[(42113, "s", 0, "-32768", True)])
+    tiff = buf.getvalue()
+    return replace(_decode_tiff(tiff, _tiff_layout(tiff), max_pixels), format="HGT")
 
 
 def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedImage:
@@ -835,6 +859,8 @@ def encode_image(
         tiff_tags = tuple(tiff_tags) + tuple((code, dtype, len(v), v) for code, dtype, v in
                                              ((_TIFF_XMP, 1, xmp), (_TIFF_IPTC, 7, iptc)) if v)
     valued = isinstance(rgb, np.ndarray) and rgb.dtype in VALUE_TYPES
+    if fmt == "hgt":
+        return _encode_hgt(rgb, gray)
     if valued and fmt != "tiff":
         raise ValueError(f"{fmt} cannot hold {rgb.dtype} samples; write tiff")
     if extra is not None or valued or (tiff_tags and fmt == "tiff"):
@@ -1342,6 +1368,18 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
     except Exception as exc:  # noqa: BLE001 - a source's odd tag never fails its output: written without tags
         _log.warning("TIFF written without its carried tags, which tifffile refused: %s", _reason(exc))
         return write([])
+
+
+def _encode_hgt(rgb: np.ndarray, gray: bool) -> bytes:
+    """An SRTM ``.hgt`` tile: the gray int16 samples, big-endian, row by row."""
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.int16 or rgb.ndim != 3 or not gray \
+            or 2 * rgb.shape[0] * rgb.shape[1] not in HGT_SHAPES \
+            or HGT_SHAPES[2 * rgb.shape[0] * rgb.shape[1]] != rgb.shape[:2]:
+        raise ValueError("hgt holds one gray band of int16 samples of "
+                         f"{' or '.join(f'{h}x{w}' for h, w in HGT_SHAPES.values())} (rows x columns), got "
+                         f"{getattr(rgb, 'shape', None)} {getattr(rgb, 'dtype', type(rgb).__name__)}"
+                         f"{'' if gray else ' in colour'}")
+    return rgb[..., 0].astype(">i2").tobytes()
 
 
 def _encode_pillow(

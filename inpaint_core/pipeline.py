@@ -34,8 +34,8 @@ from .discover import SourceItem, output_key
 from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
-from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, DecodedImage, decode_image, decode_mask, encode_image,
-                      as_gray, eight_bit_view, narrow_range, restore_values, stretch_to_8bit, to_8bit,
+from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, VALUE_FORMATS, DecodedImage, decode_image, decode_mask,
+                      encode_image, as_gray, eight_bit_view, narrow_range, restore_values, stretch_to_8bit, to_8bit,
                       unstretch_to_16bit, values_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 HEADS_IN_FLIGHT = 16  # concurrent HEADs of a shard's outputs (and listed masks) on an object store
 READS_IN_FLIGHT = 8  # images whose bytes a shard reads ahead from an object store
 WRITES_IN_FLIGHT = 8  # outputs a shard writes to an object store while it finishes the next images
-_PIL_TO_FORMAT = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp", "BMP": "bmp"}
+_PIL_TO_FORMAT = {"JPEG": "jpeg", "PNG": "png", "TIFF": "tiff", "WEBP": "webp", "BMP": "bmp", "HGT": "hgt"}
 
 
 @dataclass(frozen=True)
@@ -844,10 +844,10 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
 
     alpha = None if row["mask_source"] == "alpha" else image.alpha
     pixels = restored
-    if image.rgb16 is not None and fmt in SIXTEEN_BIT_FORMATS:  # 16 bits in, 16 bits out: known pixels exact
+    if image.rgb16 is not None and (fmt in SIXTEEN_BIT_FORMATS or fmt == "hgt"):  # 16 bits in, 16 out: known exact
         pixels = pixels16 if pixels16 is not None else widen_to_16bit(restored, image, w.mask, fill16, filled16)
         alpha = None if alpha is None else image.alpha16
-        if image.values is not None and fmt == "tiff":  # values in, values out: the proxy mapped back
+        if image.values is not None and fmt in VALUE_FORMATS:  # values in, values out: the proxy mapped back
             pixels = restore_values(image, pixels, w.mask)  # where it changed; known samples exact
     if w.far is not None:  # left unfilled: as they were, whatever a blend's band did to them
         source = (image.samples if pixels.dtype == image.samples.dtype  # (a PNG of values: their proxy)
@@ -953,7 +953,7 @@ def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Lo
         counts[r["status"]] += 1
     stage_ms = {s: sum(r.get(f"ms_{s}") or 0.0 for r in rows) for s in manifest.STAGES}
     # images whose bands past colour and alpha the output's format could not hold (a PNG of a NIR tile)
-    not_tiff = [r for r in rows if r.get("output_uri") and not r["output_uri"].endswith((".tif", ".tiff"))]
+    not_tiff = [r for r in rows if r.get("output_uri") and not r["output_uri"].endswith((".tif", ".tiff", ".hgt"))]
     dropped = sum(1 for r in not_tiff if r.get("extra_bands"))
     # rasters of values written as a view of their range (a PNG of an elevation model): the values are not in it
     viewed = sum(1 for r in not_tiff if r.get("sample_format") not in (None, "uint") or (r.get("bit_depth") or 0) > 16)

@@ -244,8 +244,8 @@ class TensionChoice:
     Attributes:
         tension: the tension to fill with: the candidate with the least error, or
             :data:`DEFAULT_TENSION` when no validation hole fitted (``errors`` empty).
-        errors: mean absolute error on the validation pixels per candidate tension, in the image's
-            own units (grey levels, metres).
+        errors: mean absolute error on the validation pixels per candidate tension, in the units of
+            the samples filled (grey levels; in the pipeline, a raster of values' 16-bit proxy levels).
         pixels: validation pixels filled per candidate (all copies).
         shifts: the ``(dy, dx)`` each copy of the hole was moved by (in pixels of the image).
         scale: 1, or 2, 4... when the copies were filled on the image at that fraction of its

@@ -778,3 +778,24 @@ def test_min_side_lets_a_large_jpeg_decode_at_a_reduced_scale():
     assert np.abs(reduced.astype(int) - small).mean() < 3  # the same picture, not a different crop
     png = cv2.imencode(".png", photo[:, :, ::-1])[1].tobytes()
     assert decode_image(png, min_side=300).rgb.shape == (1536, 2048, 3)
+
+
+def test_an_srtm_hgt_tile_is_read_as_int16_metres_and_written_back_byte_for_byte():
+    """A ``.hgt`` file (no header: 1201 x 1201 big-endian int16, voids -32768) decodes as a raster of
+    values with -32768 as its nodata; encoding its samples as ``hgt`` gives the same bytes back. Any
+    other size or type is refused by the encoder, naming what the format holds."""
+    from inpaint_core.imageio import HGT_SHAPES, image_format_for_extension
+
+    z = (np.arange(1201 * 1201, dtype=np.int64) % 9000 - 500).astype(np.int16).reshape(1201, 1201)
+    z[10:20, 30:40] = -32768
+    blob = z.astype(">i2").tobytes()
+    assert len(blob) in HGT_SHAPES and image_format_for_extension(".HGT") == "hgt"
+    img = decode_image(blob)
+    assert (img.format, img.gray, img.bit_depth, img.sample_format, img.nodata) == ("HGT", True, 16, "int", "-32768")
+    assert np.array_equal(img.values[..., 0], z) and img.value_span == (-500, 8499)
+    assert encode_image(img.values, "hgt", gray=True) == blob
+    for bad in (img.values[:100], img.values.astype(np.int32), img.values):
+        with pytest.raises(ValueError, match="hgt holds one gray band of int16"):
+            encode_image(bad, "hgt", gray=bad is not img.values)
+    with pytest.raises(ImageTooLargeError):
+        decode_image(blob, max_pixels=1000)

@@ -533,6 +533,40 @@ def test_an_srtm_tiles_voids_are_filled_in_whole_signed_metres(tmp_path):
     assert error.mean() < 8 and below.sum() > 50 and (out[below] < 0).all(), error.mean()
 
 
+def test_an_srtm_hgt_tiles_voids_are_filled_and_it_is_written_back_as_hgt(tmp_path):
+    """An SRTM ``.hgt`` tile (3 arc-seconds: 1201 x 1201 int16, voids -32768) under ``auto``: its voids are
+    the hole (the format's nodata), filled in whole metres near the surface; ``--output-format same``
+    writes a ``.hgt`` of the same name and size, every known height exact; ``tiff`` an int16 TIFF
+    with the nodata tag. The source is not touched."""
+    tifffile = pytest.importorskip("tifffile")
+    from .collections import write
+
+    yy, xx = np.mgrid[0:1201, 0:1201].astype(np.float64)
+    surface = (300 + 200 * np.sin(xx / 90) + 150 * np.cos(yy / 70) + 0.1 * xx).astype(np.int16)
+    tile = surface.copy()
+    tile[400:460, 500:600] = -32768
+    tile[900:905, 100:300] = -32768
+    write(tmp_path / "src", "N37W122.hgt", tile.astype(">i2").tobytes())
+    before = tree_digest(tmp_path / "src")
+    hole = tile == -32768
+    for fmt in ("same", "tiff"):
+        run(tmp_path / "src", tmp_path / fmt, output_format=fmt, method="auto")
+        [row] = manifest.read_manifest(Location(str(tmp_path / fmt))).to_pylist()
+        assert (row["status"], row["mask_source"], row["bit_depth"], row["sample_format"]) == \
+            ("ok", "nodata", 16, "int"), row["error"]
+        assert row["hole_fraction"] == pytest.approx(hole.mean()) and "tension" in row["method_choice"]
+        data = read_uri(row["output_uri"])
+        if fmt == "same":
+            assert row["output_uri"].endswith("/images/N37W122.hgt") and len(data) == 2 * 1201 * 1201
+            out = np.frombuffer(data, ">i2").reshape(1201, 1201)
+        else:
+            with tifffile.TiffFile(io.BytesIO(data)) as tif:
+                out = tif.pages[0].asarray()
+                assert out.dtype == np.int16 and tif.pages[0].tags[42113].value == "-32768"
+        assert np.array_equal(out[~hole], tile[~hole]) and np.abs(out[hole].astype(int) - surface[hole]).mean() < 3
+    assert tree_digest(tmp_path / "src") == before
+
+
 def test_auto_fills_a_raster_of_values_with_the_spline_and_a_photo_beside_it_as_before(tmp_path):
     """Under auto, one shard with a DEM and a photo, each with a large hole: the DEM goes whole to the
     spline (the shipped models learned photos) choosing its tension (its fill is the spline's own with
