@@ -486,6 +486,28 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     return layout if valued or (bits[0] == 16 and opencv_wrong) or has_extra else None
 
 
+def hgt_geo_tags(name: str, shape: tuple[int, int]) -> tuple[tuple, ...]:
+    """The GeoTIFF tags that place an SRTM ``.hgt`` tile of this ``shape`` (rows, columns) named
+    ``name`` (``N37W122.hgt``: the latitude and longitude of its south-west sample), for a TIFF
+    output: WGS 84 degrees (EPSG:4326), pixel-is-point (each sample sits on a whole arc-second, the
+    edge rows and columns on the degree lines); ``()`` for a name that does not say where."""
+    match = re.match(r"^([NSns])(\d{1,2})([EWew])(\d{1,3})", name.rsplit("/", 1)[-1])
+    if not match or min(shape) < 2:
+        return ()
+    lat = int(match.group(2)) * (1 if match.group(1) in "Nn" else -1)
+    lon = int(match.group(4)) * (1 if match.group(3) in "Ee" else -1)
+    if not (-90 <= lat <= 89 and -180 <= lon <= 179):  # the tile's south-west corner
+        return ()
+    scale = (1.0 / (shape[1] - 1), 1.0 / (shape[0] - 1), 0.0)  # a tile spans one degree, edge to edge
+    keys = (1, 1, 0, 4,  # version 1.1.0, four keys:
+            1024, 0, 1, 2,  # GTModelType: geographic
+            1025, 0, 1, 2,  # GTRasterType: pixel is point
+            2048, 0, 1, 4326,  # GeographicType: WGS 84
+            2054, 0, 1, 9102)  # GeogAngularUnits: degree
+    return ((33550, 12, 3, scale), (33922, 12, 6, (0.0, 0.0, 0.0, float(lon), float(lat + 1), 0.0)),
+            (34735, 3, len(keys), keys))
+
+
 _KNOWN_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", b"RIFF", b"BM", b"GIF8")
 
 

@@ -34,9 +34,9 @@ from .discover import SourceItem, output_key
 from .edges import canny_edges, edges_to_image
 from .errors import (InpaintError, MaskError, SourceChangedError, StorageError, StorageNotFoundError,
                      UnsafeKeyError)
-from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, VALUE_FORMATS, DecodedImage, decode_image, decode_mask,
-                      encode_image, as_gray, eight_bit_view, narrow_range, restore_values, stretch_to_8bit, to_8bit,
-                      unstretch_to_16bit, values_to_16bit, widen_to_16bit)
+from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, VALUE_FORMATS, DecodedImage, as_gray, decode_image,
+                      decode_mask, eight_bit_view, encode_image, hgt_geo_tags, narrow_range, restore_values,
+                      stretch_to_8bit, to_8bit, unstretch_to_16bit, values_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
 from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_from_nodata, mask_stats
@@ -853,8 +853,10 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
         source = (image.samples if pixels.dtype == image.samples.dtype  # (a PNG of values: their proxy)
                   else image.rgb16 if pixels.dtype == np.uint16 else image.rgb)
         pixels = np.where(w.far[..., None], source, pixels)
+    # a tile's place on the map (an SRTM .hgt tile's is in its name)
+    tags = image.tiff_tags + (hgt_geo_tags(w.item.image_id, image.size[::-1]) if image.format == "HGT" else ())
     out = encode_image(pixels, fmt, gray=image.gray, alpha=alpha, extra=extra, extra_samples=image.extra_samples,
-                       tiff_tags=image.tiff_tags,  # a tile's place on the map
+                       tiff_tags=tags,
                        icc_profile=image.icc_profile, exif=image.exif,  # its colours' meaning, the camera's record
                        xmp=image.xmp, iptc=image.iptc,  # captions, keywords, rights
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)

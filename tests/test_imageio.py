@@ -799,3 +799,16 @@ def test_an_srtm_hgt_tile_is_read_as_int16_metres_and_written_back_byte_for_byte
             encode_image(bad, "hgt", gray=bad is not img.values)
     with pytest.raises(ImageTooLargeError):
         decode_image(blob, max_pixels=1000)
+
+
+def test_an_hgt_tiles_name_places_it_on_the_map():
+    """``S05E012.hgt`` (3601 x 3601): its north-west sample at 4 S 12 E, 1/3600 degree apart; a
+    3601 x 1801 tile is 1/1800 degree apart east-west; a name that says nowhere places nothing."""
+    from inpaint_core.imageio import hgt_geo_tags
+
+    scale, tie, keys = hgt_geo_tags("srtm/S05E012.hgt", (3601, 3601))
+    assert scale[3] == (1 / 3600, 1 / 3600, 0.0) and tie[3] == (0.0, 0.0, 0.0, 12.0, -4.0, 0.0)
+    assert keys[3][:4] == (1, 1, 0, 4) and 4326 in keys[3]
+    assert hgt_geo_tags("N61W150.hgt", (3601, 1801))[0][3] == (1 / 1800, 1 / 3600, 0.0)
+    assert hgt_geo_tags("tile.hgt", (1201, 1201)) == () and hgt_geo_tags("N90E000.hgt", (1201, 1201)) == ()
+    assert hgt_geo_tags("W180", (1201, 1201)) == () and hgt_geo_tags("S90W180.hgt", (1201, 1201)) != ()

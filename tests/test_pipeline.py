@@ -537,7 +537,7 @@ def test_an_srtm_hgt_tiles_voids_are_filled_and_it_is_written_back_as_hgt(tmp_pa
     """An SRTM ``.hgt`` tile (3 arc-seconds: 1201 x 1201 int16, voids -32768) under ``auto``: its voids are
     the hole (the format's nodata), filled in whole metres near the surface; ``--output-format same``
     writes a ``.hgt`` of the same name and size, every known height exact; ``tiff`` an int16 TIFF
-    with the nodata tag. The source is not touched."""
+    with the nodata tag, georeferenced from the tile's name. The source is not touched."""
     tifffile = pytest.importorskip("tifffile")
     from .collections import write
 
@@ -561,8 +561,12 @@ def test_an_srtm_hgt_tiles_voids_are_filled_and_it_is_written_back_as_hgt(tmp_pa
             out = np.frombuffer(data, ">i2").reshape(1201, 1201)
         else:
             with tifffile.TiffFile(io.BytesIO(data)) as tif:
-                out = tif.pages[0].asarray()
-                assert out.dtype == np.int16 and tif.pages[0].tags[42113].value == "-32768"
+                out, tags = tif.pages[0].asarray(), tif.pages[0].tags
+                assert out.dtype == np.int16 and tags[42113].value == "-32768"
+                # placed by its name: the north-west sample at 38 N 122 W, 1/1200 degree apart, WGS 84
+                assert tags[33922].value == (0, 0, 0, -122, 38, 0) and tags[33550].value == (1 / 1200, 1 / 1200, 0)
+                assert tif.geotiff_metadata["GeographicTypeGeoKey"] == 4326
+                assert tif.geotiff_metadata["GTRasterTypeGeoKey"] == 2
         assert np.array_equal(out[~hole], tile[~hole]) and np.abs(out[hole].astype(int) - surface[hole]).mean() < 3
     assert tree_digest(tmp_path / "src") == before
 
