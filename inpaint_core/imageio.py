@@ -490,7 +490,8 @@ def hgt_geo_tags(name: str, shape: tuple[int, int]) -> tuple[tuple, ...]:
     """The GeoTIFF tags that place an SRTM ``.hgt`` tile of this ``shape`` (rows, columns) named
     ``name`` (``N37W122.hgt``: the latitude and longitude of its south-west sample), for a TIFF
     output: WGS 84 degrees (EPSG:4326), pixel-is-point (each sample sits on a whole arc-second, the
-    edge rows and columns on the degree lines); ``()`` for a name that does not say where."""
+    edge rows and columns on the degree lines), heights in metres above the EGM96 geoid (EPSG:5773);
+    ``()`` for a name that does not say where."""
     match = re.match(r"^([NSns])(\d{1,2})([EWew])(\d{1,3})", name.rsplit("/", 1)[-1])
     if not match or min(shape) < 2:
         return ()
@@ -499,11 +500,13 @@ def hgt_geo_tags(name: str, shape: tuple[int, int]) -> tuple[tuple, ...]:
     if not (-90 <= lat <= 89 and -180 <= lon <= 179):  # the tile's south-west corner
         return ()
     scale = (1.0 / (shape[1] - 1), 1.0 / (shape[0] - 1), 0.0)  # a tile spans one degree, edge to edge
-    keys = (1, 1, 0, 4,  # version 1.1.0, four keys:
+    keys = (1, 1, 0, 6,  # version 1.1.0, six keys:
             1024, 0, 1, 2,  # GTModelType: geographic
             1025, 0, 1, 2,  # GTRasterType: pixel is point
             2048, 0, 1, 4326,  # GeographicType: WGS 84
-            2054, 0, 1, 9102)  # GeogAngularUnits: degree
+            2054, 0, 1, 9102,  # GeogAngularUnits: degree
+            4096, 0, 1, 5773,  # VerticalCSType: EGM96 height (SRTM's heights are above that geoid)
+            4099, 0, 1, 9001)  # VerticalUnits: metre
     return ((33550, 12, 3, scale), (33922, 12, 6, (0.0, 0.0, 0.0, float(lon), float(lat + 1), 0.0)),
             (34735, 3, len(keys), keys))
 

@@ -808,7 +808,7 @@ def test_an_hgt_tiles_name_places_it_on_the_map():
 
     scale, tie, keys = hgt_geo_tags("srtm/S05E012.hgt", (3601, 3601))
     assert scale[3] == (1 / 3600, 1 / 3600, 0.0) and tie[3] == (0.0, 0.0, 0.0, 12.0, -4.0, 0.0)
-    assert keys[3][:4] == (1, 1, 0, 4) and 4326 in keys[3]
+    assert keys[3][:4] == (1, 1, 0, 6) and 4326 in keys[3] and 5773 in keys[3]  # WGS 84, EGM96 heights
     assert hgt_geo_tags("N61W150.hgt", (3601, 1801))[0][3] == (1 / 1800, 1 / 3600, 0.0)
     assert hgt_geo_tags("tile.hgt", (1201, 1201)) == () and hgt_geo_tags("N90E000.hgt", (1201, 1201)) == ()
     assert hgt_geo_tags("W180", (1201, 1201)) == () and hgt_geo_tags("S90W180.hgt", (1201, 1201)) != ()

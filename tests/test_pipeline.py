@@ -567,6 +567,7 @@ def test_an_srtm_hgt_tiles_voids_are_filled_and_it_is_written_back_as_hgt(tmp_pa
                 assert tags[33922].value == (0, 0, 0, -122, 38, 0) and tags[33550].value == (1 / 1200, 1 / 1200, 0)
                 assert tif.geotiff_metadata["GeographicTypeGeoKey"] == 4326
                 assert tif.geotiff_metadata["GTRasterTypeGeoKey"] == 2
+                assert tif.geotiff_metadata["VerticalCSTypeGeoKey"] == 5773  # heights above EGM96
         assert np.array_equal(out[~hole], tile[~hole]) and np.abs(out[hole].astype(int) - surface[hole]).mean() < 3
     assert tree_digest(tmp_path / "src") == before
 
