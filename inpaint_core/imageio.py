@@ -67,6 +67,11 @@ _PHOTOSHOP = b"Photoshop 3.0\x00"  # a JPEG APP13's prefix; its 8BIM resource 0x
 #: GeoTIFF (ModelPixelScale, ModelTiepoint, ModelTransformation, GeoKeyDirectory, GeoDoubleParams,
 #: GeoAsciiParams) and GDAL (metadata, nodata) tags: what places a tile on the map
 GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
+#: TIFF tags that say what an image is and whose, the same in EXIF's first IFD: ImageDescription,
+#: Make, Model, DateTime, Artist, Copyright. A TIFF output carries them from a TIFF's tags or a
+#: photo's EXIF; a PNG, JPEG or WebP output of a TIFF gets them as its EXIF.
+DESCRIPTIVE_TAGS = (270, 271, 272, 306, 315, 33432)
+_TIFF_X_RESOLUTION, _TIFF_Y_RESOLUTION, _TIFF_RESOLUTION_UNIT = 282, 283, 296
 _TIFF_EXTRA_SAMPLES = 338
 _TIFF_FLOAT = 3
 #: sample types of TIFFs of values (elevation models, reflectance, counts), restored through a 16-bit
@@ -101,14 +106,20 @@ class DecodedImage:
         extra_samples: the TIFF ExtraSamples code of each sample past colour, in the file's order
             (0 an extra band, 1 or 2 the alpha), so a TIFF output puts the bands back where they were.
 
-        tiff_tags: a TIFF's georeferencing and GDAL tags (:data:`GEO_TAGS`) as ``(code, datatype,
-            count, value)``, for a TIFF output of the same pixel grid to carry; ``()`` for others, and
-            for a TIFF stored rotated (its grid is not the one the tags place).
+        tiff_tags: a TIFF's georeferencing and GDAL tags (:data:`GEO_TAGS`; not of a TIFF stored
+            rotated: its grid is not the one they place) and its :data:`DESCRIPTIVE_TAGS`, as
+            ``(code, datatype, count, value)`` (text as NUL-terminated UTF-8 bytes), for a TIFF
+            output to carry; ``()`` for other formats.
         icc_profile: the embedded ICC colour profile (a Display P3 or Adobe RGB photo's colours
             mean something else in sRGB), for the output to carry; ``None`` when there is none.
         exif: the EXIF of a JPEG, PNG or WebP (camera, capture time, GPS) as TIFF-structured bytes,
             ready for the output: its Orientation set to 1 (the pixels are decoded turned) and its
-            thumbnail cut off (it shows the unrestored image); ``None`` when absent or unreadable.
+            thumbnail cut off (it shows the unrestored image); of a TIFF, its
+            :data:`DESCRIPTIVE_TAGS` made into EXIF, for a PNG, JPEG or WebP output; ``None`` when
+            absent or unreadable.
+        dpi: ``(x, y)`` pixels per inch as shown (after orientation), from a JPEG's JFIF or EXIF, a
+            PNG's pHYs, a TIFF's resolution tags (in inches or centimetres) or a BMP's header: a
+            scan's print size; ``None`` when the file gives none, or only an aspect ratio.
         xmp: the XMP packet of a JPEG, PNG, WebP or TIFF (captions, keywords, rights, ratings), ready
             for the output: its ``tiff:Orientation`` set to 1 and its thumbnails cut out, as for
             ``exif``; ``None`` when absent or not XMP.
@@ -145,6 +156,7 @@ class DecodedImage:
     xmp: bytes | None = None
     iptc: bytes | None = None
     value_span: tuple[float, float] | None = None
+    dpi: tuple[float, float] | None = None
 
     @property
     def bit_depth(self) -> int:
@@ -258,17 +270,23 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
             gray, rgb, alpha = _to_rgb_alpha(im)
         icc, exif = im.info.get("icc_profile"), im.info.get("exif") if fmt != "TIFF" else None
         xmp, iptc = _xmp_iptc(data, im.info, getattr(im, "applist", ()))
+        dpi = _sane_dpi(im.info.get("dpi"))
+        if dpi is not None and fmt in ("PNG", "BMP"):  # stored per metre: 150 dpi reads 150.0124
+            dpi = tuple(float(round(v)) if abs(v - round(v)) < 0.02 else v for v in dpi)
+    tags, stored = (), orientation
+    if fmt == "TIFF":  # (Pillow turns an 8-bit TIFF's pixels as it loads them: `orientation` is then 1)
+        stored = _tiff_orientation(data)
+        tags, dpi = _tiff_carried(data, stored), _tiff_dpi(data)
 
     def orient(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else apply_orientation(a, orientation)
 
     return DecodedImage(rgb=orient(rgb), alpha=orient(alpha), mode=mode, format=fmt, orientation=orientation,
                         raw_size=raw_size, gray=gray, rgb16=orient(rgb16), alpha16=orient(alpha16),
-                        # () for a rotated TIFF: Pillow turns its pixels as it loads them
-                        tiff_tags=_geo_tags(data) if fmt == "TIFF" else (),
-                        icc_profile=icc if isinstance(icc, bytes) and icc else None,
-                        exif=_exif_for_output(exif) if isinstance(exif, bytes) else None,
-                        nodata=_tiff_nodata(data) if fmt == "TIFF" else None, xmp=xmp, iptc=iptc)
+                        tiff_tags=tags, icc_profile=icc if isinstance(icc, bytes) and icc else None,
+                        exif=_exif_for_output(exif) if isinstance(exif, bytes) else _exif_of_tags(tags),
+                        nodata=_tiff_nodata(data) if fmt == "TIFF" else None, xmp=xmp, iptc=iptc,
+                        dpi=_oriented_dpi(dpi, stored))  # the dpi of the pixels as stored, turned with them
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -539,7 +557,7 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
             axes, arr = page.axes, page.asarray()
             icc = page.tags.get(_TIFF_ICC_PROFILE)
             icc = icc.value if icc is not None and isinstance(icc.value, bytes) and icc.value else None
-            tags = _carried_tags(page) if orientation == 1 else ()
+            tags = _carried_tags(page, geo=orientation == 1)
     except MemoryError as exc:
         raise ImageTooLargeError(_memory_message(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - tifffile and its codecs raise ValueError, zlib.error, KeyError...
@@ -590,8 +608,8 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
         extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc, nodata=nodata,
-        values=values if valued else None, value_span=span if valued else None, **dict(zip(("xmp", "iptc"),
-                                                                                         _xmp_iptc(data))))
+        values=values if valued else None, value_span=span if valued else None, exif=_exif_of_tags(tags),
+        dpi=_oriented_dpi(_tiff_dpi(data), orientation), **dict(zip(("xmp", "iptc"), _xmp_iptc(data))))
 
 
 def _tiff_nodata(data: bytes) -> str | None:
@@ -702,10 +720,12 @@ def _jpeg_with_iptc(jpeg: bytes, iptc: bytes) -> bytes:
 
 
 def _png_with_chunks(png: bytes, icc_profile: bytes | None, exif: bytes | None, gray: bool,
-                     xmp: bytes | None = None) -> bytes:
-    """``png`` with an ``iCCP`` (the profile, when it fits), an ``eXIf`` and an XMP ``iTXt`` chunk after
-    its IHDR."""
+                     xmp: bytes | None = None, dpi: tuple[float, float] | None = None) -> bytes:
+    """``png`` with an ``iCCP`` (the profile, when it fits), an ``eXIf``, an XMP ``iTXt`` and a ``pHYs``
+    (``dpi`` as pixels per metre) chunk after its IHDR."""
     chunks = []
+    if dpi is not None:
+        chunks.append((b"pHYs", struct.pack(">IIB", *(round(v / 0.0254) for v in dpi), 1)))
     if _profile_fits(icc_profile, gray):
         chunks.append((b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
     if exif:
@@ -735,28 +755,99 @@ def _tifffile_page(data: bytes) -> Iterator:
         log.setLevel(level)
 
 
-def _carried_tags(page) -> tuple[tuple, ...]:
-    """A tifffile page's :data:`GEO_TAGS` as ``(code, datatype, count, value)``, text as UTF-8 bytes
-    (NUL-terminated): tifffile writes a str only if it is 7-bit ASCII, and GDAL writes its metadata
-    in UTF-8."""
-    tags = [(t.code, int(t.dtype), t.count, t.value) for t in page.tags.values() if t.code in GEO_TAGS]
+def _carried_tags(page, geo: bool = True) -> tuple[tuple, ...]:
+    """A tifffile page's :data:`GEO_TAGS` (unless not ``geo``) and :data:`DESCRIPTIVE_TAGS` as
+    ``(code, datatype, count, value)``, text as UTF-8 bytes (NUL-terminated): tifffile writes a str
+    only if it is 7-bit ASCII, and GDAL writes its metadata in UTF-8."""
+    codes = (GEO_TAGS if geo else ()) + DESCRIPTIVE_TAGS
+    tags = [(t.code, int(t.dtype), t.count, t.value) for t in page.tags.values() if t.code in codes
+            and not (t.code in DESCRIPTIVE_TAGS and (int(t.dtype) != 2 or not str(t.value).strip("\x00 ")))
+            # tifffile's and ImageJ's descriptions are their layout, not what the image shows
+            and not (t.code == 270 and str(t.value).startswith(('{"shape":', "ImageJ=")))]
     text = {c: v.encode("utf-8") + b"\x00" for c, d, _, v in tags if d == 2 and isinstance(v, str)}
     return tuple((c, 2, len(text[c]), text[c]) if c in text else (c, d, n, v) for c, d, n, v in tags)
 
 
-def _geo_tags(data: bytes) -> tuple[tuple, ...]:
-    """A TIFF's :data:`GEO_TAGS` (:func:`_carried_tags`) for a file Pillow decodes; ``()`` when it has
-    none, or when its pixels are stored rotated (an Orientation tag other than 1: the decoded grid is
-    not the one the tags place). Unreadable tags are left out: a broken tag never fails the photo (as
-    a broken EXIF orientation does not)."""
+def _tiff_carried(data: bytes, orientation: int) -> tuple[tuple, ...]:
+    """A TIFF's :data:`GEO_TAGS` and :data:`DESCRIPTIVE_TAGS` (:func:`_carried_tags`) for a file Pillow
+    decodes; no GEO_TAGS when its pixels are stored rotated (an ``orientation`` other than 1: the
+    decoded grid is not the one the tags place). Unreadable tags are left out: a broken tag never
+    fails the photo (as a broken EXIF orientation does not)."""
     ifd = _tiff_ifd(data)
-    if ifd is None or not any(code in ifd for code in GEO_TAGS) or _tiff_orientation(data) != 1:
+    codes = (GEO_TAGS if orientation == 1 else ()) + DESCRIPTIVE_TAGS
+    if ifd is None or not any(code in ifd for code in codes):
         return ()
     try:
         with _tifffile_page(data) as page:
-            return _carried_tags(page)
+            return _carried_tags(page, geo=orientation == 1)
     except Exception:  # noqa: BLE001 - as above: any tifffile error means no tags to carry
         return ()
+
+
+def _exif_of_tags(tags: tuple[tuple, ...]) -> bytes | None:
+    """TIFF-structured EXIF holding the :data:`DESCRIPTIVE_TAGS` among carried TIFF ``tags`` (text as
+    their UTF-8 bytes), for a PNG, JPEG or WebP output of a TIFF; ``None`` when there are none."""
+    exif = Image.Exif()
+    for code, dtype, _, value in tags:
+        if code in DESCRIPTIVE_TAGS and dtype == 2 and isinstance(value, bytes):
+            exif[code] = value.rstrip(b"\x00")
+    if not len(exif):
+        return None
+    try:
+        raw = exif.tobytes()
+    except Exception:  # noqa: BLE001 - text Pillow cannot write: the output goes without it
+        return None
+    return raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+
+
+def _tags_of_exif(exif: bytes | None) -> tuple[tuple, ...]:
+    """The :data:`DESCRIPTIVE_TAGS` of TIFF-structured EXIF bytes as TIFF tags (text as NUL-terminated
+    UTF-8 bytes), for a TIFF output of a photo; ``()`` when it has none or is unreadable."""
+    if not exif:
+        return ()
+    try:
+        with _quiet():
+            loaded = Image.Exif()
+            loaded.load(b"Exif\x00\x00" + exif)
+            items = [(code, loaded.get(code)) for code in DESCRIPTIVE_TAGS]
+    except Exception:  # noqa: BLE001 - broken EXIF: nothing to carry, as elsewhere
+        return ()
+    # (Pillow reads EXIF text as Latin-1: encoding it back gives the bytes as stored, UTF-8 as a rule)
+    raw = [(code, v if isinstance(v, bytes) else v.encode("latin-1", "replace")) for code, v in items
+           if isinstance(v, (str, bytes))]
+    text = [(code, v.rstrip(b"\x00") + b"\x00") for code, v in raw if v.strip(b"\x00 ")]
+    return tuple((code, 2, len(v), v) for code, v in text)
+
+
+def _sane_dpi(dpi) -> tuple[float, float] | None:
+    """``(x, y)`` pixels per inch when both are finite and between 1/1000 and a million; else None."""
+    try:
+        x, y = (float(v) for v in dpi)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return (x, y) if all(1e-3 < v < 1e6 for v in (x, y)) else None
+
+
+def _tiff_dpi(data: bytes) -> tuple[float, float] | None:
+    """A TIFF's XResolution and YResolution in pixels per inch (ResolutionUnit inch, the default, or
+    centimetre); ``None`` without them, with ResolutionUnit none (an aspect ratio), or unreadable."""
+    ifd = _tiff_ifd(data)
+    if ifd is None or _TIFF_X_RESOLUTION not in ifd or _TIFF_Y_RESOLUTION not in ifd:
+        return None
+    try:
+        with _quiet():
+            unit = int(_as_ints(ifd.get(_TIFF_RESOLUTION_UNIT, 2))[0])
+            dpi = _sane_dpi((ifd[_TIFF_X_RESOLUTION], ifd[_TIFF_Y_RESOLUTION]))
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        return None
+    if dpi is None or unit not in (2, 3):
+        return None
+    return dpi if unit == 2 else (dpi[0] * 2.54, dpi[1] * 2.54)
+
+
+def _oriented_dpi(dpi: tuple[float, float] | None, orientation: int) -> tuple[float, float] | None:
+    """``dpi`` of the stored pixels as shown: x and y swapped by an orientation that transposes."""
+    return None if dpi is None else (dpi[1], dpi[0]) if orientation in (5, 6, 7, 8) else dpi
 
 
 def _decode_16bit(data: bytes, raw_size: tuple[int, int], fmt: str, mode: str
@@ -841,6 +932,7 @@ def encode_image(
     exif: bytes | None = None,
     xmp: bytes | None = None,
     iptc: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
 ) -> bytes:
     """Encode RGB pixels to file bytes.
 
@@ -863,11 +955,14 @@ def encode_image(
             (:attr:`DecodedImage.tiff_tags`: a tile's georeferencing); ignored by other formats.
         icc_profile: an ICC profile to embed (PNG, JPEG, WebP, TIFF) when it describes the samples
             written (RGB, or GRAY for one channel); otherwise left out.
-        exif: TIFF-structured EXIF bytes (:attr:`DecodedImage.exif`) to embed in a PNG, JPEG or WebP.
+        exif: TIFF-structured EXIF bytes (:attr:`DecodedImage.exif`) to embed in a PNG, JPEG or WebP;
+            a TIFF gets its :data:`DESCRIPTIVE_TAGS` (those ``tiff_tags`` does not already hold).
         xmp: an XMP packet (:attr:`DecodedImage.xmp`) to embed in a PNG, JPEG, WebP or TIFF (in a JPEG
             when it fits one segment, 65,504 bytes; otherwise left out).
         iptc: IPTC-IIM records (:attr:`DecodedImage.iptc`) to embed in a JPEG (APP13) or TIFF (tag
             33723); PNG and WebP have no place for them (their fields are usually in the XMP too).
+        dpi: ``(x, y)`` pixels per inch (:attr:`DecodedImage.dpi`) for a PNG (pHYs), JPEG (JFIF),
+            TIFF or BMP; WebP has no place for it (but its EXIF, if any, keeps the source's).
 
     Returns:
         The encoded bytes. PNG, TIFF and BMP round-trip bit-exactly through :func:`decode_image`.
@@ -883,16 +978,19 @@ def encode_image(
     if fmt == "tiff":
         tiff_tags = tuple(tiff_tags) + tuple((code, dtype, len(v), v) for code, dtype, v in
                                              ((_TIFF_XMP, 1, xmp), (_TIFF_IPTC, 7, iptc)) if v)
+        held = {tag[0] for tag in tiff_tags}
+        tiff_tags += tuple(tag for tag in _tags_of_exif(exif) if tag[0] not in held)
+    dpi = _sane_dpi(dpi)
     valued = isinstance(rgb, np.ndarray) and rgb.dtype in VALUE_TYPES
     if fmt == "hgt":
         return _encode_hgt(rgb, gray)
     if valued and fmt != "tiff":
         raise ValueError(f"{fmt} cannot hold {rgb.dtype} samples; write tiff")
-    if extra is not None or valued or (tiff_tags and fmt == "tiff"):
-        return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags)
+    if extra is not None or valued or (fmt == "tiff" and (tiff_tags or dpi)):
+        return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags, dpi)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         out = _encode_16bit(rgb, fmt, gray, alpha, png_compression)
-        return _png_with_chunks(out, icc_profile, exif, gray and alpha is None, xmp) if fmt == "png" else out
+        return _png_with_chunks(out, icc_profile, exif, gray and alpha is None, xmp, dpi) if fmt == "png" else out
     _check_rgb(rgb, "rgb")
     if alpha is not None:
         _check_plane(alpha, rgb.shape[:2], "alpha")
@@ -900,9 +998,9 @@ def encode_image(
             raise ValueError(f"{fmt} cannot keep alpha; drop it or write png/tiff/webp")
     planes = _gray_of(rgb) if gray else rgb
     if fmt == "png" and not (gray and alpha is not None):  # OpenCV cannot write 2-channel PNG
-        return _png_with_chunks(_encode_png_cv2(planes, alpha, png_compression), icc_profile, exif, gray, xmp)
+        return _png_with_chunks(_encode_png_cv2(planes, alpha, png_compression), icc_profile, exif, gray, xmp, dpi)
     out = _encode_pillow(planes, alpha, fmt, png_compression, jpeg_quality,
-                         icc_profile if _profile_fits(icc_profile, gray) else None, exif, xmp)
+                         icc_profile if _profile_fits(icc_profile, gray) else None, exif, xmp, dpi)
     return _jpeg_with_iptc(out, iptc) if iptc and fmt == "jpeg" else out
 
 
@@ -1351,9 +1449,11 @@ def _encode_16bit(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | Non
 
 
 def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | None, extra: np.ndarray | None,
-                     codes: tuple[int, ...], tags: tuple[tuple, ...]) -> bytes:
+                     codes: tuple[int, ...], tags: tuple[tuple, ...],
+                     dpi: tuple[float, float] | None = None) -> bytes:
     """A TIFF by tifffile: the colour (or its gray), then the alpha and the ``extra`` bands in the order
-    ``codes`` gives (the alpha's place dropped when ``alpha`` is None), LZW-compressed, with ``tags``."""
+    ``codes`` gives (the alpha's place dropped when ``alpha`` is None), LZW-compressed, with ``tags``
+    and ``dpi`` (pixels per inch)."""
     import tifffile
 
     if fmt != "tiff":
@@ -1381,11 +1481,13 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
     planes = colour + past
     samples = planes[0] if len(planes) == 1 else np.dstack(planes)
 
+    resolution = {} if dpi is None else {"resolution": dpi, "resolutionunit": "INCH"}
+
     def write(extratags: list[tuple]) -> bytes:
         out = io.BytesIO()
         tifffile.imwrite(out, samples, photometric="minisblack" if gray else "rgb", extrasamples=layout,
                          compression="lzw", planarconfig=None if samples.ndim == 2 else "contig",
-                         extratags=extratags)
+                         extratags=extratags, metadata=None, **resolution)  # (no JSON shape description)
         return out.getvalue()
 
     try:
@@ -1410,6 +1512,7 @@ def _encode_hgt(rgb: np.ndarray, gray: bool) -> bytes:
 def _encode_pillow(
     planes: np.ndarray, alpha: np.ndarray | None, fmt: str, png_level: int, quality: int,
     icc_profile: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
 ) -> bytes:
     if alpha is not None:
         planes = np.dstack([planes, alpha])  # H×W×2 -> LA, H×W×4 -> RGBA in Image.fromarray
@@ -1426,6 +1529,8 @@ def _encode_pillow(
         options["exif"] = b"Exif\x00\x00" + exif if fmt == "jpeg" else exif  # JPEG's APP1 wants the prefix
     if xmp and fmt in ("jpeg", "webp") and (fmt != "jpeg" or len(xmp) <= _JPEG_XMP_MAX):
         options["xmp"] = xmp
+    if dpi is not None and fmt in ("jpeg", "bmp"):  # (a TIFF with a dpi is tifffile's)
+        options["dpi"] = dpi
     out = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(planes)).save(out, format=fmt.upper(), **options)
     return out.getvalue()

@@ -801,6 +801,52 @@ def test_an_srtm_hgt_tile_is_read_as_int16_metres_and_written_back_byte_for_byte
         decode_image(blob, max_pixels=1000)
 
 
+@pytest.mark.parametrize("fmt,depth", [("png", 8), ("png", 16), ("jpeg", 8), ("tiff", 8), ("tiff", 16), ("bmp", 8)])
+def test_a_scans_resolution_is_written_and_read_back(fmt, depth):
+    """600 x 300 dpi goes into each format that has a place for it and reads back (a PNG's pixels per
+    metre as the whole dpi they stand for); WebP has none."""
+    rgb = np.random.default_rng(1).integers(0, 256, (12, 20, 3)).astype(np.uint8)
+    pixels = rgb.astype(np.uint16) * 257 if depth == 16 else rgb
+    decoded = decode_image(encode_image(pixels, fmt, dpi=(600.0, 300.0)))
+    assert decoded.dpi == pytest.approx((600, 300), abs=1e-9 if fmt == "png" else 1e-3)
+    if fmt != "bmp":  # (a BMP always holds one: Pillow writes 96 dpi by default)
+        assert decode_image(encode_image(pixels, fmt)).dpi is None
+    assert decode_image(encode_image(rgb, "webp", dpi=(600.0, 300.0))).dpi is None
+
+
+def test_a_tiffs_resolution_is_read_in_inches_and_turned_with_its_pixels():
+    """A TIFF in pixels per centimetre reads as pixels per inch; one with ResolutionUnit none (only an
+    aspect ratio) has no dpi; a TIFF stored turned (Orientation 6), at any depth, swaps x and y."""
+    for dtype in (np.uint8, np.uint16, np.float32):
+        stored = np.zeros((10, 7, 3), dtype)
+        cm = decode_image(_tiff(stored, photometric="rgb", resolution=(100, 50), resolutionunit="CENTIMETER"))
+        assert cm.dpi == pytest.approx((254, 127))
+        assert decode_image(_tiff(stored, photometric="rgb", resolution=(100, 50), resolutionunit="NONE")).dpi is None
+        turned = decode_image(_tiff(stored, photometric="rgb", resolution=(300, 100), resolutionunit="INCH",
+                                    extratags=[(274, "H", 1, 6, True)]))
+        assert turned.size == (10, 7) and turned.dpi == pytest.approx((100, 300)), dtype
+
+
+def test_a_tiffs_description_artist_and_copyright_reach_every_output():
+    """An archive scan's ImageDescription, Artist and Copyright (UTF-8) come out in a TIFF output as
+    tags and in a JPEG's or PNG's EXIF, and a photo's EXIF gives them to a TIFF output; tifffile's own
+    JSON description of a file's layout is not taken for a description."""
+    from PIL import Image
+
+    tags = [(270, "s", 0, "Taufregister, Seite 12".encode(), True), (315, "s", 0, "Jürgen Müller".encode(), True),
+            (33432, "s", 0, "© Stadtarchiv".encode(), True)]
+    scan = decode_image(_tiff(np.zeros((8, 10, 3), np.uint8), photometric="rgb", metadata=None, extratags=tags))
+    assert scan.tiff_tags == tuple((code, 2, len(v) + 1, v + b"\x00") for code, _, _, v, _ in tags)
+    as_tiff = decode_image(encode_image(scan.rgb, "tiff", tiff_tags=scan.tiff_tags, exif=scan.exif))
+    assert as_tiff.tiff_tags == scan.tiff_tags
+    for fmt in ("jpeg", "png"):
+        out = encode_image(scan.rgb, fmt, exif=scan.exif)
+        exif = Image.open(io.BytesIO(out)).getexif()  # (Pillow reads EXIF text as Latin-1)
+        assert exif[315].encode("latin-1").decode() == "Jürgen Müller" and exif[270] == "Taufregister, Seite 12"
+        assert decode_image(encode_image(scan.rgb, "tiff", exif=decode_image(out).exif)).tiff_tags == scan.tiff_tags
+    assert decode_image(_tiff(np.zeros((8, 10, 3), np.uint8), photometric="rgb")).tiff_tags == ()  # {"shape": ...}
+
+
 def test_an_hgt_tiles_name_places_it_on_the_map():
     """``S05E012.hgt`` (3601 x 3601): its north-west sample at 4 S 12 E, 1/3600 degree apart; a
     3601 x 1801 tile is 1/1800 degree apart east-west; a name that says nowhere places nothing."""

@@ -755,6 +755,41 @@ def test_a_photos_captions_and_rights_reach_its_restored_output(tmp_path):
     assert tree_digest(tmp_path / "src") == source
 
 
+def test_a_scans_dpi_and_description_reach_its_restored_output(tmp_path):
+    """An archive's 600 dpi TIFF scan with its description and copyright, and a 300 dpi JPEG: restored
+    to their own formats, to TIFF and to JPEG, each output keeps its print size (dpi) and the scan's
+    text (TIFF tags, or EXIF in a JPEG); the sources are untouched."""
+    import tifffile
+    from PIL import Image
+
+    from .collections import hole_mask, png_bytes, write
+
+    rng = np.random.default_rng(5)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, rng.integers(0, 256, (64, 96, 3)).astype(np.uint8), photometric="rgb", metadata=None,
+                     resolution=(600, 600), resolutionunit="INCH",
+                     extratags=[(270, "s", 0, "Kirchenbuch 1843, S. 12", True), (33432, "s", 0, "Stadtarchiv", True)])
+    write(tmp_path / "src", "scan.tif", buf.getvalue())
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (64, 96, 3)).astype(np.uint8)).save(buf, "JPEG", dpi=(300, 300))
+    write(tmp_path / "src", "print.jpg", buf.getvalue())
+    for name in ("scan", "print"):
+        write(tmp_path / "src", f"{name}_mask.png", png_bytes((hole_mask(64, 96, seed=4) * 255).astype(np.uint8)))
+    source = tree_digest(tmp_path / "src")
+    for fmt in ("same", "tiff", "jpeg"):
+        run(tmp_path / "src", tmp_path / fmt, output_format=fmt, method="telea")
+        table = manifest.read_manifest(Location(str(tmp_path / fmt))).to_pylist()
+        rows = {r["image_id"].split(".")[0]: r for r in table}
+        assert {r["status"] for r in rows.values()} == {"ok"}, [r["error"] for r in rows.values()]
+        for name, dpi in (("scan", 600), ("print", 300)):
+            out = Image.open(io.BytesIO(read_uri(rows[name]["output_uri"])))
+            assert out.info["dpi"] == pytest.approx((dpi, dpi)), (fmt, name)
+        scan = Image.open(io.BytesIO(read_uri(rows["scan"]["output_uri"])))
+        text = scan.tag_v2 if scan.format == "TIFF" else scan.getexif()
+        assert (text[270], text[33432]) == ("Kirchenbuch 1843, S. 12", "Stadtarchiv"), fmt
+    assert tree_digest(tmp_path / "src") == source
+
+
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
     good_collection(str(tmp_path / "src"), n=4)
     first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")

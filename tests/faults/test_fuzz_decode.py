@@ -73,6 +73,10 @@ def _seeds() -> list[bytes]:
         # an archive's captions and rights: XMP, and IPTC in Photoshop's APP13 (JPEG) or tag 33723 (TIFF)
         _with_app13(_save(rgb, "JPEG", xmp=XMP), IIM), _save(rgb, "WEBP", xmp=XMP),
         _save(rgb, "TIFF", tiffinfo={700: XMP, 33723: IIM + b"\x00"}),
+        # a scan's print size and description: dpi in a PNG's pHYs, a JPEG's JFIF and a TIFF with its
+        # ImageDescription, Artist and Copyright
+        _save(rgb, "PNG", dpi=(600, 600)), _save(rgb, "JPEG", dpi=(300, 150)),
+        _save(rgb, "TIFF", dpi=(600, 600), tiffinfo={270: "Kirchenbuch", 315: "Archiv", 33432: "(c)"}),
     ]
 
 
