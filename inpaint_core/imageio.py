@@ -72,6 +72,8 @@ GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 #: photo's EXIF; a PNG, JPEG or WebP output of a TIFF gets them as its EXIF.
 DESCRIPTIVE_TAGS = (270, 271, 272, 306, 315, 33432)
 _TIFF_X_RESOLUTION, _TIFF_Y_RESOLUTION, _TIFF_RESOLUTION_UNIT = 282, 283, 296
+_PNG_TEXT = (b"tEXt", b"zTXt", b"iTXt")  # a PNG's textual chunks
+_TEXT_MAX = 1 << 22  # bytes of PNG text chunks or JPEG comments an output carries, at most
 _TIFF_EXTRA_SAMPLES = 338
 _TIFF_FLOAT = 3
 #: sample types of TIFFs of values (elevation models, reflectance, counts), restored through a 16-bit
@@ -120,6 +122,10 @@ class DecodedImage:
         dpi: ``(x, y)`` pixels per inch as shown (after orientation), from a JPEG's JFIF or EXIF, a
             PNG's pHYs, a TIFF's resolution tags (in inches or centimetres) or a BMP's header: a
             scan's print size; ``None`` when the file gives none, or only an aspect ratio.
+        text: a PNG's ``tEXt``, ``zTXt`` and ``iTXt`` chunks other than its XMP (Title, Author,
+            Description, Copyright, Comment, a generator's parameters) and a JPEG's ``COM`` comments,
+            as ``(type, payload)`` pairs as stored, in the file's order (4 MiB at most), for an
+            output of the same kind to carry.
         xmp: the XMP packet of a JPEG, PNG, WebP or TIFF (captions, keywords, rights, ratings), ready
             for the output: its ``tiff:Orientation`` set to 1 and its thumbnails cut out, as for
             ``exif``; ``None`` when absent or not XMP.
@@ -157,6 +163,7 @@ class DecodedImage:
     iptc: bytes | None = None
     value_span: tuple[float, float] | None = None
     dpi: tuple[float, float] | None = None
+    text: tuple[tuple[bytes, bytes], ...] = ()
 
     @property
     def bit_depth(self) -> int:
@@ -286,7 +293,8 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
                         tiff_tags=tags, icc_profile=icc if isinstance(icc, bytes) and icc else None,
                         exif=_exif_for_output(exif) if isinstance(exif, bytes) else _exif_of_tags(tags),
                         nodata=_tiff_nodata(data) if fmt == "TIFF" else None, xmp=xmp, iptc=iptc,
-                        dpi=_oriented_dpi(dpi, stored))  # the dpi of the pixels as stored, turned with them
+                        dpi=_oriented_dpi(dpi, stored),  # the dpi of the pixels as stored, turned with them
+                        text=_text_of(data) if fmt in ("PNG", "JPEG") else ())
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -680,6 +688,48 @@ def _xmp_iptc(data: bytes, info: dict | None = None, applist=()) -> tuple[bytes 
             iptc if isinstance(iptc, bytes) and iptc[:1] == b"\x1c" else None)
 
 
+def _text_of(data: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    """A PNG's textual chunks but its XMP, or a JPEG's COM segments (:attr:`DecodedImage.text`), read
+    from the chunk and segment headers (nothing decompressed); what follows a broken header is left
+    out, as is all past :data:`_TEXT_MAX` bytes."""
+    found: list[tuple[bytes, bytes]] = []
+    if data.startswith(_PNG_SIGNATURE):
+        at = len(_PNG_SIGNATURE)
+        while at + 12 <= len(data):
+            length, kind = struct.unpack(">I4s", data[at:at + 8])
+            if kind == b"IEND" or at + 8 + length > len(data):
+                break
+            if kind in _PNG_TEXT:  # (only these are copied: not the IDAT chunks)
+                body = data[at + 8:at + 8 + length]
+                key = body.split(b"\x00", 1)[0]
+                named = 1 <= len(key) <= 79 and len(key) < len(body)  # a keyword of 1-79 bytes, then its NUL
+                if named and key != b"XML:com.adobe.xmp":
+                    found.append((kind, body))
+            at += 12 + length
+    elif data[:2] == b"\xff\xd8":
+        at = 2
+        while at + 4 <= len(data) and data[at] == 0xFF:
+            marker = data[at + 1]
+            if marker == 0xFF:  # a fill byte
+                at += 1
+                continue
+            if marker in (0xDA, 0xD9):  # the scan, or the end: no segments past it
+                break
+            length = int.from_bytes(data[at + 2:at + 4], "big")
+            if length < 2:
+                break
+            if marker == 0xFE:
+                found.append((b"COM", data[at + 4:at + 2 + length]))
+            at += 2 + length
+    kept, total = [], 0
+    for item in found:
+        total += len(item[1])
+        if total > _TEXT_MAX:
+            break
+        kept.append(item)
+    return tuple(kept)
+
+
 def _iim_of_photoshop(irb: bytes) -> bytes | None:
     """The IPTC-IIM record (image resource 0x0404) of Photoshop image resource blocks (``8BIM`` id,
     Pascal name padded to even, size, data padded to even); ``None`` when there is none."""
@@ -706,23 +756,27 @@ def _xmp_for_output(xmp: bytes) -> bytes | None:
     return re.sub(rb"<xmp:Thumbnails\b.*?</xmp:Thumbnails>", b"", xmp, flags=re.DOTALL)
 
 
-def _jpeg_with_iptc(jpeg: bytes, iptc: bytes) -> bytes:
-    """``jpeg`` with an APP13 segment holding ``iptc`` (as resource 0x0404) after its APPn segments;
-    unchanged when the record does not fit one segment."""
-    block = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iptc)) + iptc + b"\x00" * (len(iptc) & 1)
-    payload = _PHOTOSHOP + block
-    if len(payload) > 65_533:
-        return jpeg
+def _jpeg_with_segments(jpeg: bytes, iptc: bytes | None, comments: tuple[bytes, ...] = ()) -> bytes:
+    """``jpeg`` with an APP13 segment holding ``iptc`` (as resource 0x0404; left out when the record
+    does not fit one segment), then a COM segment for each of ``comments`` (those that fit one),
+    after its APPn segments."""
+    segments = []
+    if iptc:
+        block = b"8BIM\x04\x04\x00\x00" + struct.pack(">I", len(iptc)) + iptc + b"\x00" * (len(iptc) & 1)
+        segments.append((b"\xff\xed", _PHOTOSHOP + block))
+    segments += [(b"\xff\xfe", c) for c in comments]
+    body = b"".join(m + struct.pack(">H", len(p) + 2) + p for m, p in segments if len(p) <= 65_533)
     at = 2  # after SOI: past the encoder's APP0 (JFIF), APP1 (EXIF, XMP) and APP2 (ICC) segments
     while at + 4 <= len(jpeg) and jpeg[at] == 0xFF and 0xE0 <= jpeg[at + 1] <= 0xEF:
         at += 2 + int.from_bytes(jpeg[at + 2:at + 4], "big")
-    return jpeg[:at] + b"\xff\xed" + struct.pack(">H", len(payload) + 2) + payload + jpeg[at:]
+    return jpeg[:at] + body + jpeg[at:]
 
 
 def _png_with_chunks(png: bytes, icc_profile: bytes | None, exif: bytes | None, gray: bool,
-                     xmp: bytes | None = None, dpi: tuple[float, float] | None = None) -> bytes:
-    """``png`` with an ``iCCP`` (the profile, when it fits), an ``eXIf``, an XMP ``iTXt`` and a ``pHYs``
-    (``dpi`` as pixels per metre) chunk after its IHDR."""
+                     xmp: bytes | None = None, dpi: tuple[float, float] | None = None,
+                     text: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
+    """``png`` with an ``iCCP`` (the profile, when it fits), an ``eXIf``, an XMP ``iTXt``, a ``pHYs``
+    (``dpi`` as pixels per metre) and the ``text`` chunks (:attr:`DecodedImage.text`) after its IHDR."""
     chunks = []
     if dpi is not None:
         chunks.append((b"pHYs", struct.pack(">IIB", *(round(v / 0.0254) for v in dpi), 1)))
@@ -732,6 +786,7 @@ def _png_with_chunks(png: bytes, icc_profile: bytes | None, exif: bytes | None, 
         chunks.append((b"eXIf", exif))
     if xmp:  # keyword, no compression, no language, no translated keyword
         chunks.append((b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp))
+    chunks += [(kind, body) for kind, body in text if kind in _PNG_TEXT]
     if not chunks:
         return png
     at = len(_PNG_SIGNATURE) + 8 + 13 + 4  # signature, IHDR's length + type, its 13 bytes, its CRC
@@ -933,6 +988,7 @@ def encode_image(
     xmp: bytes | None = None,
     iptc: bytes | None = None,
     dpi: tuple[float, float] | None = None,
+    text: tuple[tuple[bytes, bytes], ...] = (),
 ) -> bytes:
     """Encode RGB pixels to file bytes.
 
@@ -963,6 +1019,8 @@ def encode_image(
             33723); PNG and WebP have no place for them (their fields are usually in the XMP too).
         dpi: ``(x, y)`` pixels per inch (:attr:`DecodedImage.dpi`) for a PNG (pHYs), JPEG (JFIF),
             TIFF or BMP; WebP has no place for it (but its EXIF, if any, keeps the source's).
+        text: ``(type, payload)`` text (:attr:`DecodedImage.text`): PNG ``tEXt``/``zTXt``/``iTXt``
+            chunks go into a PNG, JPEG ``COM`` comments into a JPEG; other formats and kinds are left out.
 
     Returns:
         The encoded bytes. PNG, TIFF and BMP round-trip bit-exactly through :func:`decode_image`.
@@ -990,7 +1048,7 @@ def encode_image(
         return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags, dpi)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         out = _encode_16bit(rgb, fmt, gray, alpha, png_compression)
-        return _png_with_chunks(out, icc_profile, exif, gray and alpha is None, xmp, dpi) if fmt == "png" else out
+        return _png_with_chunks(out, icc_profile, exif, gray and alpha is None, xmp, dpi, text) if fmt == "png" else out
     _check_rgb(rgb, "rgb")
     if alpha is not None:
         _check_plane(alpha, rgb.shape[:2], "alpha")
@@ -998,10 +1056,14 @@ def encode_image(
             raise ValueError(f"{fmt} cannot keep alpha; drop it or write png/tiff/webp")
     planes = _gray_of(rgb) if gray else rgb
     if fmt == "png" and not (gray and alpha is not None):  # OpenCV cannot write 2-channel PNG
-        return _png_with_chunks(_encode_png_cv2(planes, alpha, png_compression), icc_profile, exif, gray, xmp, dpi)
+        return _png_with_chunks(_encode_png_cv2(planes, alpha, png_compression), icc_profile, exif, gray, xmp, dpi,
+                                text)
     out = _encode_pillow(planes, alpha, fmt, png_compression, jpeg_quality,
                          icc_profile if _profile_fits(icc_profile, gray) else None, exif, xmp, dpi)
-    return _jpeg_with_iptc(out, iptc) if iptc and fmt == "jpeg" else out
+    if fmt == "png":  # (gray + alpha: Pillow wrote the profile and EXIF)
+        return _png_with_chunks(out, None, None, gray, xmp, dpi, text)
+    comments = tuple(body for kind, body in text if kind == b"COM")
+    return _jpeg_with_segments(out, iptc, comments) if (iptc or comments) and fmt == "jpeg" else out
 
 
 # --- decoding helpers ------------------------------------------------------------------------

@@ -859,7 +859,7 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
                        tiff_tags=tags,
                        icc_profile=image.icc_profile, exif=image.exif,  # its colours' meaning, the camera's record
                        xmp=image.xmp, iptc=image.iptc,  # captions, keywords, rights
-                       dpi=image.dpi,  # a scan's print size
+                       dpi=image.dpi, text=image.text,  # a scan's print size; a PNG's text, a JPEG's comments
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
     key = output_key(w.item.image_id, fmt)
     row["output_sha256"] = sha256_hex(out)

@@ -847,6 +847,39 @@ def test_a_tiffs_description_artist_and_copyright_reach_every_output():
     assert decode_image(_tiff(np.zeros((8, 10, 3), np.uint8), photometric="rgb")).tiff_tags == ()  # {"shape": ...}
 
 
+def test_a_pngs_text_and_a_jpegs_comments_are_carried_into_outputs_of_their_kind():
+    """A PNG's Title (tEXt), Description (zTXt) and Author (iTXt, UTF-8) come back in order, byte for
+    byte, in 8-bit, 16-bit and gray + alpha PNG outputs; its XMP is the XMP's (not copied twice); a
+    JPEG's comments come back in a JPEG output beside its IPTC; neither goes into another format."""
+    from PIL import Image, PngImagePlugin
+
+    rgb = np.random.default_rng(2).integers(0, 256, (12, 20, 3)).astype(np.uint8)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Hafen")
+    info.add_text("Description", "Hafen, 1902", zip=True)
+    info.add_itxt("Author", "Jürgen Müller", lang="de")
+    info.add_itxt("XML:com.adobe.xmp", XMP.decode())
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG", pnginfo=info)
+    png = decode_image(buf.getvalue())
+    assert [kind for kind, _ in png.text] == [b"tEXt", b"zTXt", b"iTXt"] and png.xmp is not None
+    want = {"Title": "Hafen", "Description": "Hafen, 1902", "Author": "Jürgen Müller"}
+    for pixels, alpha in ((rgb, None), (rgb.astype(np.uint16) * 257, None), (rgb, rgb[..., 0])):
+        out = encode_image(pixels, "png", gray=alpha is not None, alpha=alpha, text=png.text, xmp=png.xmp)
+        assert decode_image(out).text == png.text
+        with Image.open(io.BytesIO(out)) as im:
+            im.load()
+            assert {k: im.text[k] for k in want} == want and b"(c) The Archive" in im.info["xmp"]
+    assert decode_image(encode_image(rgb, "jpeg", text=png.text)).text == ()
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", comment=b"Scanned by K. Lee, 600 dpi")
+    jpeg = decode_image(buf.getvalue())
+    assert jpeg.text == ((b"COM", b"Scanned by K. Lee, 600 dpi"),)
+    out = decode_image(encode_image(rgb, "jpeg", text=jpeg.text, iptc=IIM))
+    assert out.text == jpeg.text and out.iptc == IIM
+    assert decode_image(encode_image(rgb, "png", text=jpeg.text)).text == ()
+
+
 def test_an_hgt_tiles_name_places_it_on_the_map():
     """``S05E012.hgt`` (3601 x 3601): its north-west sample at 4 S 12 E, 1/3600 degree apart; a
     3601 x 1801 tile is 1/1800 degree apart east-west; a name that says nowhere places nothing."""

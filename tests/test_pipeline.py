@@ -790,6 +790,35 @@ def test_a_scans_dpi_and_description_reach_its_restored_output(tmp_path):
     assert tree_digest(tmp_path / "src") == source
 
 
+def test_a_pngs_text_and_a_jpegs_comment_reach_their_restored_outputs(tmp_path):
+    """A PNG with a Title and a UTF-8 Author, and a JPEG with a comment, restored to their own
+    formats: the PNG output has the same text, the JPEG output the same comment."""
+    from PIL import Image, PngImagePlugin
+
+    from .collections import hole_mask, png_bytes, write
+
+    rng = np.random.default_rng(6)
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Hafen")
+    info.add_itxt("Author", "Jürgen Müller")
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (64, 96, 3)).astype(np.uint8)).save(buf, "PNG", pnginfo=info)
+    write(tmp_path / "src", "harbour.png", buf.getvalue())
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (64, 96, 3)).astype(np.uint8)).save(buf, "JPEG", comment=b"Box 12, No. 4")
+    write(tmp_path / "src", "box.jpg", buf.getvalue())
+    for name in ("harbour", "box"):
+        write(tmp_path / "src", f"{name}_mask.png", png_bytes((hole_mask(64, 96, seed=2) * 255).astype(np.uint8)))
+    run(tmp_path / "src", tmp_path / "dest", output_format="same", method="telea")
+    table = manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()
+    rows = {r["image_id"].split(".")[0]: r for r in table}
+    assert {r["status"] for r in rows.values()} == {"ok"}, [r["error"] for r in rows.values()]
+    with Image.open(io.BytesIO(read_uri(rows["harbour"]["output_uri"]))) as png:
+        png.load()
+        assert (png.text["Title"], png.text["Author"]) == ("Hafen", "Jürgen Müller")
+    assert Image.open(io.BytesIO(read_uri(rows["box"]["output_uri"]))).info["comment"] == b"Box 12, No. 4"
+
+
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
     good_collection(str(tmp_path / "src"), n=4)
     first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")

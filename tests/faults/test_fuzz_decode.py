@@ -77,7 +77,19 @@ def _seeds() -> list[bytes]:
         # ImageDescription, Artist and Copyright
         _save(rgb, "PNG", dpi=(600, 600)), _save(rgb, "JPEG", dpi=(300, 150)),
         _save(rgb, "TIFF", dpi=(600, 600), tiffinfo={270: "Kirchenbuch", 315: "Archiv", 33432: "(c)"}),
+        # a PNG's text chunks (tEXt, zTXt, iTXt) and a JPEG's comments
+        _save(rgb, "PNG", pnginfo=_png_text()), _save(rgb, "JPEG", comment=b"Box 12"),
     ]
+
+
+def _png_text():
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Title", "Hafen")
+    info.add_text("Description", "Hafen, 1902", zip=True)
+    info.add_itxt("Author", "Jürgen Müller", lang="de", zip=True)
+    return info
 
 
 def _tifffile_seeds(rng) -> list[bytes]:
