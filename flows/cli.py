@@ -68,8 +68,8 @@ def _add_restore_options(p: argparse.ArgumentParser, default_method: str = "tele
     p.add_argument("--method-option", action="append", metavar="KEY=VALUE", help="option of the method, e.g. radius=5")
     p.add_argument("--checkpoint", help="weights of a learned method: local path or fsspec URL")
     p.add_argument("--masks", choices=["auto", "load", "detect"], default="auto",
-                   help="auto: load a mask if one exists, else transparency, else a TIFF's nodata value, "
-                        "else detect (default)")
+                   help="auto: load a mask if one exists, else transparency, else a TIFF's nodata value or "
+                        "internal mask, else detect (default)")
     p.add_argument("--masks-root", help="root of a parallel masks tree (default: SRC/masks)")
     p.add_argument("--mask-list", help="Parquet or CSV file with columns image,mask")
     p.add_argument("--reference", help="root of clean references (same keys) to score PSNR/SSIM/L1")

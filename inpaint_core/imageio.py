@@ -72,6 +72,8 @@ GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 #: photo's EXIF; a PNG, JPEG or WebP output of a TIFF gets them as its EXIF.
 DESCRIPTIVE_TAGS = (270, 271, 272, 306, 315, 33432)
 _TIFF_X_RESOLUTION, _TIFF_Y_RESOLUTION, _TIFF_RESOLUTION_UNIT = 282, 283, 296
+_TIFF_MASK = 4  # NewSubfileType's transparency-mask bit, and PhotometricInterpretation's mask
+_MASK_PAGES_LOOKED_AT = 64  # IFDs past the first searched for a GDAL nodata mask
 _PNG_TEXT = (b"tEXt", b"zTXt", b"iTXt")  # a PNG's textual chunks
 _TEXT_MAX = 1 << 22  # bytes of PNG text chunks or JPEG comments an output carries, at most
 _TIFF_EXTRA_SAMPLES = 338
@@ -85,6 +87,30 @@ _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
 # (MPO photos and multi-page TIFF keep their first frame, which is the primary image by convention.)
 _ANIMATION_FORMATS = ("GIF", "PNG", "WEBP")
 _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+#: TIFF compressions a TIFF output can keep (tifffile's names; the rest are written LZW)
+TIFF_COMPRESSIONS = {1: None, 5: "lzw", 7: "jpeg", 8: "zlib", 32946: "zlib", 32773: "packbits", 34925: "lzma",
+                     50000: "zstd", 50001: "webp"}
+_PREDICTED = ("lzw", "zlib", "lzma", "zstd")  # compressions a predictor goes with
+
+
+@dataclass(frozen=True)
+class TiffStorage:
+    """How a TIFF source stores its first page, for a TIFF output to store its pixels the same way.
+
+    Attributes:
+        compression: the TIFF Compression code (1 none, 5 LZW, 7 JPEG, 8 deflate, 50000 ZSTD, ...).
+        predictor: the Predictor (1 none, 2 horizontal, 3 floating point).
+        tile: ``(rows, columns)`` of a tile, or ``None`` for strips.
+        overviews: ``(rows, columns)`` of each reduced-resolution page (a COG's or ``gdaladdo``'s
+            overviews), largest first; a TIFF output has them made again from its restored pixels.
+    """
+
+    compression: int = 5
+    predictor: int = 1
+    tile: tuple[int, int] | None = None
+    overviews: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -122,6 +148,13 @@ class DecodedImage:
         dpi: ``(x, y)`` pixels per inch as shown (after orientation), from a JPEG's JFIF or EXIF, a
             PNG's pHYs, a TIFF's resolution tags (in inches or centimetres) or a BMP's header: a
             scan's print size; ``None`` when the file gives none, or only an aspect ratio.
+        nodata_mask: ``H×W`` bool, ``True`` where a TIFF's internal mask (GDAL's per-dataset mask: an
+            IFD of the first page's size with NewSubfileType and PhotometricInterpretation "mask",
+            as ``GDAL_TIFF_INTERNAL_MASK`` and orthophoto COGs write it) says a pixel is nodata, in
+            the same orientation; ``None`` when there is none.
+        tiff_storage: how a TIFF stores its pixels (:class:`TiffStorage`: compression, predictor,
+            tiles, overviews), for a TIFF output to store them the same way (of a TIFF stored
+            rotated, only its compression and predictor); ``None`` for other formats.
         text: a PNG's ``tEXt``, ``zTXt`` and ``iTXt`` chunks other than its XMP (Title, Author,
             Description, Copyright, Comment, a generator's parameters) and a JPEG's ``COM`` comments,
             as ``(type, payload)`` pairs as stored, in the file's order (4 MiB at most), for an
@@ -164,6 +197,8 @@ class DecodedImage:
     value_span: tuple[float, float] | None = None
     dpi: tuple[float, float] | None = None
     text: tuple[tuple[bytes, bytes], ...] = ()
+    nodata_mask: np.ndarray | None = None
+    tiff_storage: TiffStorage | None = None
 
     @property
     def bit_depth(self) -> int:
@@ -280,10 +315,11 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
         dpi = _sane_dpi(im.info.get("dpi"))
         if dpi is not None and fmt in ("PNG", "BMP"):  # stored per metre: 150 dpi reads 150.0124
             dpi = tuple(float(round(v)) if abs(v - round(v)) < 0.02 else v for v in dpi)
-    tags, stored = (), orientation
+    tags, stored, nodata_mask = (), orientation, None
     if fmt == "TIFF":  # (Pillow turns an 8-bit TIFF's pixels as it loads them: `orientation` is then 1)
         stored = _tiff_orientation(data)
         tags, dpi = _tiff_carried(data, stored), _tiff_dpi(data)
+        nodata_mask, storage = _tiff_pages(data, stored)
 
     def orient(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else apply_orientation(a, orientation)
@@ -294,7 +330,9 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
                         exif=_exif_for_output(exif) if isinstance(exif, bytes) else _exif_of_tags(tags),
                         nodata=_tiff_nodata(data) if fmt == "TIFF" else None, xmp=xmp, iptc=iptc,
                         dpi=_oriented_dpi(dpi, stored),  # the dpi of the pixels as stored, turned with them
-                        text=_text_of(data) if fmt in ("PNG", "JPEG") else ())
+                        text=_text_of(data) if fmt in ("PNG", "JPEG") else (),
+                        nodata_mask=None if nodata_mask is None else apply_orientation(nodata_mask, stored),
+                        tiff_storage=storage if fmt == "TIFF" else None)
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -601,6 +639,7 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
     sixteen = arr.dtype == np.uint16
     mode = ("L" if layout.colour == 1 else "RGB") + ("A" if a is not None else "")
     nodata = _tiff_nodata(data)
+    nodata_mask, storage = _tiff_pages(data, orientation)
     if valued:
         span = sample_span(colour, nodata)
         if nodata is None and colour.dtype.kind == "f" and np.isnan(colour).any():
@@ -617,7 +656,79 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
         extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc, nodata=nodata,
         values=values if valued else None, value_span=span if valued else None, exif=_exif_of_tags(tags),
-        dpi=_oriented_dpi(_tiff_dpi(data), orientation), **dict(zip(("xmp", "iptc"), _xmp_iptc(data))))
+        dpi=_oriented_dpi(_tiff_dpi(data), orientation), nodata_mask=orient(nodata_mask), tiff_storage=storage,
+        **dict(zip(("xmp", "iptc"), _xmp_iptc(data))))
+
+
+def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffStorage | None]:
+    """``(nodata_mask, storage)`` of a TIFF: its internal nodata mask (:attr:`DecodedImage.nodata_mask`)
+    in the stored orientation, ``True`` = nodata, or ``None``; and how it stores its first page
+    (:class:`TiffStorage`; no tiles or overviews when ``orientation`` turns the pixels). The mask is
+    the first of the IFDs after the first (at most :data:`_MASK_PAGES_LOOKED_AT`) that is a
+    transparency mask of one sample and the first page's size; the overviews are the reduced-resolution
+    pages among them. A single-page TIFF is known from its first IFD alone (tifffile is not opened).
+
+    Raises:
+        DecodeError: the mask's IFD is there but its samples cannot be read (which pixels are
+            missing is then unknown: filling from a guess is not done).
+    """
+    ifd = _tiff_ifd(data)
+    if ifd is None:
+        return None, None
+    try:
+        with _quiet():
+            compression, predictor = (int(_as_ints(ifd.get(tag, 1))[0]) for tag in (259, 317))
+            tiled = 322 in ifd and 323 in ifd
+            tile = (int(_as_ints(ifd[323])[0]), int(_as_ints(ifd[322])[0])) if tiled else None
+    except (TypeError, ValueError, IndexError):
+        compression, predictor, tile = 5, 1, None
+    upright = orientation == 1
+    storage = TiffStorage(compression, predictor, tile if upright else None)
+    if not ifd.next:
+        return None, storage
+    import tifffile
+
+    log = logging.getLogger("tifffile")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    mask, overviews = None, []
+    try:
+        with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
+            first = tif.pages[0]
+            size, samples = (first.imagelength, first.imagewidth), first.samplesperpixel
+            for index in range(1, _MASK_PAGES_LOOKED_AT + 1):
+                try:
+                    page = tif.pages[index]
+                except IndexError:
+                    break
+                if page is None:
+                    break
+                kind = page.subfiletype
+                if kind & _TIFF_MASK and page.photometric == _TIFF_MASK and page.samplesperpixel == 1:
+                    if mask is None and (page.imagelength, page.imagewidth) == size:
+                        mask = (index, page)
+                elif kind & 1 and page.samplesperpixel == samples and page.imagelength < size[0]:
+                    overviews.append((page.imagelength, page.imagewidth))
+            if mask is not None:
+                index, page = mask
+                try:
+                    valid = page.asarray()
+                except Exception as exc:  # noqa: BLE001 - tifffile and its codecs raise many types
+                    raise DecodeError(f"corrupt TIFF: its nodata mask (IFD {index}) cannot be read: "
+                                      f"{_reason(exc)}") from exc
+                mask = valid.reshape(valid.shape[-2:]) if valid.ndim > 2 else valid
+    except DecodeError:
+        raise
+    except Exception:  # noqa: BLE001 - a broken IFD chain past the image: no mask to find, as for tags
+        mask = None
+    finally:
+        log.setLevel(level)
+    if mask is not None and mask.shape != size:
+        raise DecodeError(f"corrupt TIFF: its nodata mask is {mask.shape[1]}x{mask.shape[0]}, the image "
+                          f"{size[1]}x{size[0]}")
+    if upright and overviews:
+        storage = replace(storage, overviews=tuple(sorted(set(overviews), reverse=True)))
+    return (None if mask is None else mask == 0), storage
 
 
 def _tiff_nodata(data: bytes) -> str | None:
@@ -989,6 +1100,8 @@ def encode_image(
     iptc: bytes | None = None,
     dpi: tuple[float, float] | None = None,
     text: tuple[tuple[bytes, bytes], ...] = (),
+    tiff_storage: TiffStorage | None = None,
+    nodata_mask: np.ndarray | None = None,
 ) -> bytes:
     """Encode RGB pixels to file bytes.
 
@@ -1021,9 +1134,17 @@ def encode_image(
             TIFF or BMP; WebP has no place for it (but its EXIF, if any, keeps the source's).
         text: ``(type, payload)`` text (:attr:`DecodedImage.text`): PNG ``tEXt``/``zTXt``/``iTXt``
             chunks go into a PNG, JPEG ``COM`` comments into a JPEG; other formats and kinds are left out.
+        tiff_storage: how a TIFF stores its pixels (:attr:`DecodedImage.tiff_storage`): its
+            compression (JPEG at ``jpeg_quality``; one tifffile cannot write, or JPEG/WebP for samples
+            they cannot hold, becomes LZW), predictor and tiles, and its overviews, made from ``rgb``
+            (area average; nearest for samples of values, as ``gdaladdo``'s default); TIFF only.
+            Without it a TIFF is LZW-compressed in strips.
+        nodata_mask: ``H×W`` bool, ``True`` = nodata: written as the TIFF's internal mask (GDAL's
+            per-dataset mask), and one per overview, when any pixel is ``True``; TIFF only.
 
     Returns:
-        The encoded bytes. PNG, TIFF and BMP round-trip bit-exactly through :func:`decode_image`.
+        The encoded bytes. PNG, TIFF (but one whose ``tiff_storage`` is JPEG) and BMP round-trip
+        bit-exactly through :func:`decode_image`.
 
     Raises:
         ValueError: Bad array shape/dtype, unknown format, alpha with JPEG/BMP, or 16-bit samples
@@ -1044,8 +1165,15 @@ def encode_image(
         return _encode_hgt(rgb, gray)
     if valued and fmt != "tiff":
         raise ValueError(f"{fmt} cannot hold {rgb.dtype} samples; write tiff")
-    if extra is not None or valued or (fmt == "tiff" and (tiff_tags or dpi)):
-        return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags, dpi)
+    if nodata_mask is not None:
+        if not isinstance(nodata_mask, np.ndarray) or nodata_mask.dtype != bool or nodata_mask.shape != rgb.shape[:2]:
+            raise ValueError(f"nodata_mask must be an H×W bool array of shape {rgb.shape[:2]}, got "
+                             f"{getattr(nodata_mask, 'dtype', type(nodata_mask).__name__)} "
+                             f"{getattr(nodata_mask, 'shape', '')}")
+        nodata_mask = nodata_mask if fmt == "tiff" and nodata_mask.any() else None
+    if extra is not None or valued or (fmt == "tiff" and (tiff_tags or dpi or tiff_storage or nodata_mask is not None)):
+        return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags, dpi, tiff_storage,
+                                nodata_mask, jpeg_quality)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         out = _encode_16bit(rgb, fmt, gray, alpha, png_compression)
         return _png_with_chunks(out, icc_profile, exif, gray and alpha is None, xmp, dpi, text) if fmt == "png" else out
@@ -1512,10 +1640,12 @@ def _encode_16bit(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | Non
 
 def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | None, extra: np.ndarray | None,
                      codes: tuple[int, ...], tags: tuple[tuple, ...],
-                     dpi: tuple[float, float] | None = None) -> bytes:
+                     dpi: tuple[float, float] | None = None, storage: TiffStorage | None = None,
+                     nodata_mask: np.ndarray | None = None, quality: int = 95) -> bytes:
     """A TIFF by tifffile: the colour (or its gray), then the alpha and the ``extra`` bands in the order
-    ``codes`` gives (the alpha's place dropped when ``alpha`` is None), LZW-compressed, with ``tags``
-    and ``dpi`` (pixels per inch)."""
+    ``codes`` gives (the alpha's place dropped when ``alpha`` is None), with ``tags`` and ``dpi``
+    (pixels per inch), stored as ``storage`` says (LZW strips without it) with its overviews, and
+    ``nodata_mask`` as the internal mask."""
     import tifffile
 
     if fmt != "tiff":
@@ -1544,19 +1674,73 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
     samples = planes[0] if len(planes) == 1 else np.dstack(planes)
 
     resolution = {} if dpi is None else {"resolution": dpi, "resolutionunit": "INCH"}
+    stored = _storage_options(storage, samples, quality)
 
-    def write(extratags: list[tuple]) -> bytes:
+    def write(extratags: list[tuple], how: dict) -> bytes:
+        how = dict(how)
+        overviews = storage.overviews if how.pop("overviews", False) else ()
         out = io.BytesIO()
-        tifffile.imwrite(out, samples, photometric="minisblack" if gray else "rgb", extrasamples=layout,
-                         compression="lzw", planarconfig=None if samples.ndim == 2 else "contig",
-                         extratags=extratags, metadata=None, **resolution)  # (no JSON shape description)
+        common = dict(photometric="minisblack" if gray else "rgb", extrasamples=layout, metadata=None,
+                      planarconfig=None if samples.ndim == 2 else "contig", **how)  # (no JSON shape description)
+        with tifffile.TiffWriter(out) as tif:
+            tif.write(samples, extratags=extratags, **common, **resolution)
+            if nodata_mask is not None:  # GDAL's layout: the mask after its image, ~valid, deflated
+                tif.write(~nodata_mask, subfiletype=_TIFF_MASK, photometric=_TIFF_MASK, compression="zlib",
+                          metadata=None, **({"tile": how["tile"]} if "tile" in how else {}))
+            for size in overviews:
+                tif.write(_overview(samples, size, valued=samples.dtype in VALUE_TYPES), subfiletype=1, **common)
+                if nodata_mask is not None:
+                    tif.write(~_overview(nodata_mask, size, valued=True), subfiletype=1 | _TIFF_MASK,
+                              photometric=_TIFF_MASK, compression="zlib", metadata=None,
+                              **({"tile": how["tile"]} if "tile" in how else {}))
         return out.getvalue()
 
+    carried = [(code, dtype, count, value, True) for code, dtype, count, value in tags]
     try:
-        return write([(code, dtype, count, value, True) for code, dtype, count, value in tags])
+        return write(carried, stored)
+    except Exception as exc:  # noqa: BLE001 - a source's storage never fails its output: LZW strips then
+        if stored != {"compression": "lzw"}:
+            _log.warning("TIFF written LZW-compressed in strips: its source's storage %s failed: %s", storage,
+                         _reason(exc))
+    try:
+        return write(carried, {"compression": "lzw"})
     except Exception as exc:  # noqa: BLE001 - a source's odd tag never fails its output: written without tags
         _log.warning("TIFF written without its carried tags, which tifffile refused: %s", _reason(exc))
-        return write([])
+        return write([], {"compression": "lzw"})
+
+
+def _storage_options(storage: TiffStorage | None, samples: np.ndarray, quality: int) -> dict:
+    """tifffile's options that store ``samples`` as ``storage`` says: ``compression`` (and its
+    level), ``predictor``, ``tile``, and ``overviews`` (a flag) when it has any."""
+    if storage is None:
+        return {"compression": "lzw"}
+    compression = TIFF_COMPRESSIONS.get(storage.compression, "lzw")
+    channels = 1 if samples.ndim == 2 else samples.shape[2]
+    if compression == "jpeg" and not (samples.dtype == np.uint8 and channels in (1, 3)):
+        compression = "zlib"  # (JPEG holds 8-bit gray or colour; an alpha or a band would be lost)
+    if compression == "webp" and not (samples.dtype == np.uint8 and channels in (3, 4)):
+        compression = "zlib"
+    options: dict = {"compression": compression}
+    if compression == "jpeg":
+        options["compressionargs"] = {"level": int(quality)}
+    if compression in _PREDICTED and storage.predictor in (2, 3):
+        options["predictor"] = storage.predictor if samples.dtype.kind == "f" else 2
+    if storage.tile is not None and all(t % 16 == 0 and t > 0 for t in storage.tile):
+        options["tile"] = storage.tile
+    if storage.overviews:
+        options["overviews"] = True
+    return options
+
+
+def _overview(samples: np.ndarray, size: tuple[int, int], valued: bool) -> np.ndarray:
+    """``samples`` (H×W or H×W×C) at ``size`` (rows, columns): the area average for levels, the
+    nearest sample for values (and masks), which no average may invent."""
+    h, w = size
+    if not valued and samples.dtype in (np.uint8, np.uint16):
+        return cv2.resize(samples, (w, h), interpolation=cv2.INTER_AREA)
+    rows = np.minimum(((np.arange(h) + 0.5) * samples.shape[0] / h).astype(np.intp), samples.shape[0] - 1)
+    cols = np.minimum(((np.arange(w) + 0.5) * samples.shape[1] / w).astype(np.intp), samples.shape[1] - 1)
+    return samples[rows][:, cols]
 
 
 def _encode_hgt(rgb: np.ndarray, gray: bool) -> bytes:

@@ -619,14 +619,17 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
         if mask.any():
             row["mask_source"] = "alpha"
             return mask
-    if config.masks != "detect" and image.nodata is not None:  # a tile's declared nodata value
-        mask = mask_from_nodata(image.samples, image.nodata)
+    if config.masks != "detect" and (image.nodata is not None or image.nodata_mask is not None):
+        # a tile's declared nodata value, and its internal nodata mask (GDAL's), together
+        mask = None if image.nodata is None else mask_from_nodata(image.samples, image.nodata)
+        if image.nodata_mask is not None:
+            mask = image.nodata_mask if mask is None else mask | image.nodata_mask
         if mask is not None and mask.any():
             row["mask_source"] = "nodata"
             return mask
     if config.masks == "load":
         raise MaskError("no mask found (looked for a list entry, <stem>_mask.png, the masks/ tree, "
-                        "transparent pixels and a TIFF's nodata value) and detection is off (--masks load)")
+                        "transparent pixels and a TIFF's nodata value or mask) and detection is off (--masks load)")
     if config.masks == "auto" and image.values is not None:
         # A raster of values (an elevation model) marks what is missing with its nodata value or NaN. Its
         # proxy's 0 and 65535 are its least and greatest values (a sea at 0 m), not a scanner's black and
@@ -860,6 +863,8 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
                        icc_profile=image.icc_profile, exif=image.exif,  # its colours' meaning, the camera's record
                        xmp=image.xmp, iptc=image.iptc,  # captions, keywords, rights
                        dpi=image.dpi, text=image.text,  # a scan's print size; a PNG's text, a JPEG's comments
+                       # a TIFF's compression, tiles and overviews; its nodata mask where still nodata
+                       tiff_storage=image.tiff_storage, nodata_mask=_still_nodata(image, w.mask),
                        png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
     key = output_key(w.item.image_id, fmt)
     row["output_sha256"] = sha256_hex(out)
@@ -878,6 +883,14 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
     timer.add("write", t)
     if row["status"] is None:
         row["status"] = "ok"
+
+
+def _still_nodata(image: DecodedImage, filled: np.ndarray | None) -> np.ndarray | None:
+    """The pixels a TIFF's internal nodata mask marks that the restoration did not fill (left beyond
+    ``--max-fill-distance``, or outside a loaded mask's hole), for the output's own mask."""
+    if image.nodata_mask is None:
+        return None
+    return image.nodata_mask if filled is None else image.nodata_mask & ~filled
 
 
 def _leave_far_pixels(w: Work, distance: float, restored: np.ndarray, fill16: np.ndarray | None,

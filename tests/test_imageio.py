@@ -12,6 +12,7 @@ from skimage import data
 
 from inpaint_core.errors import DecodeError, ImageTooLargeError, MaskError, UnsupportedImageError
 from inpaint_core.imageio import (
+    TiffStorage,
     apply_orientation,
     decode_image,
     decode_mask,
@@ -878,6 +879,89 @@ def test_a_pngs_text_and_a_jpegs_comments_are_carried_into_outputs_of_their_kind
     out = decode_image(encode_image(rgb, "jpeg", text=jpeg.text, iptc=IIM))
     assert out.text == jpeg.text and out.iptc == IIM
     assert decode_image(encode_image(rgb, "png", text=jpeg.text)).text == ()
+
+
+def _with_mask_page(image: np.ndarray, valid: np.ndarray, mask_kw: dict | None = None, **kw) -> bytes:
+    """A TIFF as GDAL writes one with an internal mask: the image, then its per-dataset mask."""
+    tifffile = pytest.importorskip("tifffile")
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        tif.write(image, metadata=None, **{"photometric": "rgb", **kw})
+        tif.write(valid, subfiletype=4, photometric=4, metadata=None, **(mask_kw or {"compression": "zlib"}))
+    return buf.getvalue()
+
+
+def test_a_tiffs_internal_nodata_mask_marks_its_missing_pixels():
+    """GDAL's internal mask (an IFD of the image's size, NewSubfileType and Photometric "mask", 1 bit,
+    0 = nodata) is the nodata of the pixels, turned with them; a mask IFD of another size is not it;
+    a mask IFD whose samples cannot be read fails the image instead of being guessed."""
+    rgb = np.random.default_rng(3).integers(0, 256, (10, 14, 3)).astype(np.uint8)
+    valid = np.ones((10, 14), bool)
+    valid[2:5, 3:9] = False
+    for dtype in (np.uint8, np.uint16, np.float32):
+        decoded = decode_image(_with_mask_page(rgb.astype(dtype), valid))
+        assert np.array_equal(decoded.nodata_mask, ~valid), dtype
+    for dtype in (np.uint8, np.uint16, np.float32):  # (Pillow, OpenCV and tifffile turn them)
+        turned = decode_image(_with_mask_page(rgb.astype(dtype), valid, extratags=[(274, "H", 1, 6, True)]))
+        assert turned.size == (10, 14) and np.array_equal(turned.nodata_mask, np.rot90(~valid, -1)), dtype
+        assert np.array_equal(turned.samples[..., 0], np.rot90(rgb[..., 0], -1).astype(dtype))
+    assert decode_image(_with_mask_page(rgb, valid[:5])).nodata_mask is None
+    assert decode_image(_tiff(rgb, photometric="rgb")).nodata_mask is None
+    blob = bytearray(_with_mask_page(rgb, valid))
+    tifffile = pytest.importorskip("tifffile")
+    with tifffile.TiffFile(io.BytesIO(bytes(blob))) as tif:
+        at = tif.pages[1].dataoffsets[0]
+    blob[at:at + 8] = b"\xde\xad\xbe\xef" * 2  # the mask's deflate stream, broken
+    with pytest.raises(DecodeError, match="nodata mask"):
+        decode_image(bytes(blob))
+
+
+def test_a_tiff_output_is_stored_as_its_source_with_its_overviews_made_again():
+    """A tiled JPEG TIFF with two overviews (an orthophoto COG's layout) comes back JPEG-compressed in
+    the same tiles with overviews of the same sizes, made from the restored pixels; a float elevation
+    model keeps deflate with the floating-point predictor, its overviews picking samples (no invented
+    heights); JPEG for samples it cannot hold (alpha, 16 bits) becomes deflate; a nodata mask is
+    written as GDAL's internal mask, at each overview too."""
+    tifffile = pytest.importorskip("tifffile")
+    yy, xx = np.mgrid[0:96, 0:128]
+    rgb = np.dstack([128 + 60 * np.sin(xx / 9), 128 + 60 * np.cos(yy / 7), 100 + 0 * xx]).astype(np.uint8)
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        for level in (1, 2, 4):
+            tif.write(np.ascontiguousarray(rgb[::level, ::level]), photometric="rgb", tile=(32, 32), compression="jpeg",
+                      subfiletype=0 if level == 1 else 1, metadata=None)
+    source = decode_image(buf.getvalue())
+    assert source.tiff_storage == TiffStorage(7, 1, (32, 32), ((48, 64), (24, 32)))
+    nodata = np.zeros((96, 128), bool)
+    nodata[:8, :16] = True
+    out = encode_image(source.rgb, "tiff", tiff_storage=source.tiff_storage, nodata_mask=nodata, jpeg_quality=90)
+    with tifffile.TiffFile(io.BytesIO(out)) as tif:
+        pages = [(p.subfiletype, p.photometric, p.compression, p.shape[:2], p.tilelength) for p in tif.pages]
+        # (JPEG colour is stored YCbCr, Photometric 6, as GDAL stores it)
+        assert pages == [(0, 6, 7, (96, 128), 32), (4, 4, 8, (96, 128), 32), (1, 6, 7, (48, 64), 32),
+                         (5, 4, 8, (48, 64), 32), (1, 6, 7, (24, 32), 32), (5, 4, 8, (24, 32), 32)]
+        half = cv2.resize(source.rgb, (64, 48), interpolation=cv2.INTER_AREA)  # made from the pixels given
+        assert np.abs(tif.pages[2].asarray().astype(int) - half).mean() < 3
+        assert np.array_equal(tif.pages[5].asarray(), ~nodata[2::4, 2::4])
+    decoded = decode_image(out)
+    assert np.array_equal(decoded.nodata_mask, nodata) and np.abs(decoded.rgb.astype(int) - source.rgb).mean() < 3
+
+    dem = (1000 + 300 * np.sin(xx / 20) * np.cos(yy / 15)).astype(np.float32)
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        tif.write(dem, photometric="minisblack", compression="zlib", predictor=3, metadata=None)
+        tif.write(dem[::2, ::2], photometric="minisblack", compression="zlib", predictor=3, subfiletype=1,
+                  metadata=None)
+    source = decode_image(buf.getvalue())
+    assert source.tiff_storage == TiffStorage(8, 3, None, ((48, 64),))
+    out = encode_image(source.values, "tiff", gray=True, tiff_storage=source.tiff_storage)
+    with tifffile.TiffFile(io.BytesIO(out)) as tif:
+        assert [(p.compression, p.predictor, p.shape) for p in tif.pages] == [(8, 3, (96, 128)), (8, 3, (48, 64))]
+        assert set(np.unique(tif.pages[1].asarray())) <= set(np.unique(dem))  # picked, not averaged
+    for pixels, alpha in ((rgb.astype(np.uint16) * 257, None), (rgb, rgb[..., 0])):
+        out = encode_image(pixels, "tiff", alpha=alpha, tiff_storage=TiffStorage(7, 1, (32, 32)))
+        with tifffile.TiffFile(io.BytesIO(out)) as tif:
+            assert tif.pages[0].compression == 8 and np.array_equal(tif.pages[0].asarray()[..., :3], pixels)
 
 
 def test_an_hgt_tiles_name_places_it_on_the_map():

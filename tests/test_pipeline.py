@@ -819,6 +819,49 @@ def test_a_pngs_text_and_a_jpegs_comment_reach_their_restored_outputs(tmp_path):
     assert Image.open(io.BytesIO(read_uri(rows["box"]["output_uri"]))).info["comment"] == b"Box 12, No. 4"
 
 
+def test_an_orthophoto_with_an_internal_mask_is_filled_there_and_stored_as_it_was(tmp_path):
+    """An orthophoto COG's layout: JPEG tiles, two overviews and GDAL's internal nodata mask over a
+    missing strip and block, whose pixels are black-ish JPEG noise. The mask is the hole (exactly, with
+    no detection); the output keeps JPEG tiles and overviews made from the restored pixels, and has
+    no mask left; with --max-fill-distance the pixels left unfilled are its mask."""
+    import tifffile
+
+    yy, xx = np.mgrid[0:256, 0:320]
+    photo = np.dstack([128 + 60 * np.sin(xx / 20), 128 + 60 * np.cos(yy / 15), 100 + 40 * np.sin((xx + yy) / 25)])
+    valid = np.ones((256, 320), bool)
+    valid[50:90, 100:165], valid[200:210, :] = False, False
+    truth, photo = photo, np.where(valid[..., None], photo, 3)
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        tif.write(photo.astype(np.uint8), photometric="rgb", tile=(128, 128), compression="jpeg", metadata=None)
+        tif.write(valid, subfiletype=4, photometric=4, compression="zlib", metadata=None)
+        for level in (2, 4):
+            tif.write(photo[::level, ::level].astype(np.uint8), photometric="rgb", tile=(128, 128), compression="jpeg",
+                      subfiletype=1, metadata=None)
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ortho.tif").write_bytes(buf.getvalue())
+    source = tree_digest(tmp_path / "src")
+    for name, extra in (("filled", {}), ("near", {"max_fill_distance": 4})):
+        run(tmp_path / "src", tmp_path / name, output_format="same", method="telea", **extra)
+        [row] = manifest.read_manifest(Location(str(tmp_path / name))).to_pylist()
+        assert (row["status"], row["mask_source"]) == ("ok", "nodata"), row["error"]
+        assert row["hole_fraction"] == pytest.approx((~valid).mean())
+        with tifffile.TiffFile(io.BytesIO(read_uri(row["output_uri"]))) as tif:
+            images = [p for p in tif.pages if not p.subfiletype & 4]
+            masks = [p for p in tif.pages if p.subfiletype & 4]
+            assert [(p.compression, p.tilelength, p.shape[:2]) for p in images] == \
+                [(7, 128, (256, 320)), (7, 128, (128, 160)), (7, 128, (64, 80))]
+            out = images[0].asarray()
+            if name == "filled":
+                assert np.abs(out[~valid].astype(int) - truth[~valid]).mean() < 25  # filled, not left black
+                assert masks == []
+            else:
+                left = ~masks[0].asarray()
+                assert row["left_unfilled"] == pytest.approx(left.mean()) and 0 < left.sum() < (~valid).sum()
+                assert not (left & valid).any() and len(masks) == 3 and np.abs(out[left].astype(int) - 3).mean() < 6
+    assert tree_digest(tmp_path / "src") == source
+
+
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
     good_collection(str(tmp_path / "src"), n=4)
     first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")

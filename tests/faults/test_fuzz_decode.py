@@ -79,7 +79,22 @@ def _seeds() -> list[bytes]:
         _save(rgb, "TIFF", dpi=(600, 600), tiffinfo={270: "Kirchenbuch", 315: "Archiv", 33432: "(c)"}),
         # a PNG's text chunks (tEXt, zTXt, iTXt) and a JPEG's comments
         _save(rgb, "PNG", pnginfo=_png_text()), _save(rgb, "JPEG", comment=b"Box 12"),
+        # an orthophoto COG's layout: JPEG tiles, an internal nodata mask, an overview and its mask
+        _orthophoto(np.asarray(rgb)),
     ]
+
+
+def _orthophoto(rgb: np.ndarray) -> bytes:
+    tifffile = pytest.importorskip("tifffile")
+    valid = np.ones(rgb.shape[:2], bool)
+    valid[2:6, 3:9] = False
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        tif.write(rgb, photometric="rgb", tile=(16, 16), compression="jpeg", metadata=None)
+        tif.write(valid, subfiletype=4, photometric=4, compression="zlib", metadata=None)
+        tif.write(rgb[::2, ::2].copy(), photometric="rgb", compression="jpeg", subfiletype=1, metadata=None)
+        tif.write(valid[::2, ::2].copy(), subfiletype=5, photometric=4, compression="zlib", metadata=None)
+    return buf.getvalue()
 
 
 def _png_text():
