@@ -199,7 +199,7 @@ def restore(
     max_in_flight = 2 * n_workers + 1  # enough to keep every worker busy, bounded so memory stays flat
     labels: dict[int, str] = {}
     seen = {"discovered": 0, "listing_done": False, "logged_failures": 0, "progress_at": 0.0, "bands_dropped": 0,
-            "values_viewed": 0}
+            "values_viewed": 0, "pages_dropped": 0}
 
     def collect(fut) -> None:
         s = fut.result()
@@ -210,6 +210,7 @@ def restore(
         failures.extend(s["failures"][: max(0, 50 - len(failures))])
         seen["bands_dropped"] += s.get("bands_dropped", 0)
         seen["values_viewed"] += s.get("values_viewed", 0)
+        seen["pages_dropped"] += s.get("pages_dropped", 0)
         logger.info("%s: %d images, %d ok, %d skipped, %d failed, %d up to date", labels.pop(s["shard"]),
                     s["images"], s["ok"], s["skipped"], s["failed"], s["up_to_date"])
         for image_id, error in s["failures"]:
@@ -252,10 +253,15 @@ def restore(
         logger.warning("%d images were rasters of values (an elevation model, say) that %s outputs cannot hold: "
                        "written as a view of their range, without their values (manifest column sample_format); "
                        "--output-format tiff or same keeps them", seen["values_viewed"], output_format)
+    if seen["pages_dropped"]:
+        logger.warning("%d images were multi-page TIFFs (a document's pages): only their first page was restored "
+                       "and written (manifest column pages); split the pages into files to restore each",
+                       seen["pages_dropped"])
     summary = {"run_id": run_id, "flow_run_id": str(ctx.flow_run.id), "flow_run_name": ctx.flow_run.name,
                "source": src.uri(), "dest": dst.uri(), "method": method,
                "settings_hash": config.settings_hash(), "seconds": round(time.perf_counter() - started, 3),
                **totals, "bands_dropped": seen["bands_dropped"], "values_viewed": seen["values_viewed"],
+               "pages_dropped": seen["pages_dropped"],
                "stage_ms": stage_ms, "failures": failures,
                "manifest": dst.uri(f"manifest/run={run_id}")}
     if contact_sheet and totals["ok"]:

@@ -152,6 +152,9 @@ class DecodedImage:
             IFD of the first page's size with NewSubfileType and PhotometricInterpretation "mask",
             as ``GDAL_TIFF_INTERNAL_MASK`` and orthophoto COGs write it) says a pixel is nodata, in
             the same orientation; ``None`` when there is none.
+        pages: the full-resolution images of a multi-page TIFF (a document's pages; not its
+            overviews or masks), counted among its first 65 IFDs; 1 for other sources. Only the
+            first is decoded.
         tiff_storage: how a TIFF stores its pixels (:class:`TiffStorage`: compression, predictor,
             tiles, overviews), for a TIFF output to store them the same way (of a TIFF stored
             rotated, only its compression and predictor); ``None`` for other formats.
@@ -199,6 +202,7 @@ class DecodedImage:
     text: tuple[tuple[bytes, bytes], ...] = ()
     nodata_mask: np.ndarray | None = None
     tiff_storage: TiffStorage | None = None
+    pages: int = 1
 
     @property
     def bit_depth(self) -> int:
@@ -319,7 +323,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
     if fmt == "TIFF":  # (Pillow turns an 8-bit TIFF's pixels as it loads them: `orientation` is then 1)
         stored = _tiff_orientation(data)
         tags, dpi = _tiff_carried(data, stored), _tiff_dpi(data)
-        nodata_mask, storage = _tiff_pages(data, stored)
+        nodata_mask, storage, pages = _tiff_pages(data, stored)
 
     def orient(a: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else apply_orientation(a, orientation)
@@ -332,7 +336,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
                         dpi=_oriented_dpi(dpi, stored),  # the dpi of the pixels as stored, turned with them
                         text=_text_of(data) if fmt in ("PNG", "JPEG") else (),
                         nodata_mask=None if nodata_mask is None else apply_orientation(nodata_mask, stored),
-                        tiff_storage=storage if fmt == "TIFF" else None)
+                        tiff_storage=storage if fmt == "TIFF" else None, pages=pages if fmt == "TIFF" else 1)
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -639,7 +643,7 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
     sixteen = arr.dtype == np.uint16
     mode = ("L" if layout.colour == 1 else "RGB") + ("A" if a is not None else "")
     nodata = _tiff_nodata(data)
-    nodata_mask, storage = _tiff_pages(data, orientation)
+    nodata_mask, storage, pages = _tiff_pages(data, orientation)
     if valued:
         span = sample_span(colour, nodata)
         if nodata is None and colour.dtype.kind == "f" and np.isnan(colour).any():
@@ -657,16 +661,19 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc, nodata=nodata,
         values=values if valued else None, value_span=span if valued else None, exif=_exif_of_tags(tags),
         dpi=_oriented_dpi(_tiff_dpi(data), orientation), nodata_mask=orient(nodata_mask), tiff_storage=storage,
+        pages=pages,
         **dict(zip(("xmp", "iptc"), _xmp_iptc(data))))
 
 
-def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffStorage | None]:
-    """``(nodata_mask, storage)`` of a TIFF: its internal nodata mask (:attr:`DecodedImage.nodata_mask`)
-    in the stored orientation, ``True`` = nodata, or ``None``; and how it stores its first page
-    (:class:`TiffStorage`; no tiles or overviews when ``orientation`` turns the pixels). The mask is
+def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffStorage | None, int]:
+    """``(nodata_mask, storage, pages)`` of a TIFF: its internal nodata mask
+    (:attr:`DecodedImage.nodata_mask`) in the stored orientation, ``True`` = nodata, or ``None``; how
+    it stores its first page (:class:`TiffStorage`; no tiles or overviews when ``orientation`` turns
+    the pixels); and its count of full-resolution images (:attr:`DecodedImage.pages`). The mask is
     the first of the IFDs after the first (at most :data:`_MASK_PAGES_LOOKED_AT`) that is a
     transparency mask of one sample and the first page's size; the overviews are the reduced-resolution
-    pages among them. A single-page TIFF is known from its first IFD alone (tifffile is not opened).
+    pages among them, the other pages the document's. A single-page TIFF is known from its first IFD
+    alone (tifffile is not opened).
 
     Raises:
         DecodeError: the mask's IFD is there but its samples cannot be read (which pixels are
@@ -674,7 +681,7 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
     """
     ifd = _tiff_ifd(data)
     if ifd is None:
-        return None, None
+        return None, None, 1
     try:
         with _quiet():
             compression, predictor = (int(_as_ints(ifd.get(tag, 1))[0]) for tag in (259, 317))
@@ -685,13 +692,13 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
     upright = orientation == 1
     storage = TiffStorage(compression, predictor, tile if upright else None)
     if not ifd.next:
-        return None, storage
+        return None, storage, 1
     import tifffile
 
     log = logging.getLogger("tifffile")
     level = log.level
     log.setLevel(logging.CRITICAL)
-    mask, overviews = None, []
+    mask, overviews, pages = None, [], 1
     try:
         with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
             first = tif.pages[0]
@@ -709,6 +716,8 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
                         mask = (index, page)
                 elif kind & 1 and page.samplesperpixel == samples and page.imagelength < size[0]:
                     overviews.append((page.imagelength, page.imagewidth))
+                elif not kind & (1 | _TIFF_MASK):
+                    pages += 1
             if mask is not None:
                 index, page = mask
                 try:
@@ -728,7 +737,7 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
                           f"{size[1]}x{size[0]}")
     if upright and overviews:
         storage = replace(storage, overviews=tuple(sorted(set(overviews), reverse=True)))
-    return (None if mask is None else mask == 0), storage
+    return (None if mask is None else mask == 0), storage, pages
 
 
 def _tiff_nodata(data: bytes) -> str | None:

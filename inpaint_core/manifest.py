@@ -27,7 +27,7 @@ from .storage import Location
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = "1.5"
+SCHEMA_VERSION = "1.6"
 STATUSES = ("ok", "skipped", "failed")
 STAGES = ("read", "decode", "mask", "edges", "inpaint", "blend", "score", "write")
 
@@ -48,6 +48,8 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
                                    "or float samples, or 32-bit uint ones; a TIFF output keeps them"),
     ("extra_bands", pa.int32(), "bands of a TIFF source past colour and alpha (a near-infrared band, say): a "
      "TIFF output keeps them, their hole filled by the spline; other formats drop them"),
+    ("pages", pa.int32(), "images of a multi-page TIFF source (its pages, not its overviews or masks; counted to "
+                          "65): only the first is restored and written; null for a single image"),
     ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | nodata | detect:NAMES (joined by +) | none"),
     ("mask_uri", pa.string(), "URI of the mask file, when one was loaded"),
     ("mask_sha256", pa.string(), "sha256 of the mask file bytes, when one was loaded"),

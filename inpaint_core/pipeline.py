@@ -479,6 +479,7 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     row["width"], row["height"] = image.size
     row["bit_depth"], row["sample_format"] = image.bit_depth, image.sample_format
     row["extra_bands"] = 0 if image.extra is None else int(image.extra.shape[2])
+    row["pages"] = image.pages if image.pages > 1 else None  # a document's pages past the first are not restored
     t = timer.add("decode", t)
 
     w.mask = mask = _find_mask(w, config, mask_bytes)
@@ -973,6 +974,9 @@ def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Lo
     dropped = sum(1 for r in not_tiff if r.get("extra_bands"))
     # rasters of values written as a view of their range (a PNG of an elevation model): the values are not in it
     viewed = sum(1 for r in not_tiff if r.get("sample_format") not in (None, "uint") or (r.get("bit_depth") or 0) > 16)
+    # multi-page TIFFs (a document's pages): only the first page is restored and written
+    paged = sum(1 for r in rows if r.get("output_uri") and (r.get("pages") or 1) > 1)
     return {"shard": shard, "images": len(works), "up_to_date": sum(w.up_to_date for w in works),
             **counts, "part": part, "stage_ms": stage_ms, "bands_dropped": dropped, "values_viewed": viewed,
+            "pages_dropped": paged,
             "failures": [(r["image_id"], r["error"]) for r in rows if r["status"] == "failed"][:20]}

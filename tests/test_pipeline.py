@@ -862,6 +862,43 @@ def test_an_orthophoto_with_an_internal_mask_is_filled_there_and_stored_as_it_wa
     assert tree_digest(tmp_path / "src") == source
 
 
+def test_a_multi_page_tiff_is_restored_by_its_first_page_and_says_so(tmp_path):
+    """A three-page TIFF document (with an overview of its first page) beside a one-page scan: the
+    first page is restored and written, the row's `pages` counts the document's three (not the
+    overview), and the run's summary counts one image whose pages past the first were not written."""
+    import tifffile
+
+    from .collections import hole_mask, png_bytes, write
+
+    rng = np.random.default_rng(7)
+    pages = [rng.integers(0, 256, (64, 96, 3)).astype(np.uint8) for _ in range(3)]
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        tif.write(pages[0], photometric="rgb", metadata=None)
+        tif.write(pages[0][::2, ::2].copy(), photometric="rgb", subfiletype=1, metadata=None)
+        for page in pages[1:]:
+            tif.write(page, photometric="rgb", subfiletype=2, metadata=None)
+    write(tmp_path / "src", "letter.tif", buf.getvalue())
+    write(tmp_path / "src", "scan.tif", _tiff_bytes(pages[1]))
+    for name in ("letter", "scan"):
+        write(tmp_path / "src", f"{name}_mask.png", png_bytes((hole_mask(64, 96, seed=1) * 255).astype(np.uint8)))
+    summary = run(tmp_path / "src", tmp_path / "dest", output_format="same", method="telea")
+    rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()}
+    assert {r["status"] for r in rows.values()} == {"ok"}
+    assert (rows["letter.tif"]["pages"], rows["scan.tif"]["pages"]) == (3, None)
+    assert summary["pages_dropped"] == 1
+    with tifffile.TiffFile(io.BytesIO(read_uri(rows["letter.tif"]["output_uri"]))) as tif:
+        assert tif.pages[0].shape == (64, 96, 3)
+
+
+def _tiff_bytes(rgb: np.ndarray) -> bytes:
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, rgb, photometric="rgb", metadata=None)
+    return buf.getvalue()
+
+
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
     good_collection(str(tmp_path / "src"), n=4)
     first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")
