@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import InpaintError, StorageError, StoragePermanentError
 from .imageio import IMAGE_EXTENSIONS, decode_image, decode_mask, eight_bit_view
+from .masks.load import missing_pixels
 from .perceptual import fid_from_features
 from .quality import score_reference
 from .storage import Location
@@ -121,8 +122,9 @@ def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bi
     """Every (image, mask) case of the protocol, bin by bin (masks: an index.csv or a folder,
     see :func:`read_mask_index`).
 
-    An image that cannot be decoded or is smaller than the crop, and a mask that cannot be decoded,
-    are left out with their reason, as ``{"kind": "image"|"mask", "file": URL, "reason": ...}`` rows
+    An image that cannot be decoded, is smaller than the crop or has pixels that hold no picture in
+    it (:func:`~inpaint_core.masks.load.missing_pixels`: nodata, transparency), and a mask that
+    cannot be decoded, are left out with their reason, as ``{"kind": "image"|"mask", "file": URL, "reason": ...}`` rows
     appended to ``left_out``; the other cases keep the masks they would have had (an image's masks
     follow its place among all the images, readable or not), so one broken file changes no other
     case. Nothing readable at all is an error.
@@ -141,9 +143,15 @@ def protocol_cases(images_url: str, masks_index_url: str, *, size: int = 256, bi
     crops, bad = {}, []
     for k in keys:
         try:
-            rgb, _ = eight_bit_view(decode_image(images.read(k)))  # what a restore's model sees
+            image = decode_image(images.read(k))
+            rgb, _ = eight_bit_view(image)  # what a restore's model sees
             why = (None if min(rgb.shape[:2]) >= size
                    else f"image {rgb.shape[1]}x{rgb.shape[0]} is smaller than the {size}x{size} crop")
+            missing = missing_pixels(image) if why is None else None
+            voids = 0 if missing is None else int(center_crop(missing, size).sum())
+            if voids:
+                why = (f"{voids} pixels of its {size}x{size} crop are nodata or transparent: no truth to score "
+                       "a fill against there (evaluate on complete images or tiles)")
         except InpaintError as exc:
             why = exc
         if why is None:

@@ -117,6 +117,24 @@ def test_unreadable_images_and_masks_are_left_out_with_their_reason_and_change_n
         list(protocol_cases(images, masks, size=64))
 
 
+def test_an_image_with_nodata_or_transparency_in_its_crop_is_left_out_saying_so(tiny_protocol, tmp_path):
+    """A PNG with a transparent corner inside the centre crop has no truth there to score against: it is
+    left out with the count; one whose transparency lies outside the crop is scored as before."""
+    images, masks = tiny_protocol
+    photo = np.dstack([skdata.coffee()[:100, :100], np.full((100, 100), 255, np.uint8)])
+    inside, outside = photo.copy(), photo.copy()
+    inside[30:40, 30:40, 3] = 0  # in the 64 px centre crop (18..82)
+    outside[:10, :10, 3] = 0
+    write(tmp_path, "images/1.png", png_bytes(inside))
+    write(tmp_path, "images/2.png", png_bytes(outside))
+    left_out = []
+    cases = list(protocol_cases(images, masks, size=64, left_out=left_out))
+    assert "1.png" not in {c.image_id for c in cases} and "2.png" in {c.image_id for c in cases}
+    assert [(r["file"].rsplit("/", 1)[-1], r["reason"]) for r in left_out] == [
+        ("1.png", "100 pixels of its 64x64 crop are nodata or transparent: no truth to score a fill against "
+                  "there (evaluate on complete images or tiles)")]
+
+
 def test_a_mask_folder_with_an_unreadable_mask_is_binned_without_it(tiny_protocol, tmp_path):
     folder = _own_masks(tmp_path, [0.36, 0.33])
     (tmp_path / "own" / "m1.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")

@@ -110,3 +110,49 @@ def test_image_side_crops_whole_scenes_of_large_photos(tmp_path):
     assert sum(both(it) for it in native_items) <= 2  # only a crop straddling the middle column
     with pytest.raises(ValueError, match="image_side .* at least the crop size"):
         InpaintingDataset([str(tmp_path / "big")], size=64, image_side=32)
+
+
+def test_voids_and_transparency_are_never_ground_truth(tmp_path):
+    """An elevation tile with a void block and void specks everywhere (SRTM's -32768), an
+    orthophoto-like PNG whose left half is transparent (its colour there pure green), and a tile
+    that is all void: no crop holds a void's level or the hidden green (crops avoid them where they
+    can, the rest is filled from the crop), and the all-void tile is replaced, named with why."""
+    import io
+
+    import tifffile
+
+    yy, xx = np.mgrid[0:256, 0:256]
+    dem = (1000 + 400 * np.sin(xx / 30) * np.cos(yy / 25)).astype(np.int16)
+    dem[:, :128] = -32768
+    dem[np.random.default_rng(0).random(dem.shape) < 0.01] = -32768
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, dem, photometric="minisblack", extratags=[(42113, "s", 0, "-32768", True)])
+    write(tmp_path, "dem/N10E010.tif", buf.getvalue())
+    rgba = np.dstack([skdata.astronaut()[:256, :256], np.full((256, 256), 255, np.uint8)])
+    rgba[:, :128] = (0, 255, 0, 0)
+    write(tmp_path, "cut/out.png", png_bytes(rgba))
+    ds = InpaintingDataset([str(tmp_path / "dem"), str(tmp_path / "cut")], size=64, seed=2)
+    for epoch in range(6):
+        ds.set_epoch(epoch)
+        dem_item, cut_item = ds[0], ds[1]
+        assert dem_item["unreadable"] == "" and cut_item["unreadable"] == ""
+        # the proxy maps the tile's least height to 0 (-1 here): a void would be far below it
+        assert dem_item["image"].min() > -1.0 - 1e-6 and (dem_item["image"] > -0.999).float().mean() > 0.99
+        green = (cut_item["image"][1] > 0.99) & (cut_item["image"][0] < -0.99) & (cut_item["image"][2] < -0.99)
+        assert not green.any()
+    write(tmp_path, "void/N00E000.tif", _all_void())
+    item = InpaintingDataset([str(tmp_path / "void"), str(tmp_path / "cut")], size=64, seed=2)[0]
+    url, _, why = item["unreadable"].partition("\t")
+    assert url.endswith("void/N00E000.tif") and "every pixel of the image is nodata or transparent" in why
+    assert item["image"].shape == (3, 64, 64)
+
+
+def _all_void() -> bytes:
+    import io
+
+    import tifffile
+
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, np.full((96, 96), -32768, np.int16), photometric="minisblack",
+                     extratags=[(42113, "s", 0, "-32768", True)])
+    return buf.getvalue()
