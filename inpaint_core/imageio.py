@@ -994,6 +994,105 @@ def _tags_of_exif(exif: bytes | None) -> tuple[tuple, ...]:
     return tuple((code, 2, len(v), v) for code, v in text)
 
 
+_EXIF_IFD, _GPS_IFD, _INTEROP_IFD, _MAKER_NOTE = 34665, 34853, 40965, 37500
+#: private tags tifffile writes in their place (it will not write 34665 or 34865), renamed afterwards
+_EXIF_STAND_INS = {_EXIF_IFD: 65000, _GPS_IFD: 65001}
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 4, 6: 1, 7: 1, 8: 2, 9: 4, 10: 4, 11: 4, 12: 8, 13: 4}
+_TYPE_COUNTS = {5: 2, 10: 2}  # rationals: two 4-byte numbers each
+
+
+def _exif_sub_ifds(exif: bytes | None) -> dict[int, list[tuple]]:
+    """The Exif and GPS IFDs of TIFF-structured EXIF bytes, ``{34665 | 34853: entries}``, each entry
+    ``(tag, type, count, little-endian value bytes)`` and an Interop IFD as a nested entry list, for a
+    TIFF output (which is little-endian). The MakerNote is left out: its vendor's offsets would point
+    nowhere once moved. ``{}`` when there are none or the bytes are unreadable."""
+    if not exif or exif[:4] not in (b"II*\x00", b"MM\x00*"):
+        return {}
+    order = "<" if exif[:2] == b"II" else ">"
+
+    def entries(at: int, depth: int) -> list[tuple]:
+        (count,) = struct.unpack_from(order + "H", exif, at)
+        out = []
+        for k in range(min(count, 1000)):
+            tag, kind, n = struct.unpack_from(order + "HHI", exif, at + 2 + 12 * k)
+            size = _TYPE_SIZES.get(kind)
+            if size is None or tag == _MAKER_NOTE:
+                continue
+            length = size * n * _TYPE_COUNTS.get(kind, 1)
+            where = at + 2 + 12 * k + 8
+            if length > 4:
+                (where,) = struct.unpack_from(order + "I", exif, where)
+            raw = exif[where:where + length]
+            if len(raw) < length:
+                continue  # points past the end: left out, as a broken tag never fails a photo
+            if tag == _INTEROP_IFD and depth == 0:
+                out.append((tag, 4, 1, entries(struct.unpack_from(order + "I", raw)[0], 1)))
+                continue
+            if order == ">" and size > 1:  # each number turned to little-endian
+                raw = np.frombuffer(raw, f">u{size}").astype(f"<u{size}").tobytes()
+            out.append((tag, kind, n, raw))
+        return out
+
+    found = {}
+    try:
+        (first,) = struct.unpack_from(order + "I", exif, 4)
+        (count,) = struct.unpack_from(order + "H", exif, first)
+        for k in range(count):
+            tag, kind, n, value = struct.unpack_from(order + "HHII", exif, first + 2 + 12 * k)
+            if tag in (_EXIF_IFD, _GPS_IFD) and kind in (4, 13) and n == 1:
+                found[tag] = entries(value, 0)
+    except (struct.error, ValueError):
+        return {}
+    return {tag: e for tag, e in found.items() if e}
+
+
+def _ifd_bytes(entries: list[tuple], at: int) -> bytes:
+    """A little-endian IFD of ``entries`` (:func:`_exif_sub_ifds`) placed at file offset ``at``: its
+    entries sorted by tag, no next IFD, then the values longer than 4 bytes and any nested IFD."""
+    entries = sorted(entries, key=lambda e: e[0])
+    head = 2 + 12 * len(entries) + 4
+    table, data = [struct.pack("<H", len(entries))], b""
+    for tag, kind, n, raw in entries:
+        if isinstance(raw, list):  # a nested IFD (Interop): written after the values, pointed to
+            raw = None, raw
+        if isinstance(raw, tuple):
+            nested_at = at + head + len(data) + (len(data) & 1)
+            data += b"\x00" * (len(data) & 1)
+            nested = _ifd_bytes(raw[1], nested_at)
+            table.append(struct.pack("<HHII", tag, 4, 1, nested_at))
+            data += nested
+        elif len(raw) <= 4:
+            table.append(struct.pack("<HHI", tag, kind, n) + raw.ljust(4, b"\x00"))
+        else:
+            data += b"\x00" * (len(data) & 1)  # values start on a word boundary
+            table.append(struct.pack("<HHII", tag, kind, n, at + head + len(data)))
+            data += raw
+    return b"".join(table) + b"\x00\x00\x00\x00" + data
+
+
+def _with_exif_ifds(tiff: bytes, ifds: dict[int, list[tuple]]) -> bytes:
+    """A little-endian ``tiff`` whose first IFD has stand-in entries (:data:`_EXIF_STAND_INS`) for
+    the ``ifds`` tags (34665, 34853): those IFDs appended, the entries renamed to them, pointing at
+    them, and the first IFD's entries sorted again; unchanged if it is not such a TIFF or has none."""
+    if tiff[:4] != b"II*\x00" or not ifds:
+        return tiff
+    out = bytearray(tiff)
+    (first,) = struct.unpack_from("<I", out, 4)
+    (count,) = struct.unpack_from("<H", out, first)
+    named = {stand_in: tag for tag, stand_in in _EXIF_STAND_INS.items() if tag in ifds}
+    for k in range(count):
+        at = first + 2 + 12 * k
+        code, kind, n = struct.unpack_from("<HHI", out, at)
+        if code in named and kind == 4 and n == 1:
+            out += b"\x00" * (len(out) & 1)
+            struct.pack_into("<HHII", out, at, named[code], 4, 1, len(out))
+            out += _ifd_bytes(ifds[named[code]], len(out))
+    table = sorted((bytes(out[first + 2 + 12 * k:first + 14 + 12 * k]) for k in range(count)),
+                   key=lambda e: struct.unpack_from("<H", e)[0])  # (entries hold no offsets to themselves)
+    out[first + 2:first + 2 + 12 * count] = b"".join(table)
+    return bytes(out)
+
+
 def _sane_dpi(dpi) -> tuple[float, float] | None:
     """``(x, y)`` pixels per inch when both are finite and between 1/1000 and a million; else None."""
     try:
@@ -1134,7 +1233,8 @@ def encode_image(
         icc_profile: an ICC profile to embed (PNG, JPEG, WebP, TIFF) when it describes the samples
             written (RGB, or GRAY for one channel); otherwise left out.
         exif: TIFF-structured EXIF bytes (:attr:`DecodedImage.exif`) to embed in a PNG, JPEG or WebP;
-            a TIFF gets its :data:`DESCRIPTIVE_TAGS` (those ``tiff_tags`` does not already hold).
+            a TIFF gets its :data:`DESCRIPTIVE_TAGS` (those ``tiff_tags`` does not already hold) and
+            its Exif and GPS IFDs (capture settings, dates, position; the MakerNote left out).
         xmp: an XMP packet (:attr:`DecodedImage.xmp`) to embed in a PNG, JPEG, WebP or TIFF (in a JPEG
             when it fits one segment, 65,504 bytes; otherwise left out).
         iptc: IPTC-IIM records (:attr:`DecodedImage.iptc`) to embed in a JPEG (APP13) or TIFF (tag
@@ -1168,6 +1268,8 @@ def encode_image(
                                              ((_TIFF_XMP, 1, xmp), (_TIFF_IPTC, 7, iptc)) if v)
         held = {tag[0] for tag in tiff_tags}
         tiff_tags += tuple(tag for tag in _tags_of_exif(exif) if tag[0] not in held)
+        exif_ifds = _exif_sub_ifds(exif)  # (a camera's Exif and GPS IFDs: appended after tifffile writes)
+        tiff_tags += tuple((_EXIF_STAND_INS[tag], 4, 1, 0) for tag in exif_ifds if tag not in held)
     dpi = _sane_dpi(dpi)
     valued = isinstance(rgb, np.ndarray) and rgb.dtype in VALUE_TYPES
     if fmt == "hgt":
@@ -1181,8 +1283,9 @@ def encode_image(
                              f"{getattr(nodata_mask, 'shape', '')}")
         nodata_mask = nodata_mask if fmt == "tiff" and nodata_mask.any() else None
     if extra is not None or valued or (fmt == "tiff" and (tiff_tags or dpi or tiff_storage or nodata_mask is not None)):
-        return _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags, dpi, tiff_storage,
-                                nodata_mask, jpeg_quality)
+        out = _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags, dpi, tiff_storage,
+                               nodata_mask, jpeg_quality)
+        return _with_exif_ifds(out, exif_ifds) if fmt == "tiff" else out
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         out = _encode_16bit(rgb, fmt, gray, alpha, png_compression)
         return _png_with_chunks(out, icc_profile, exif, gray and alpha is None, xmp, dpi, text) if fmt == "png" else out

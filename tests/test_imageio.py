@@ -848,6 +848,58 @@ def test_a_tiffs_description_artist_and_copyright_reach_every_output():
     assert decode_image(_tiff(np.zeros((8, 10, 3), np.uint8), photometric="rgb")).tiff_tags == ()  # {"shape": ...}
 
 
+def _big_endian_exif() -> bytes:
+    """TIFF-structured EXIF as a Motorola-order camera writes it: an Exif IFD with an exposure time
+    (RATIONAL), ISO (SHORT), a capture time (ASCII) and an Interop IFD."""
+    taken = b"2019:05:06 07:08:09\x00"
+    ifd0 = struct.pack(">H", 1) + struct.pack(">HHII", 34665, 4, 1, 26) + b"\x00" * 4
+    values = 26 + 2 + 12 * 4 + 4
+    interop = values + 8 + len(taken)
+    exif = (struct.pack(">H", 4) + struct.pack(">HHII", 33434, 5, 1, values)
+            + struct.pack(">HHIHH", 34855, 3, 1, 400, 0) + struct.pack(">HHII", 36867, 2, len(taken), values + 8)
+            + struct.pack(">HHII", 40965, 4, 1, interop) + b"\x00" * 4 + struct.pack(">II", 1, 250) + taken)
+    return b"MM\x00*" + struct.pack(">I", 8) + ifd0 + exif + struct.pack(">HHHI", 1, 1, 2, 4) + b"R98\x00" + b"\x00" * 4
+
+
+def test_a_photos_exif_ifds_go_into_a_tiff_output():
+    """A camera JPEG's Exif IFD (capture time, exposure, ISO), its GPS IFD and, from a Motorola-order
+    EXIF, its Interop IFD are written into a TIFF output (little-endian, the IFDs appended and
+    pointed to), beside tiles, overviews and a mask; its MakerNote, whose offsets would point
+    nowhere once moved, is left out; GDAL-style readers find them where Pillow and tifffile do."""
+    from PIL import Image
+    from PIL.TiffImagePlugin import IFDRational
+
+    tifffile = pytest.importorskip("tifffile")
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "Camera Co", 6
+    shot = exif.get_ifd(0x8769)
+    shot[0x9003], shot[0x829A], shot[0x8827], shot[0x927C] = "2020:01:02 03:04:05", IFDRational(1, 250), 400, b"mk\x01"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (IFDRational(52, 1), IFDRational(31, 1), IFDRational(1234, 100))
+    buf = io.BytesIO()
+    Image.fromarray(RGB).save(buf, "JPEG", exif=exif.tobytes())
+    photo = decode_image(buf.getvalue())
+    out = encode_image(photo.rgb, "tiff", exif=photo.exif, tiff_storage=TiffStorage(8, 2, (32, 32), ((48, 64),)),
+                       nodata_mask=np.eye(*photo.size[::-1], dtype=bool))
+    with Image.open(io.BytesIO(out)) as im:
+        tags = im.getexif()
+        assert tags[0x010F] == "Camera Co" and 0x0112 not in tags  # written turned: no orientation
+        assert dict(tags.get_ifd(0x8769)) == {0x9003: "2020:01:02 03:04:05", 0x829A: 0.004, 0x8827: 400}
+        assert dict(tags.get_ifd(0x8825)) == {1: "N", 2: (52.0, 31.0, 12.34)}
+    with tifffile.TiffFile(io.BytesIO(out)) as tif:
+        codes = [t.code for t in tif.pages[0].tags.values()]
+        assert codes == sorted(codes) and len(tif.pages) == 4  # image, mask, overview, its mask
+        assert tif.pages[0].tags["ExifTag"].value["DateTimeOriginal"] == "2020:01:02 03:04:05"
+    assert np.array_equal(decode_image(out).rgb, photo.rgb)
+    buf = io.BytesIO()
+    Image.fromarray(RGB).save(buf, "JPEG", exif=b"Exif\x00\x00" + _big_endian_exif())
+    with Image.open(io.BytesIO(encode_image(RGB, "tiff", exif=decode_image(buf.getvalue()).exif))) as im:
+        tags = im.getexif()
+        assert dict(tags.get_ifd(0x8769)) | {0xA005: 0} == {0x829A: 0.004, 0x8827: 400, 0x9003: "2019:05:06 07:08:09",
+                                                             0xA005: 0}
+        assert dict(tags.get_ifd(0xA005)) == {1: "R98"}
+
+
 def test_a_pngs_text_and_a_jpegs_comments_are_carried_into_outputs_of_their_kind():
     """A PNG's Title (tEXt), Description (zTXt) and Author (iTXt, UTF-8) come back in order, byte for
     byte, in 8-bit, 16-bit and gray + alpha PNG outputs; its XMP is the XMP's (not copied twice); a

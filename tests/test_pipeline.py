@@ -705,7 +705,8 @@ def test_a_float_raster_without_nodata_is_not_searched_for_black_and_white(tmp_p
 
 def test_a_photos_colour_profile_and_exif_reach_its_restored_output(tmp_path):
     """A wide-gamut photo's ICC profile and its EXIF (camera, capture time) come through a restore
-    run to the PNG output, the EXIF's orientation set to 1 as the pixels are written turned."""
+    run to the PNG output, the EXIF's orientation set to 1 as the pixels are written turned, and to
+    a TIFF output (its camera as TIFF tags, its capture time in its Exif IFD)."""
     from PIL import Image, ImageCms
 
     from .collections import hole_mask, png_bytes, write
@@ -727,6 +728,13 @@ def test_a_photos_colour_profile_and_exif_reach_its_restored_output(tmp_path):
     assert out.info.get("icc_profile") == profile and out.size == (64, 96)
     tags = out.getexif()
     assert tags[0x0112] == 1 and tags[0x010F] == "Camera Co"
+    assert tags.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05"
+    run(tmp_path / "src", tmp_path / "tiff", output_format="tiff")
+    [row] = manifest.read_manifest(Location(str(tmp_path / "tiff"))).to_pylist()
+    out = Image.open(io.BytesIO(read_uri(row["output_uri"])))
+    assert out.format == "TIFF" and out.info.get("icc_profile") == profile and out.size == (64, 96)
+    tags = out.getexif()
+    assert 0x0112 not in tags and tags[0x010F] == "Camera Co"
     assert tags.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05"
 
 
