@@ -143,8 +143,8 @@ class DecodedImage:
         exif: the EXIF of a JPEG, PNG or WebP (camera, capture time, GPS) as TIFF-structured bytes,
             ready for the output: its Orientation set to 1 (the pixels are decoded turned) and its
             thumbnail cut off (it shows the unrestored image); of a TIFF, its
-            :data:`DESCRIPTIVE_TAGS` made into EXIF, for a PNG, JPEG or WebP output; ``None`` when
-            absent or unreadable.
+            :data:`DESCRIPTIVE_TAGS` and its Exif and GPS IFDs (MakerNote left out) made into EXIF;
+            ``None`` when absent or unreadable.
         dpi: ``(x, y)`` pixels per inch as shown (after orientation), from a JPEG's JFIF or EXIF, a
             PNG's pHYs, a TIFF's resolution tags (in inches or centimetres) or a BMP's header: a
             scan's print size; ``None`` when the file gives none, or only an aspect ratio.
@@ -331,7 +331,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
     return DecodedImage(rgb=orient(rgb), alpha=orient(alpha), mode=mode, format=fmt, orientation=orientation,
                         raw_size=raw_size, gray=gray, rgb16=orient(rgb16), alpha16=orient(alpha16),
                         tiff_tags=tags, icc_profile=icc if isinstance(icc, bytes) and icc else None,
-                        exif=_exif_for_output(exif) if isinstance(exif, bytes) else _exif_of_tags(tags),
+                        exif=_exif_for_output(exif) if isinstance(exif, bytes) else _tiff_exif(data, tags),
                         nodata=_tiff_nodata(data) if fmt == "TIFF" else None, xmp=xmp, iptc=iptc,
                         dpi=_oriented_dpi(dpi, stored),  # the dpi of the pixels as stored, turned with them
                         text=_text_of(data) if fmt in ("PNG", "JPEG") else (),
@@ -659,7 +659,7 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         mode=mode, format="TIFF", orientation=orientation, raw_size=(arr.shape[1], arr.shape[0]),
         gray=layout.colour == 1, rgb16=colour if sixteen else None, alpha16=alpha if sixteen else None,
         extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc, nodata=nodata,
-        values=values if valued else None, value_span=span if valued else None, exif=_exif_of_tags(tags),
+        values=values if valued else None, value_span=span if valued else None, exif=_tiff_exif(data, tags),
         dpi=_oriented_dpi(_tiff_dpi(data), orientation), nodata_mask=orient(nodata_mask), tiff_storage=storage,
         pages=pages,
         **dict(zip(("xmp", "iptc"), _xmp_iptc(data))))
@@ -973,6 +973,18 @@ def _exif_of_tags(tags: tuple[tuple, ...]) -> bytes | None:
     except Exception:  # noqa: BLE001 - text Pillow cannot write: the output goes without it
         return None
     return raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
+
+
+def _tiff_exif(data: bytes, tags: tuple[tuple, ...]) -> bytes | None:
+    """EXIF for a TIFF source's outputs: its :data:`DESCRIPTIVE_TAGS` (among its carried ``tags``) and
+    its own Exif and GPS IFDs (a camera's or scanner's TIFF), as little-endian TIFF-structured bytes;
+    ``None`` when it has none of them."""
+    subs = _exif_sub_ifds(data) if data[:4] in (b"II*\x00", b"MM\x00*") else {}
+    if not subs:
+        return _exif_of_tags(tags)
+    text = [(code, 2, len(v), v) for code, dtype, _, v in tags
+            if code in DESCRIPTIVE_TAGS and dtype == 2 and isinstance(v, bytes)]
+    return b"II*\x00" + struct.pack("<I", 8) + _ifd_bytes(text + [(tag, 4, 1, subs[tag]) for tag in subs], 8)
 
 
 def _tags_of_exif(exif: bytes | None) -> tuple[tuple, ...]:

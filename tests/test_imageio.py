@@ -865,7 +865,8 @@ def test_a_photos_exif_ifds_go_into_a_tiff_output():
     """A camera JPEG's Exif IFD (capture time, exposure, ISO), its GPS IFD and, from a Motorola-order
     EXIF, its Interop IFD are written into a TIFF output (little-endian, the IFDs appended and
     pointed to), beside tiles, overviews and a mask; its MakerNote, whose offsets would point
-    nowhere once moved, is left out; GDAL-style readers find them where Pillow and tifffile do."""
+    nowhere once moved, is left out; Pillow and tifffile find them. Such a TIFF's own IFDs reach
+    its JPEG, PNG and TIFF outputs in turn."""
     from PIL import Image
     from PIL.TiffImagePlugin import IFDRational
 
@@ -891,6 +892,13 @@ def test_a_photos_exif_ifds_go_into_a_tiff_output():
         assert codes == sorted(codes) and len(tif.pages) == 4  # image, mask, overview, its mask
         assert tif.pages[0].tags["ExifTag"].value["DateTimeOriginal"] == "2020:01:02 03:04:05"
     assert np.array_equal(decode_image(out).rgb, photo.rgb)
+    tiff = decode_image(out)  # a TIFF with its own Exif and GPS IFDs, as a camera's: read, and carried on
+    for fmt in ("jpeg", "png", "tiff"):
+        again = encode_image(tiff.rgb, fmt, exif=tiff.exif, tiff_tags=tiff.tiff_tags if fmt == "tiff" else ())
+        with Image.open(io.BytesIO(again)) as im:
+            tags = im.getexif()
+            assert tags[0x010F] == "Camera Co" and tags.get_ifd(0x8769)[0x9003] == "2020:01:02 03:04:05", fmt
+            assert dict(tags.get_ifd(0x8825)) == {1: "N", 2: (52.0, 31.0, 12.34)}, fmt
     buf = io.BytesIO()
     Image.fromarray(RGB).save(buf, "JPEG", exif=b"Exif\x00\x00" + _big_endian_exif())
     with Image.open(io.BytesIO(encode_image(RGB, "tiff", exif=decode_image(buf.getvalue()).exif))) as im:

@@ -81,7 +81,21 @@ def _seeds() -> list[bytes]:
         _save(rgb, "PNG", pnginfo=_png_text()), _save(rgb, "JPEG", comment=b"Box 12"),
         # an orthophoto COG's layout: JPEG tiles, an internal nodata mask, an overview and its mask
         _orthophoto(np.asarray(rgb)),
+        # a camera's TIFF: Exif and GPS IFDs pointed to from its first IFD
+        _camera_tiff(np.asarray(rgb)),
     ]
+
+
+def _camera_tiff(rgb: np.ndarray) -> bytes:
+    from PIL.TiffImagePlugin import IFDRational
+
+    from inpaint_core.imageio import decode_image, encode_image
+
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Co"
+    exif.get_ifd(0x8769)[0x9003], exif.get_ifd(0x8769)[0x829A] = "2020:01:02 03:04:05", IFDRational(1, 250)
+    exif.get_ifd(0x8825)[1] = "N"
+    return encode_image(rgb, "tiff", exif=decode_image(_save(Image.fromarray(rgb), "JPEG", exif=exif.tobytes())).exif)
 
 
 def _orthophoto(rgb: np.ndarray) -> bytes:
