@@ -319,7 +319,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
         dpi = _sane_dpi(im.info.get("dpi"))
         if dpi is not None and fmt in ("PNG", "BMP"):  # stored per metre: 150 dpi reads 150.0124
             dpi = tuple(float(round(v)) if abs(v - round(v)) < 0.02 else v for v in dpi)
-    tags, stored, nodata_mask = (), orientation, None
+    tags, stored, nodata_mask, storage, pages = (), orientation, None, None, 1
     if fmt == "TIFF":  # (Pillow turns an 8-bit TIFF's pixels as it loads them: `orientation` is then 1)
         stored = _tiff_orientation(data)
         tags, dpi = _tiff_carried(data, stored), _tiff_dpi(data)
@@ -336,7 +336,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
                         dpi=_oriented_dpi(dpi, stored),  # the dpi of the pixels as stored, turned with them
                         text=_text_of(data) if fmt in ("PNG", "JPEG") else (),
                         nodata_mask=None if nodata_mask is None else apply_orientation(nodata_mask, stored),
-                        tiff_storage=storage if fmt == "TIFF" else None, pages=pages if fmt == "TIFF" else 1)
+                        tiff_storage=storage, pages=pages)
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -1007,7 +1007,7 @@ def _tags_of_exif(exif: bytes | None) -> tuple[tuple, ...]:
 
 
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD, _MAKER_NOTE = 34665, 34853, 40965, 37500
-#: private tags tifffile writes in their place (it will not write 34665 or 34865), renamed afterwards
+#: private tags tifffile writes in their place (it will not write 34665 or 34853), renamed afterwards
 _EXIF_STAND_INS = {_EXIF_IFD: 65000, _GPS_IFD: 65001}
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 4, 6: 1, 7: 1, 8: 2, 9: 4, 10: 4, 11: 4, 12: 8, 13: 4}
 _TYPE_COUNTS = {5: 2, 10: 2}  # rationals: two 4-byte numbers each
