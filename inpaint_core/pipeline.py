@@ -490,8 +490,12 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     t = timer.add("mask", t)
     kind = classify_mask(mask)
     if kind == "empty":
-        w.skip("a raster of values with no nodata value, NaN or mask file: nothing is marked missing; copied through"
-               if row["mask_source"] == "none" else "empty mask: image copied through unchanged")
+        values = "a raster of values with no nodata value, NaN or mask file: nothing is marked missing; copied through"
+        bilevel = ("a bilevel (1-bit) image: its pure black and white are its content, which the solid detector "
+                   "cannot tell from a scanner's fill, and no mask file, transparency or other detector marks a "
+                   "hole; copied through")
+        w.skip("empty mask: image copied through unchanged" if row["mask_source"] != "none"
+               else values if image.values is not None else bilevel)
         w.copy_through = True
         return
     if kind == "full":
@@ -637,9 +641,16 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
         # white: nothing to detect.
         row["mask_source"] = "none"
         return np.zeros(image.rgb.shape[:2], bool)
+    detectors, options = list(config.detectors), dict(config.detector_options)
+    if image.mode == "1":  # a bilevel scan (a fax): every pixel is pure black or white, its content
+        detectors = [d for d in detectors if d != "solid"]
+        options.pop("solid", None)
+        if not detectors:
+            row["mask_source"] = "none"
+            return np.zeros(image.rgb.shape[:2], bool)
     view, _ = eight_bit_view(image)  # narrow 16-bit data: the stretched view, where a scratch has contrast
-    mask, found = detect_mask(view, config.detectors, options=dict(config.detector_options), rgb16=image.rgb16)
-    row["mask_source"] = "detect:" + "+".join(found or config.detectors)
+    mask, found = detect_mask(view, detectors, options=options, rgb16=image.rgb16)
+    row["mask_source"] = "detect:" + "+".join(found or detectors)
     return mask
 
 

@@ -907,6 +907,31 @@ def _tiff_bytes(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def test_a_bilevel_scan_is_not_taken_for_a_hole_by_the_solid_detector(tmp_path):
+    """A fax page (1-bit, CCITT G4) is all pure black and white: under --masks auto the solid detector
+    used to mark every pixel and fail the row ("mask covers the whole image"). It is now copied
+    through with a reason that says why, with solid's options given or not; with a mask file it is
+    restored."""
+    from PIL import Image
+
+    from .collections import hole_mask, png_bytes, write
+
+    page = np.full((96, 128), 255, np.uint8)
+    page[10:90:8, 8:120] = 0  # lines of text
+    buf = io.BytesIO()
+    Image.fromarray(page).convert("1").save(buf, "TIFF", compression="group4")
+    write(tmp_path / "src", "fax.tif", buf.getvalue())
+    for name, cfg in (("auto", {}), ("opts", {"detector_options": {"solid": {"tolerance": 2}}})):
+        run(tmp_path / "src", tmp_path / name, **cfg)
+        [row] = manifest.read_manifest(Location(str(tmp_path / name))).to_pylist()
+        assert (row["status"], row["mask_source"]) == ("skipped", "none"), row["error"]
+        assert row["error"].startswith("a bilevel (1-bit) image: its pure black and white are its content")
+    write(tmp_path / "src", "fax_mask.png", png_bytes((hole_mask(96, 128, seed=2) * 255).astype(np.uint8)))
+    run(tmp_path / "src", tmp_path / "masked")
+    [row] = manifest.read_manifest(Location(str(tmp_path / "masked"))).to_pylist()
+    assert (row["status"], row["mask_source"]) == ("ok", "sibling"), row["error"]
+
+
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):
     good_collection(str(tmp_path / "src"), n=4)
     first = run(tmp_path / "src", tmp_path / "dest", run_id="r1")
