@@ -693,14 +693,9 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
     storage = TiffStorage(compression, predictor, tile if upright else None)
     if not ifd.next:
         return None, storage, 1
-    import tifffile
-
-    log = logging.getLogger("tifffile")
-    level = log.level
-    log.setLevel(logging.CRITICAL)
     mask, overviews, pages = None, [], 1
     try:
-        with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
+        with _tifffile(data) as tif:
             first = tif.pages[0]
             size, samples = (first.imagelength, first.imagewidth), first.samplesperpixel
             for index in range(1, _MASK_PAGES_LOOKED_AT + 1):
@@ -730,8 +725,6 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
         raise
     except Exception:  # noqa: BLE001 - a broken IFD chain past the image: no mask to find, as for tags
         mask = None
-    finally:
-        log.setLevel(level)
     if mask is not None and mask.shape != size:
         raise DecodeError(f"corrupt TIFF: its nodata mask is {mask.shape[1]}x{mask.shape[0]}, the image "
                           f"{size[1]}x{size[0]}")
@@ -915,9 +908,9 @@ def _png_with_chunks(png: bytes, icc_profile: bytes | None, exif: bytes | None, 
 
 
 @contextlib.contextmanager
-def _tifffile_page(data: bytes) -> Iterator:
-    """The first page of a TIFF opened by tifffile, quietly: tifffile logs each odd tag it skips,
-    and what matters reaches the caller as an exception (or as a tag left out)."""
+def _tifffile(data: bytes) -> Iterator:
+    """A TIFF opened by tifffile, quietly: tifffile logs each odd tag it skips, and what matters
+    reaches the caller as an exception (or as a tag left out)."""
     import tifffile  # a dependency; imported here as only some TIFFs need it
 
     log = logging.getLogger("tifffile")
@@ -925,9 +918,16 @@ def _tifffile_page(data: bytes) -> Iterator:
     log.setLevel(logging.CRITICAL)
     try:
         with _quiet(), tifffile.TiffFile(io.BytesIO(data)) as tif:
-            yield tif.pages[0]
+            yield tif
     finally:
         log.setLevel(level)
+
+
+@contextlib.contextmanager
+def _tifffile_page(data: bytes) -> Iterator:
+    """The first page of a TIFF opened by :func:`_tifffile`."""
+    with _tifffile(data) as tif:
+        yield tif.pages[0]
 
 
 def _carried_tags(page, geo: bool = True) -> tuple[tuple, ...]:
@@ -959,31 +959,15 @@ def _tiff_carried(data: bytes, orientation: int) -> tuple[tuple, ...]:
         return ()
 
 
-def _exif_of_tags(tags: tuple[tuple, ...]) -> bytes | None:
-    """TIFF-structured EXIF holding the :data:`DESCRIPTIVE_TAGS` among carried TIFF ``tags`` (text as
-    their UTF-8 bytes), for a PNG, JPEG or WebP output of a TIFF; ``None`` when there are none."""
-    exif = Image.Exif()
-    for code, dtype, _, value in tags:
-        if code in DESCRIPTIVE_TAGS and dtype == 2 and isinstance(value, bytes):
-            exif[code] = value.rstrip(b"\x00")
-    if not len(exif):
-        return None
-    try:
-        raw = exif.tobytes()
-    except Exception:  # noqa: BLE001 - text Pillow cannot write: the output goes without it
-        return None
-    return raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
-
-
 def _tiff_exif(data: bytes, tags: tuple[tuple, ...]) -> bytes | None:
     """EXIF for a TIFF source's outputs: its :data:`DESCRIPTIVE_TAGS` (among its carried ``tags``) and
     its own Exif and GPS IFDs (a camera's or scanner's TIFF), as little-endian TIFF-structured bytes;
     ``None`` when it has none of them."""
     subs = _exif_sub_ifds(data) if data[:4] in (b"II*\x00", b"MM\x00*") else {}
-    if not subs:
-        return _exif_of_tags(tags)
     text = [(code, 2, len(v), v) for code, dtype, _, v in tags
             if code in DESCRIPTIVE_TAGS and dtype == 2 and isinstance(v, bytes)]
+    if not text and not subs:
+        return None
     return b"II*\x00" + struct.pack("<I", 8) + _ifd_bytes(text + [(tag, 4, 1, subs[tag]) for tag in subs], 8)
 
 
@@ -1806,17 +1790,17 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
         out = io.BytesIO()
         common = dict(photometric="minisblack" if gray else "rgb", extrasamples=layout, metadata=None,
                       planarconfig=None if samples.ndim == 2 else "contig", **how)  # (no JSON shape description)
+        # GDAL's layout of a mask: after its image, valid pixels set, deflated, in the image's tiles
+        mask_options = dict(photometric=_TIFF_MASK, compression="zlib", metadata=None,
+                            **({"tile": how["tile"]} if "tile" in how else {}))
         with tifffile.TiffWriter(out) as tif:
             tif.write(samples, extratags=extratags, **common, **resolution)
-            if nodata_mask is not None:  # GDAL's layout: the mask after its image, ~valid, deflated
-                tif.write(~nodata_mask, subfiletype=_TIFF_MASK, photometric=_TIFF_MASK, compression="zlib",
-                          metadata=None, **({"tile": how["tile"]} if "tile" in how else {}))
+            if nodata_mask is not None:
+                tif.write(~nodata_mask, subfiletype=_TIFF_MASK, **mask_options)
             for size in overviews:
                 tif.write(_overview(samples, size, valued=samples.dtype in VALUE_TYPES), subfiletype=1, **common)
                 if nodata_mask is not None:
-                    tif.write(~_overview(nodata_mask, size, valued=True), subfiletype=1 | _TIFF_MASK,
-                              photometric=_TIFF_MASK, compression="zlib", metadata=None,
-                              **({"tile": how["tile"]} if "tile" in how else {}))
+                    tif.write(~_overview(nodata_mask, size, valued=True), subfiletype=1 | _TIFF_MASK, **mask_options)
         return out.getvalue()
 
     carried = [(code, dtype, count, value, True) for code, dtype, count, value in tags]

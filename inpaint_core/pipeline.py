@@ -39,7 +39,8 @@ from .imageio import (DEFAULT_MAX_PIXELS, SIXTEEN_BIT_FORMATS, VALUE_FORMATS, De
                       stretch_to_8bit, to_8bit, unstretch_to_16bit, values_to_16bit, widen_to_16bit)
 from .inpainters import Inpainter, create_inpainter
 from .manifest_index import ManifestIndex, write_refreshed
-from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_from_nodata, mask_stats
+from .masks import classify_mask, detect_mask, fit_mask, mask_from_alpha, mask_stats
+from .masks.load import nodata_pixels
 from .quality import score_fill, score_reference
 from .redact import redact
 from .spline import spline_fill
@@ -624,11 +625,8 @@ def _find_mask(w: Work, config: RestoreConfig, mask_bytes: bytes | None) -> np.n
         if mask.any():
             row["mask_source"] = "alpha"
             return mask
-    if config.masks != "detect" and (image.nodata is not None or image.nodata_mask is not None):
-        # a tile's declared nodata value, and its internal nodata mask (GDAL's), together
-        mask = None if image.nodata is None else mask_from_nodata(image.samples, image.nodata)
-        if image.nodata_mask is not None:
-            mask = image.nodata_mask if mask is None else mask | image.nodata_mask
+    if config.masks != "detect":  # a tile's declared nodata value, and its internal nodata mask (GDAL's)
+        mask = nodata_pixels(image)
         if mask is not None and mask.any():
             row["mask_source"] = "nodata"
             return mask

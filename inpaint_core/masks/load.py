@@ -134,17 +134,23 @@ def classify_mask(mask: np.ndarray) -> str:
     return "full" if mask.all() else "partial"
 
 
+def nodata_pixels(image: DecodedImage) -> np.ndarray | None:
+    """``H×W`` bool, ``True`` where a TIFF says a pixel is nodata: its nodata value
+    (:func:`mask_from_nodata`, NaN included) and its internal mask, together; ``None`` when it
+    declares neither (or a value its samples cannot hold)."""
+    missing = None if image.nodata is None else mask_from_nodata(image.samples, image.nodata)
+    if image.nodata_mask is not None:
+        missing = image.nodata_mask if missing is None else missing | image.nodata_mask
+    return missing
+
+
 def missing_pixels(image: DecodedImage) -> np.ndarray | None:
     """``H×W`` bool, ``True`` where an image holds no picture, as a restore would take it:
     its nodata (a TIFF's value, NaN samples, its internal mask) and its transparent pixels (alpha
     below 255: a cut-out's background, whose colour is whatever the file stored); ``None`` when
     every pixel holds one. A model trained on such pixels as ground truth learns to paint voids, and
     a score against them measures nothing."""
-    missing = None
-    if image.nodata is not None:
-        missing = mask_from_nodata(image.samples, image.nodata)
-    if image.nodata_mask is not None:
-        missing = image.nodata_mask if missing is None else missing | image.nodata_mask
+    missing = nodata_pixels(image)
     if image.alpha is not None:
         clear = mask_from_alpha(image.alpha if image.alpha16 is None else image.alpha16)
         missing = clear if missing is None else missing | clear
