@@ -110,12 +110,12 @@ class InpaintingDataset(Dataset):
                 unreadable.append(f"{self.locs[src].uri(key)}\t{str(exc)[:300]}")
                 continue
             rgb, _ = eight_bit_view(image)  # the view a restore gives the model (narrow 16-bit data: stretched)
-            crop, missing = self._crop(rgb, rng, missing_pixels(image))
+            voids = missing_pixels(image)
+            crop, missing = self._crop(rgb, rng, voids)
             if missing is None or not missing.all():
                 break
             unreadable.append(f"{self.locs[src].uri(key)}\tno picture where it was cropped: every pixel of "
-                              f"{'the crop' if missing_pixels(image).mean() < 1 else 'the image'} is nodata or "
-                              "transparent")
+                              f"{'the crop' if voids.mean() < 1 else 'the image'} is nodata or transparent")
         else:
             raise InpaintError(f"could not read {UNREADABLE_TRIES} training images in a row (near item {index}): "
                                + "; ".join(u.replace("\t", ": ") for u in dict.fromkeys(unreadable)))
