@@ -60,6 +60,18 @@ def _failure_rate(text: str) -> float | None:
     return value
 
 
+def _jpeg_quality(value: str) -> int | str:
+    if value.strip().lower() == "source":
+        return "source"
+    try:
+        quality = int(value)
+    except ValueError:
+        quality = 0
+    if not 1 <= quality <= 100:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a quality from 1 to 100, or 'source'")
+    return quality
+
+
 def _add_restore_options(p: argparse.ArgumentParser, default_method: str = "telea") -> None:
     p.add_argument("--method", default=default_method,
                    help=f"inpainting method (see `inpaint methods`); default {default_method}"
@@ -84,6 +96,12 @@ def _add_restore_options(p: argparse.ArgumentParser, default_method: str = "tele
                    help="leave hole pixels farther than PX from every known pixel as they were (as gdal_fillnodata "
                         "-md): a nodata sea or the area outside a tile's footprint stays missing; default: fill all")
     p.add_argument("--output-format", default="png", choices=["png", "same", "jpeg", "webp", "tiff", "bmp"])
+    p.add_argument("--jpeg-quality", type=_jpeg_quality, default=95, metavar="1-100|source",
+                   help="quality of JPEG and WebP outputs and of a TIFF's JPEG tiles (default 95); 'source': a "
+                        "JPEG output of a JPEG source keeps its quantization tables and chroma subsampling (about "
+                        "its size, and its known pixels change least), others at 95")
+    p.add_argument("--png-compression", type=int, default=1, choices=range(10), metavar="0-9",
+                   help="zlib level of PNG outputs (default 1: several times faster than 6, a few percent larger)")
     p.add_argument("--write-masks", action="store_true", help="also write the masks used under DEST/masks/")
     p.add_argument("--write-edges", action="store_true", help="also write Canny edge maps under DEST/edges/")
     p.add_argument("--no-score", action="store_true", help="skip the quality scores (seam, colour, texture)")
@@ -124,7 +142,8 @@ def _run(args, source: str, dest: str, reference: str | None = None, default_det
             blend_margin=args.blend_margin, output_format=args.output_format, write_masks=args.write_masks,
             write_edges=args.write_edges, shard_size=args.shard_size, score=not args.no_score, force=args.force,
             verify=args.verify, max_failure_rate=args.max_failure_rate, storage_options=_storage_options(args),
-            max_fill_distance=args.max_fill_distance,
+            max_fill_distance=args.max_fill_distance, jpeg_quality=args.jpeg_quality,
+            png_compression=args.png_compression,
             **({"dry_run": True} if getattr(args, "dry_run", False) else {}))
     finally:
         bar.close()

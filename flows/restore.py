@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import deque
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import dask
 from prefect import flow, get_run_logger, tags
@@ -125,6 +125,8 @@ def restore(
     storage_secrets: SecretStr | None = None,
     dry_run: bool = False,
     max_fill_distance: float | None = None,
+    jpeg_quality: int | Literal["source"] = 95,
+    png_compression: int = 1,
 ) -> dict[str, Any]:
     """Restore every image under ``source`` into ``dest`` and record each in the manifest.
 
@@ -136,6 +138,11 @@ def restore(
     ``keys`` restricts the run to these relative keys under ``source`` (the bucket trigger's pending objects).
     ``max_fill_distance``: leave the hole pixels farther than this (pixels) from every known pixel as
     they were, as GDAL's ``gdal_fillnodata -md`` does (a nodata sea stays missing; its coast is filled).
+    ``jpeg_quality``: of JPEG and WebP outputs (and a TIFF's JPEG tiles), 1 to 100; ``"source"``: a
+    JPEG output of a JPEG source is compressed with the source's own quantization tables and chroma
+    subsampling (about its size; its known pixels change least), other outputs at 95.
+    ``png_compression``: zlib level 0 to 9 of PNG outputs (1: several times faster than 6, a few
+    percent larger).
     Returns the run summary (also written to ``<dest>/runs/<run_id>.json``).
 
     ``dry_run``: only say what the run would do (:func:`~inpaint_core.pipeline.plan_shard`: how many
@@ -171,7 +178,8 @@ def restore(
                            masks=masks, detectors=tuple(detectors or ("solid",)), blend=blend,
                            blend_margin=blend_margin, output_format=output_format, write_masks=write_masks,
                            write_edges=write_edges, score=score, force=force, verify=verify,
-                           max_fill_distance=max_fill_distance)
+                           max_fill_distance=max_fill_distance, jpeg_quality=jpeg_quality,
+                           png_compression=png_compression)
     run_id = new_run_id()
     ctx = FlowRunContext.get()
     run_tags = ["inpaint", f"method:{method}"] + (["dry-run"] if dry_run else [])
@@ -199,7 +207,7 @@ def restore(
     max_in_flight = 2 * n_workers + 1  # enough to keep every worker busy, bounded so memory stays flat
     labels: dict[int, str] = {}
     seen = {"discovered": 0, "listing_done": False, "logged_failures": 0, "progress_at": 0.0, "bands_dropped": 0,
-            "values_viewed": 0, "pages_dropped": 0}
+            "values_viewed": 0, "pages_dropped": 0, "pages_copied": 0}
 
     def collect(fut) -> None:
         s = fut.result()
@@ -211,6 +219,7 @@ def restore(
         seen["bands_dropped"] += s.get("bands_dropped", 0)
         seen["values_viewed"] += s.get("values_viewed", 0)
         seen["pages_dropped"] += s.get("pages_dropped", 0)
+        seen["pages_copied"] += s.get("pages_copied", 0)
         logger.info("%s: %d images, %d ok, %d skipped, %d failed, %d up to date", labels.pop(s["shard"]),
                     s["images"], s["ok"], s["skipped"], s["failed"], s["up_to_date"])
         for image_id, error in s["failures"]:
@@ -254,14 +263,18 @@ def restore(
                        "written as a view of their range, without their values (manifest column sample_format); "
                        "--output-format tiff or same keeps them", seen["values_viewed"], output_format)
     if seen["pages_dropped"]:
-        logger.warning("%d images were multi-page TIFFs (a document's pages): only their first page was restored "
-                       "and written (manifest column pages); split the pages into files to restore each",
-                       seen["pages_dropped"])
+        logger.warning("%d images were multi-page TIFFs (a document's pages) that %s outputs cannot hold: only "
+                       "their first page was restored and written (manifest column pages); --output-format tiff "
+                       "or same keeps the others", seen["pages_dropped"], output_format)
+    if seen["pages_copied"]:
+        logger.warning("%d images were multi-page TIFFs (a document's pages): their first page was restored, the "
+                       "others copied into the output as they are, not restored (manifest column pages); split "
+                       "the pages into files to restore each", seen["pages_copied"])
     summary = {"run_id": run_id, "flow_run_id": str(ctx.flow_run.id), "flow_run_name": ctx.flow_run.name,
                "source": src.uri(), "dest": dst.uri(), "method": method,
                "settings_hash": config.settings_hash(), "seconds": round(time.perf_counter() - started, 3),
                **totals, "bands_dropped": seen["bands_dropped"], "values_viewed": seen["values_viewed"],
-               "pages_dropped": seen["pages_dropped"],
+               "pages_dropped": seen["pages_dropped"], "pages_copied": seen["pages_copied"],
                "stage_ms": stage_ms, "failures": failures,
                "manifest": dst.uri(f"manifest/run={run_id}")}
     if contact_sheet and totals["ok"]:

@@ -26,7 +26,7 @@ import re
 import struct
 import warnings
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterator
 
 import cv2
@@ -105,12 +105,15 @@ class TiffStorage:
         tile: ``(rows, columns)`` of a tile, or ``None`` for strips.
         overviews: ``(rows, columns)`` of each reduced-resolution page (a COG's or ``gdaladdo``'s
             overviews), largest first; a TIFF output has them made again from its restored pixels.
+        bilevel: one sample of 1 bit (a fax, a document scan): a gray TIFF output is written 1-bit
+            too, its fill made black or white at mid-gray, CCITT G3/G4 again where the source's was.
     """
 
     compression: int = 5
     predictor: int = 1
     tile: tuple[int, int] | None = None
     overviews: tuple[tuple[int, int], ...] = ()
+    bilevel: bool = False
 
 
 @dataclass
@@ -155,6 +158,11 @@ class DecodedImage:
         pages: the full-resolution images of a multi-page TIFF (a document's pages; not its
             overviews or masks), counted among its first 65 IFDs; 1 for other sources. Only the
             first is decoded.
+        document: a multi-page TIFF's bytes (``None`` when ``pages`` is 1), for a TIFF output to
+            carry its pages past the first as they are stored (:func:`encode_image`'s ``pages_from``).
+        jpeg_tables: a JPEG's quantization tables and chroma subsampling (Pillow's code: 0 = 4:4:4,
+            1 = 4:2:2, 2 = 4:2:0), for a JPEG output to be compressed as its source was
+            (:func:`encode_image`'s ``jpeg_tables``); ``None`` for other formats.
         tiff_storage: how a TIFF stores its pixels (:class:`TiffStorage`: compression, predictor,
             tiles, overviews), for a TIFF output to store them the same way (of a TIFF stored
             rotated, only its compression and predictor); ``None`` for other formats.
@@ -203,6 +211,8 @@ class DecodedImage:
     nodata_mask: np.ndarray | None = None
     tiff_storage: TiffStorage | None = None
     pages: int = 1
+    document: bytes | None = field(default=None, repr=False)
+    jpeg_tables: tuple[tuple[tuple[int, ...], ...], int] | None = field(default=None, repr=False)
 
     @property
     def bit_depth(self) -> int:
@@ -317,6 +327,7 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
         icc, exif = im.info.get("icc_profile"), im.info.get("exif") if fmt != "TIFF" else None
         xmp, iptc = _xmp_iptc(data, im.info, getattr(im, "applist", ()))
         dpi = _sane_dpi(im.info.get("dpi"))
+        tables = _jpeg_tables(im) if fmt == "JPEG" else None
         if dpi is not None and fmt in ("PNG", "BMP"):  # stored per metre: 150 dpi reads 150.0124
             dpi = tuple(float(round(v)) if abs(v - round(v)) < 0.02 else v for v in dpi)
     tags, stored, nodata_mask, storage, pages = (), orientation, None, None, 1
@@ -336,7 +347,23 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side:
                         dpi=_oriented_dpi(dpi, stored),  # the dpi of the pixels as stored, turned with them
                         text=_text_of(data) if fmt in ("PNG", "JPEG") else (),
                         nodata_mask=None if nodata_mask is None else apply_orientation(nodata_mask, stored),
-                        tiff_storage=storage, pages=pages)
+                        tiff_storage=storage, pages=pages, document=data if pages > 1 else None, jpeg_tables=tables)
+
+
+def _jpeg_tables(im: Image.Image) -> tuple[tuple[tuple[int, ...], ...], int] | None:
+    """A JPEG's quantization tables (in their order) and chroma subsampling (Pillow's code), or
+    ``None`` when Pillow gives no tables or a subsampling it cannot write again."""
+    from PIL import JpegImagePlugin
+
+    tables = getattr(im, "quantization", None)
+    try:
+        sampling = JpegImagePlugin.get_sampling(im)
+        if not tables or not 1 <= len(tables) <= 4 or sampling not in (0, 1, 2):
+            return None
+        out = tuple(tuple(int(v) for v in tables[k]) for k in sorted(tables))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return (out, sampling) if all(len(t) == 64 and all(1 <= v <= 65535 for v in t) for t in out) else None
 
 
 def to_8bit(samples: np.ndarray) -> np.ndarray:
@@ -661,7 +688,7 @@ def _decode_tiff(data: bytes, layout: _TiffLayout, max_pixels: int) -> DecodedIm
         extra=extra, extra_samples=layout.codes, tiff_tags=tags, icc_profile=icc, nodata=nodata,
         values=values if valued else None, value_span=span if valued else None, exif=_tiff_exif(data, tags),
         dpi=_oriented_dpi(_tiff_dpi(data), orientation), nodata_mask=orient(nodata_mask), tiff_storage=storage,
-        pages=pages,
+        pages=pages, document=data if pages > 1 else None,
         **dict(zip(("xmp", "iptc"), _xmp_iptc(data))))
 
 
@@ -684,13 +711,13 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
         return None, None, 1
     try:
         with _quiet():
-            compression, predictor = (int(_as_ints(ifd.get(tag, 1))[0]) for tag in (259, 317))
+            compression, predictor, bits, samples = (int(_as_ints(ifd.get(tag, 1))[0]) for tag in (259, 317, 258, 277))
             tiled = 322 in ifd and 323 in ifd
             tile = (int(_as_ints(ifd[323])[0]), int(_as_ints(ifd[322])[0])) if tiled else None
     except (TypeError, ValueError, IndexError):
-        compression, predictor, tile = 5, 1, None
+        compression, predictor, tile, bits, samples = 5, 1, None, 8, 1
     upright = orientation == 1
-    storage = TiffStorage(compression, predictor, tile if upright else None)
+    storage = TiffStorage(compression, predictor, tile if upright else None, bilevel=(bits, samples) == (1, 1))
     if not ifd.next:
         return None, storage, 1
     mask, overviews, pages = None, [], 1
@@ -997,6 +1024,11 @@ _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 4, 6: 1, 7: 1, 8: 2, 9: 4, 10: 4, 11: 
 _TYPE_COUNTS = {5: 2, 10: 2}  # rationals: two 4-byte numbers each
 
 
+def _little_endian(raw: bytes, size: int, order: str) -> bytes:
+    """A tag's value bytes of numbers of ``size`` bytes in byte ``order``, little-endian."""
+    return np.frombuffer(raw, f">u{size}").astype(f"<u{size}").tobytes() if order == ">" and size > 1 else raw
+
+
 def _exif_sub_ifds(exif: bytes | None) -> dict[int, list[tuple]]:
     """The Exif and GPS IFDs of TIFF-structured EXIF bytes, ``{34665 | 34853: entries}``, each entry
     ``(tag, type, count, little-endian value bytes)`` and an Interop IFD as a nested entry list, for a
@@ -1024,9 +1056,7 @@ def _exif_sub_ifds(exif: bytes | None) -> dict[int, list[tuple]]:
             if tag == _INTEROP_IFD and depth == 0:
                 out.append((tag, 4, 1, entries(struct.unpack_from(order + "I", raw)[0], 1)))
                 continue
-            if order == ">" and size > 1:  # each number turned to little-endian
-                raw = np.frombuffer(raw, f">u{size}").astype(f"<u{size}").tobytes()
-            out.append((tag, kind, n, raw))
+            out.append((tag, kind, n, _little_endian(raw, size, order)))
         return out
 
     found = {}
@@ -1087,6 +1117,180 @@ def _with_exif_ifds(tiff: bytes, ifds: dict[int, list[tuple]]) -> bytes:
                    key=lambda e: struct.unpack_from("<H", e)[0])  # (entries hold no offsets to themselves)
     out[first + 2:first + 2 + 12 * count] = b"".join(table)
     return bytes(out)
+
+
+#: tags that point at a page's image data, each with the tag of its lengths: moved with the data
+_SEGMENT_TAGS = {273: 279, 324: 325, 513: 514}
+#: tags that point at other IFDs or the source's free space: left out of a copied page
+_POINTER_TAGS = frozenset({288, 289, 330, 400, 34665, 34853, 40965})
+#: bytes of the numbers of a page's tag types (a BigTIFF's LONG8 and SLONG8 too; not IFD pointers)
+_PAGE_TYPE_SIZES = {**{k: v for k, v in _TYPE_SIZES.items() if k != 13}, 16: 8, 17: 8}
+
+
+def _with_pages(tiff: bytes, source: bytes) -> bytes:
+    """``tiff`` (a little-endian classic TIFF, as tifffile and Pillow write them) with ``source``'s
+    IFDs from its second full-resolution page on appended: a document's other pages, with any
+    overviews or masks of theirs. Each is copied as stored: its compressed strips or tiles byte for
+    byte (a fax page stays CCITT G4, a JPEG page is not decoded again) and its tags (orientation,
+    resolution, page name and number, colour map...), turned little-endian; tags pointing at other
+    IFDs (SubIFDs, Exif, GPS) are left out, a BigTIFF's 8-byte values made 4-byte. A big-endian page
+    of samples wider than 8 bits (their bytes would read swapped) is compressed again instead, with its
+    own compression where tifffile writes it (else LZW), losslessly but for JPEG. A chain of IFDs that
+    breaks ends the copy where :func:`_tiff_pages` stops counting. ``tiff`` unchanged when it is not
+    such a TIFF or ``source`` has no other page.
+
+    Raises:
+        DecodeError: a page's image data lie past the end of ``source`` (a truncated file) or cannot be
+            read, or the pages would take the output past 4 GiB.
+    """
+    if tiff[:4] != b"II*\x00":
+        return tiff
+    pages = []
+    try:
+        with _tifffile(source) as tif:
+            found, index = False, 1
+            while True:
+                try:
+                    page = tif.pages[index]
+                except Exception:  # noqa: BLE001 - IndexError at the end; a broken chain ends the copy too
+                    break
+                if page is None:
+                    break
+                found = found or not page.subfiletype & (1 | _TIFF_MASK)
+                if found:
+                    try:
+                        tags = _tags_of_page(page, tif.byteorder, source)
+                    except Exception as exc:  # noqa: BLE001 - a value tifffile read but no number
+                        raise DecodeError(f"corrupt TIFF: the tags of IFD {index} cannot be copied into the "
+                                          f"output: {_reason(exc)}") from exc
+                    swapped = tif.byteorder == ">" and page.bitspersample > 8 and page.compression != 7
+                    pages.append((index, tags, _little_endian_page(page, index) if swapped else None))
+                index += 1
+    except DecodeError:
+        raise
+    except Exception:  # noqa: BLE001 - as _tiff_pages: a source tifffile cannot open has no pages to copy
+        return tiff
+    out = bytearray(tiff)
+    link = _last_ifd_link(out)
+    for index, tags, again in pages:
+        if again is not None:  # its storage from the page compressed again, the rest from the source
+            with _tifffile(again) as tif:
+                tags = _restored_storage(tags, _tags_of_page(tif.pages[0], "<", again))
+        at = _append_ifd(out, tags, source if again is None else again, index)
+        struct.pack_into("<I", out, link, at)
+        link = at + 2 + 12 * struct.unpack_from("<H", out, at)[0]
+    return bytes(out)
+
+
+def _restored_storage(tags: list[tuple], stored: list[tuple]) -> list[tuple]:
+    """A page's ``tags`` (:func:`_tags_of_page`) with those of how its samples are stored
+    (:data:`_STORAGE_TAGS`) taken from ``stored``, the tags of the same pixels stored another way."""
+    return [t for t in tags if t[0] not in _STORAGE_TAGS] + [t for t in stored if t[0] in _STORAGE_TAGS]
+
+
+def _append_ifd(out: bytearray, tags: list[tuple], held: bytes, index: int) -> int:
+    """Append to the little-endian classic TIFF ``out`` the image data of a page (read from ``held``,
+    the bytes its ``tags`` point into) and then its IFD of ``tags``, the data's offsets moved; the
+    IFD's offset, its next IFD 0.
+
+    Raises:
+        DecodeError: the page's data lie past the end of ``held``, or ``out`` would pass 4 GiB.
+    """
+    entries = [t[:4] for t in tags if t[0] not in _SEGMENT_TAGS and t[0] not in _SEGMENT_TAGS.values()]
+    for code, lengths_code in _SEGMENT_TAGS.items():
+        offsets = next((t[4] for t in tags if t[0] == code), None)
+        if offsets is None:
+            continue
+        lengths = next((t[4] for t in tags if t[0] == lengths_code), ())
+        if len(offsets) != len(lengths):
+            raise DecodeError(f"corrupt TIFF: IFD {index} has {len(offsets)} pieces of image data and "
+                              f"{len(lengths)} lengths")
+        moved = []
+        for offset, length in zip(offsets, lengths):
+            if length == 0:  # a sparse tile (GDAL): none stored
+                moved.append(0)
+                continue
+            if offset + length > len(held):
+                raise DecodeError(f"truncated TIFF: the image data of IFD {index} lie past the end of the "
+                                  f"file ({offset + length:,} > {len(held):,} bytes); its pages cannot be "
+                                  "copied into the output (only its first page is restored)")
+            out += b"\x00" * (len(out) & 1)
+            moved.append(len(out))
+            out += held[offset:offset + length]
+        entries += [(code, 4, len(moved), np.asarray(moved, "<u4").tobytes()),
+                    (lengths_code, 4, len(lengths), np.asarray(lengths, "<u4").tobytes())]
+    out += b"\x00" * (len(out) & 1)
+    at = len(out)
+    out += _ifd_bytes(entries, at)
+    if len(out) >= 1 << 32:
+        raise DecodeError("the document's pages past the first would take the TIFF output past 4 GiB")
+    return at
+
+
+#: tags of how a page's samples are stored, taken from the page compressed again (:func:`_little_endian_page`)
+_STORAGE_TAGS = frozenset({256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 292, 293, 317, 322, 323, 324,
+                           325, 338, 339, 347, 530})
+
+
+def _tags_of_page(page, order: str, data: bytes) -> list[tuple]:
+    """A tifffile ``page``'s tags (of a file of byte ``order`` whose bytes are ``data``) to copy, as
+    ``(code, datatype, count, little-endian value bytes, value)``: the first of a repeated tag, none
+    that points at another IFD, a LONG8 as a LONG when it fits (else left out), none of an unknown
+    type or whose value lies past the file's end."""
+    tags, seen = [], set()
+    for t in page.tags.values():
+        code, kind, count = t.code, int(t.dtype), t.count
+        if code in seen or code in _POINTER_TAGS or kind not in _PAGE_TYPE_SIZES:
+            continue
+        seen.add(code)
+        size = _PAGE_TYPE_SIZES[kind]
+        length = count * size * _TYPE_COUNTS.get(kind, 1)
+        raw = data[t.valueoffset:t.valueoffset + length]
+        if len(raw) != length:
+            continue
+        raw = _little_endian(raw, size, order)
+        if kind in (16, 17):
+            values = np.frombuffer(raw, "<u8" if kind == 16 else "<i8")
+            small = values.astype("<u4" if kind == 16 else "<i4")
+            if not (small == values).all():
+                continue
+            kind, raw = kind - 12, small.tobytes()
+        value = _as_ints(t.value) if code in _SEGMENT_TAGS or code in _SEGMENT_TAGS.values() else None
+        tags.append((code, kind, count, raw, value))
+    return tags
+
+
+def _little_endian_page(page, index: int) -> bytes:
+    """A tifffile ``page`` (the ``index``-th IFD) compressed again into a one-page little-endian
+    TIFF, stored as it was where tifffile writes its compression (else LZW)."""
+    import tifffile
+
+    try:
+        samples = page.asarray()
+        compression = TIFF_COMPRESSIONS.get(page.compression, "lzw")
+        options = dict(photometric=page.photometric, planarconfig=page.planarconfig, compression=compression,
+                       metadata=None, extrasamples=page.extrasamples or None,
+                       colormap=page.colormap if page.photometric == 3 else None,
+                       predictor=page.predictor if page.predictor in (2, 3) and compression in _PREDICTED else None,
+                       tile=(page.tilelength, page.tilewidth) if page.is_tiled else None)
+        out = io.BytesIO()
+        tifffile.imwrite(out, samples, **options)
+        return out.getvalue()
+    except Exception as exc:  # noqa: BLE001 - tifffile and its codecs raise many types
+        raise DecodeError(f"corrupt TIFF: page {index + 1} (IFD {index}) cannot be read to copy it into the "
+                          f"output: {_reason(exc)}") from exc
+
+
+def _last_ifd_link(tiff: bytearray) -> int:
+    """Where the last IFD of a little-endian classic ``tiff`` stores its next IFD's offset (0)."""
+    link, seen = 4, set()
+    (at,) = struct.unpack_from("<I", tiff, link)
+    while at and at not in seen and at + 2 <= len(tiff):
+        seen.add(at)
+        (count,) = struct.unpack_from("<H", tiff, at)
+        link = at + 2 + 12 * count
+        (at,) = struct.unpack_from("<I", tiff, link)
+    return link
 
 
 def _sane_dpi(dpi) -> tuple[float, float] | None:
@@ -1206,6 +1410,8 @@ def encode_image(
     text: tuple[tuple[bytes, bytes], ...] = (),
     tiff_storage: TiffStorage | None = None,
     nodata_mask: np.ndarray | None = None,
+    pages_from: bytes | None = None,
+    jpeg_tables: tuple[tuple[tuple[int, ...], ...], int] | None = None,
 ) -> bytes:
     """Encode RGB pixels to file bytes.
 
@@ -1246,6 +1452,11 @@ def encode_image(
             Without it a TIFF is LZW-compressed in strips.
         nodata_mask: ``H×W`` bool, ``True`` = nodata: written as the TIFF's internal mask (GDAL's
             per-dataset mask), and one per overview, when any pixel is ``True``; TIFF only.
+        pages_from: a multi-page TIFF (:attr:`DecodedImage.document`) whose pages past the first go
+            into a TIFF output after the image, as they are stored (:func:`_with_pages`); TIFF only.
+        jpeg_tables: a JPEG source's quantization tables and chroma subsampling
+            (:attr:`DecodedImage.jpeg_tables`): a JPEG output is compressed with them instead of at
+            ``jpeg_quality`` (as the source was: about its size, and its known pixels change least); JPEG only.
 
     Returns:
         The encoded bytes. PNG, TIFF (but one whose ``tiff_storage`` is JPEG) and BMP round-trip
@@ -1254,8 +1465,14 @@ def encode_image(
     Raises:
         ValueError: Bad array shape/dtype, unknown format, alpha with JPEG/BMP, or 16-bit samples
             for a format that has none.
+        DecodeError: a page of ``pages_from`` cannot be copied (its data lie past the file's end).
     """
     fmt = _normalise_format(fmt)
+    if pages_from is not None and fmt == "tiff":
+        return _with_pages(encode_image(
+            rgb, fmt, gray=gray, alpha=alpha, jpeg_quality=jpeg_quality, extra=extra, extra_samples=extra_samples,
+            tiff_tags=tiff_tags, icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc, dpi=dpi,
+            tiff_storage=tiff_storage, nodata_mask=nodata_mask), pages_from)
     if fmt == "tiff" and icc_profile is not None:
         tiff_tags = tuple(tiff_tags) + ((_TIFF_ICC_PROFILE, 7, len(icc_profile), icc_profile),) \
             if _profile_fits(icc_profile, gray) else tuple(tiff_tags)  # (tifffile writes gray + alpha as gray)
@@ -1295,7 +1512,7 @@ def encode_image(
         return _png_with_chunks(_encode_png_cv2(planes, alpha, png_compression), icc_profile, exif, gray, xmp, dpi,
                                 text)
     out = _encode_pillow(planes, alpha, fmt, png_compression, jpeg_quality,
-                         icc_profile if _profile_fits(icc_profile, gray) else None, exif, xmp, dpi)
+                         icc_profile if _profile_fits(icc_profile, gray) else None, exif, xmp, dpi, jpeg_tables)
     if fmt == "png":  # (gray + alpha: Pillow wrote the profile and EXIF)
         return _png_with_chunks(out, None, None, gray, xmp, dpi, text)
     comments = tuple(body for kind, body in text if kind == b"COM")
@@ -1780,6 +1997,8 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
     colour = [_gray_of(rgb)] if gray else [rgb[..., 0], rgb[..., 1], rgb[..., 2]]
     planes = colour + past
     samples = planes[0] if len(planes) == 1 else np.dstack(planes)
+    if storage is not None and storage.bilevel and samples.ndim == 2 and samples.dtype == np.uint8:
+        samples = samples >= 128  # a fax's black and white (a fill's grays made one or the other)
 
     resolution = {} if dpi is None else {"resolution": dpi, "resolutionunit": "INCH"}
     stored = _storage_options(storage, samples, quality)
@@ -1805,7 +2024,8 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
 
     carried = [(code, dtype, count, value, True) for code, dtype, count, value in tags]
     try:
-        return write(carried, stored)
+        out = write(carried, stored)
+        return _as_ccitt(out, samples, storage.compression) if samples.dtype == bool else out
     except Exception as exc:  # noqa: BLE001 - a source's storage never fails its output: LZW strips then
         if stored != {"compression": "lzw"}:
             _log.warning("TIFF written LZW-compressed in strips: its source's storage %s failed: %s", storage,
@@ -1831,13 +2051,41 @@ def _storage_options(storage: TiffStorage | None, samples: np.ndarray, quality: 
     options: dict = {"compression": compression}
     if compression == "jpeg":
         options["compressionargs"] = {"level": int(quality)}
-    if compression in _PREDICTED and storage.predictor in (2, 3):
+    if compression in _PREDICTED and storage.predictor in (2, 3) and samples.dtype != bool:
         options["predictor"] = storage.predictor if samples.dtype.kind == "f" else 2
     if storage.tile is not None and all(t % 16 == 0 and t > 0 for t in storage.tile):
         options["tile"] = storage.tile
     if storage.overviews:
         options["overviews"] = True
     return options
+
+
+def _as_ccitt(tiff: bytes, bits: np.ndarray, compression: int) -> bytes:
+    """A one-page bilevel ``tiff`` (written by tifffile, whose ``bits`` it holds) with its strips
+    CCITT-compressed (``compression`` 2, 3 or 4: Modified Huffman, Group 3, Group 4) by Pillow's
+    libtiff, which tifffile cannot write; its other tags as they were. ``tiff`` unchanged for other
+    compressions, with an overview or mask, or when libtiff fails (a warning: it stays as written)."""
+    codec = {2: "tiff_ccitt", 3: "group3", 4: "group4"}.get(compression)
+    if codec is None:
+        return tiff
+    try:
+        with _tifffile(tiff) as tif:
+            if len(tif.pages) != 1:
+                return tiff
+            tags = _tags_of_page(tif.pages[0], "<", tiff)
+        buf = io.BytesIO()
+        with _quiet():
+            Image.fromarray(bits).save(buf, "TIFF", compression=codec)
+        fax = buf.getvalue()
+        with _tifffile(fax) as tif:
+            tags = _restored_storage(tags, _tags_of_page(tif.pages[0], tif.byteorder, fax))
+        out = bytearray(b"II*\x00\x00\x00\x00\x00")
+        struct.pack_into("<I", out, 4, _append_ifd(out, tags, fax, 0))
+        return bytes(out)
+    except Exception as exc:  # noqa: BLE001 - the page stays as tifffile wrote it
+        _log.warning("bilevel TIFF written %s instead of CCITT (compression %d): %s",
+                     TIFF_COMPRESSIONS.get(compression, "LZW"), compression, _reason(exc))
+        return tiff
 
 
 def _overview(samples: np.ndarray, size: tuple[int, int], valued: bool) -> np.ndarray:
@@ -1866,13 +2114,15 @@ def _encode_hgt(rgb: np.ndarray, gray: bool) -> bytes:
 def _encode_pillow(
     planes: np.ndarray, alpha: np.ndarray | None, fmt: str, png_level: int, quality: int,
     icc_profile: bytes | None = None, exif: bytes | None = None, xmp: bytes | None = None,
-    dpi: tuple[float, float] | None = None,
+    dpi: tuple[float, float] | None = None, jpeg_tables: tuple | None = None,
 ) -> bytes:
     if alpha is not None:
         planes = np.dstack([planes, alpha])  # H×W×2 -> LA, H×W×4 -> RGBA in Image.fromarray
     options: dict[str, object] = {
         "png": {"compress_level": int(png_level)},
-        "jpeg": {"quality": int(quality)},
+        # (a quality would scale the tables: given tables go without one)
+        "jpeg": {"quality": int(quality)} if jpeg_tables is None else
+                {"qtables": [list(t) for t in jpeg_tables[0]], "subsampling": jpeg_tables[1]},
         "webp": {"quality": int(quality)},
         "tiff": {"compression": "tiff_lzw"},
         "bmp": {},

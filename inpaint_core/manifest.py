@@ -49,7 +49,8 @@ _FIELDS: list[tuple[str, pa.DataType, str]] = [
     ("extra_bands", pa.int32(), "bands of a TIFF source past colour and alpha (a near-infrared band, say): a "
      "TIFF output keeps them, their hole filled by the spline; other formats drop them"),
     ("pages", pa.int32(), "images of a multi-page TIFF source (its pages, not its overviews or masks; counted to "
-                          "65): only the first is restored and written; null for a single image"),
+                          "65): the first is restored; a TIFF output carries the others as they are stored, not "
+                          "restored, other formats only the first; null for a single image"),
     ("mask_source", pa.string(), "list | sibling | masks_tree | alpha | nodata | detect:NAMES (joined by +) | none"),
     ("mask_uri", pa.string(), "URI of the mask file, when one was loaded"),
     ("mask_sha256", pa.string(), "sha256 of the mask file bytes, when one was loaded"),

@@ -77,7 +77,8 @@ class RestoreConfig:
     blend_margin: int = 8
     output_format: str = "png"  # png | same | jpeg | webp | tiff | bmp
     png_compression: int = 1
-    jpeg_quality: int = 95
+    # 1-100, or "source": a JPEG output of a JPEG source takes its quantization tables and subsampling
+    jpeg_quality: int | str = 95
     write_masks: bool = False
     write_edges: bool = False
     score: bool = True
@@ -96,6 +97,12 @@ class RestoreConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}: expected one of {allowed}")
         object.__setattr__(self, "detectors", tuple(self.detectors))
+        quality = self.jpeg_quality
+        if quality != "source" and not (isinstance(quality, int) and not isinstance(quality, bool)
+                                        and 1 <= quality <= 100):
+            raise ValueError(f"jpeg_quality={quality!r}: expected 1 to 100, or 'source'")
+        if not (isinstance(self.png_compression, int) and 0 <= self.png_compression <= 9):
+            raise ValueError(f"png_compression={self.png_compression!r}: expected a zlib level 0 to 9")
         if self.max_fill_distance is not None and not self.max_fill_distance > 0:
             raise ValueError(f"max_fill_distance={self.max_fill_distance!r}: expected a distance > 0 (pixels) or None")
 
@@ -480,7 +487,7 @@ def _prepare_image(w: Work, config: RestoreConfig, dest: Location, inpainter: In
     row["width"], row["height"] = image.size
     row["bit_depth"], row["sample_format"] = image.bit_depth, image.sample_format
     row["extra_bands"] = 0 if image.extra is None else int(image.extra.shape[2])
-    row["pages"] = image.pages if image.pages > 1 else None  # a document's pages past the first are not restored
+    row["pages"] = image.pages if image.pages > 1 else None  # pages past the first: copied, not restored
     t = timer.add("decode", t)
 
     w.mask = mask = _find_mask(w, config, mask_bytes)
@@ -875,7 +882,11 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
                        dpi=image.dpi, text=image.text,  # a scan's print size; a PNG's text, a JPEG's comments
                        # a TIFF's compression, tiles and overviews; its nodata mask where still nodata
                        tiff_storage=image.tiff_storage, nodata_mask=_still_nodata(image, w.mask),
-                       png_compression=config.png_compression, jpeg_quality=config.jpeg_quality)
+                       pages_from=image.document,  # a document's other pages, as stored (a TIFF output)
+                       png_compression=config.png_compression,
+                       # "source": a JPEG source's own tables; any other source's JPEG at the default
+                       jpeg_quality=95 if config.jpeg_quality == "source" else config.jpeg_quality,
+                       jpeg_tables=image.jpeg_tables if config.jpeg_quality == "source" else None)
     key = output_key(w.item.image_id, fmt)
     row["output_sha256"] = sha256_hex(out)
     row["output_uri"] = writes.write(f"images/{key}", out, lambda v: row.__setitem__("output_version", v))
@@ -983,9 +994,11 @@ def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Lo
     dropped = sum(1 for r in not_tiff if r.get("extra_bands"))
     # rasters of values written as a view of their range (a PNG of an elevation model): the values are not in it
     viewed = sum(1 for r in not_tiff if r.get("sample_format") not in (None, "uint") or (r.get("bit_depth") or 0) > 16)
-    # multi-page TIFFs (a document's pages): only the first page is restored and written
-    paged = sum(1 for r in rows if r.get("output_uri") and (r.get("pages") or 1) > 1)
+    # multi-page TIFFs (a document's pages): the first page is restored; a TIFF output carries the
+    # others as they are stored, other formats hold one page
+    paged = [r for r in rows if r.get("output_uri") and (r.get("pages") or 1) > 1]
+    dropped_pages = sum(1 for r in paged if not r["output_uri"].endswith((".tif", ".tiff")))
     return {"shard": shard, "images": len(works), "up_to_date": sum(w.up_to_date for w in works),
             **counts, "part": part, "stage_ms": stage_ms, "bands_dropped": dropped, "values_viewed": viewed,
-            "pages_dropped": paged,
+            "pages_dropped": dropped_pages, "pages_copied": len(paged) - dropped_pages,
             "failures": [(r["image_id"], r["error"]) for r in rows if r["status"] == "failed"][:20]}

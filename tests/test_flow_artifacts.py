@@ -166,6 +166,26 @@ def test_cli_max_failure_rate_option():
             parse(["restore", "a", "b", "--max-failure-rate", bad])
 
 
+def test_cli_jpeg_quality_and_png_compression_options():
+    """`--jpeg-quality` takes 1-100 or `source`, `--png-compression` a zlib level; the restore flow's
+    parameters accept what the CLI gives."""
+    from flows.cli import build_parser
+    from flows.restore import restore
+
+    parse = build_parser().parse_args
+    args = parse(["restore", "a", "b"])
+    assert (args.jpeg_quality, args.png_compression) == (95, 1)
+    assert parse(["restore", "a", "b", "--jpeg-quality", "Source"]).jpeg_quality == "source"
+    assert parse(["restore", "a", "b", "--jpeg-quality", "80", "--png-compression", "6"]).jpeg_quality == 80
+    for bad in (["--jpeg-quality", "0"], ["--jpeg-quality", "101"], ["--jpeg-quality", "best"],
+                ["--png-compression", "10"]):
+        with pytest.raises(SystemExit):
+            parse(["restore", "a", "b", *bad])
+    for quality in ("source", 80):
+        assert restore.validate_parameters({"source": "a", "dest": "b", "jpeg_quality": quality,
+                                            "png_compression": 6})["jpeg_quality"] == quality
+
+
 def test_cli_hole_range_option():
     from flows.cli import build_parser
 

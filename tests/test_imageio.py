@@ -631,6 +631,137 @@ def test_multi_page_tiff_gives_its_first_page():
     assert (decode_image(save(pages[0], "TIFF", save_all=True, append_images=pages[1:])).rgb == 10).all()
 
 
+def _fax_letter(pages: int = 3) -> bytes:
+    """A fax letter: ``pages`` bilevel pages of lines of text, CCITT G4, 200 dpi."""
+    rng = np.random.default_rng(3)
+    frames = []
+    for k in range(pages):
+        page = np.full((120, 96), 255, np.uint8)
+        rows = range(10 + k, 110, 9)
+        page[rows, 6:90] = rng.integers(0, 2, (len(rows), 84)) * 255
+        frames.append(Image.fromarray(page).convert("1"))
+    buf = io.BytesIO()
+    frames[0].save(buf, "TIFF", compression="group4", dpi=(200, 200), save_all=True, append_images=frames[1:])
+    return buf.getvalue()
+
+
+def test_a_tiff_output_carries_a_documents_other_pages_as_stored():
+    """A fax letter's pages past the first go into the TIFF output as they were stored: still CCITT
+    G4, their compressed bytes identical, their resolution kept; the first page is the one given."""
+    import tifffile
+
+    letter = _fax_letter()
+    image = decode_image(letter)
+    assert (image.pages, image.document) == (3, letter)
+    out = encode_image(image.rgb, "tiff", gray=True, dpi=image.dpi, tiff_storage=image.tiff_storage,
+                       pages_from=image.document)
+    with tifffile.TiffFile(io.BytesIO(out)) as got, tifffile.TiffFile(io.BytesIO(letter)) as src:
+        assert len(got.pages) == 3
+        assert (got.pages[0].asarray() == src.pages[0].asarray()).all()
+        for a, b in zip(got.pages, src.pages):
+            assert (a.compression, a.bitspersample, a.resolution) == (4, 1, (200.0, 200.0))
+        for a, b in zip(got.pages[1:], src.pages[1:]):
+            assert [out[o:o + n] for o, n in zip(a.dataoffsets, a.databytecounts)] == \
+                [letter[o:o + n] for o, n in zip(b.dataoffsets, b.databytecounts)]
+            assert (a.asarray() == b.asarray()).all()
+    assert Image.open(io.BytesIO(out)).n_frames == 3 and decode_image(out).pages == 3  # (libtiff, as viewers)
+    assert _frame(out, 2).tolist() == _frame(letter, 2).tolist()
+    # not a TIFF output: one page
+    assert decode_image(encode_image(image.rgb, "png", gray=True, pages_from=image.document)).pages == 1
+
+
+@pytest.mark.parametrize("compression, code", [("group4", 4), ("group3", 3), ("tiff_lzw", 5), ("packbits", 32773)])
+def test_a_bilevel_scans_tiff_output_stays_bilevel_and_stored_as_it_was(compression, code):
+    """A 1-bit scan's TIFF output is 1-bit with the source's compression (CCITT G4 or G3 by Pillow's
+    libtiff, which tifffile cannot write), not 8-bit gray: a fill's grays become black or white at
+    mid-gray, and the known pixels are exact. Its tags (resolution, XMP) are kept."""
+    import tifffile
+
+    page = np.full((120, 96), 255, np.uint8)
+    page[10:110:9, 6:90] = 0
+    buf = io.BytesIO()
+    Image.fromarray(page).convert("1").save(buf, "TIFF", compression=compression, dpi=(300, 300))
+    image = decode_image(buf.getvalue())
+    assert image.tiff_storage.bilevel and image.tiff_storage.compression == code
+    filled = image.rgb.copy()
+    filled[40:50, 20:50], filled[50:60, 20:50] = 100, 200  # a fill of two grays
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>' \
+          b'</x:xmpmeta>'
+    out = encode_image(filled, "tiff", gray=True, dpi=image.dpi, xmp=xmp, tiff_storage=image.tiff_storage)
+    with tifffile.TiffFile(io.BytesIO(out)) as tif:
+        [got] = tif.pages
+        assert (got.compression, got.bitspersample, got.resolution) == (code, 1, (300.0, 300.0))
+        assert got.tags[700].value and len(out) < page.size // 4
+    assert (decode_image(out).rgb == np.where(filled >= 128, 255, 0)).all()
+    assert (decode_image(out).rgb[:40] == image.rgb[:40]).all()
+
+
+def _frame(data: bytes, k: int) -> np.ndarray:
+    """Page ``k`` of a TIFF as Pillow (libtiff) shows it."""
+    im = Image.open(io.BytesIO(data))
+    im.seek(k)
+    return np.asarray(im.convert("L"))
+
+
+def test_a_big_endian_documents_pages_keep_their_samples_and_tags():
+    """A Motorola-order document: an 8-bit tiled page's compressed bytes are copied, its tags turned
+    little-endian (a page name, a page number, a palette's colour map); 16-bit and float pages, whose
+    bytes would read swapped, are compressed again with their own compression, every sample exact."""
+    import tifffile
+
+    rng = np.random.default_rng(5)
+    stored = [rng.integers(0, 255, (40, 56, 3), dtype=np.uint8), rng.integers(0, 255, (50, 70), dtype=np.uint8),
+              rng.integers(0, 65535, (40, 30, 3), dtype=np.uint16), rng.random((40, 30)).astype(np.float32),
+              rng.integers(0, 255, (40, 30), dtype=np.uint8)]
+    colormap = rng.integers(0, 65535, (3, 256), dtype=np.uint16)
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf, byteorder=">") as tif:
+        tif.write(stored[0], photometric="rgb", metadata=None)
+        tif.write(stored[1], compression="zlib", predictor=2, tile=(16, 16), metadata=None, resolution=(300, 300),
+                  extratags=[(285, "s", 0, "page two", True), (297, "H", 2, (1, 5), True)])
+        tif.write(stored[2], photometric="rgb", compression="lzw", metadata=None)
+        tif.write(stored[3], compression="zlib", predictor=3, metadata=None)
+        tif.write(stored[4], photometric="palette", colormap=colormap, metadata=None)
+    doc = buf.getvalue()
+    image = decode_image(doc)
+    assert image.pages == 5
+    out = encode_image(image.rgb, "tiff", tiff_storage=image.tiff_storage, pages_from=image.document)
+    assert out[:2] == b"II"
+    with tifffile.TiffFile(io.BytesIO(out)) as tif:
+        pages = tif.pages[1:]
+        assert [p.compression for p in pages] == [8, 5, 8, 1]
+        for page, samples in zip(pages, stored[1:]):
+            assert page.asarray().dtype == samples.dtype and (page.asarray() == samples).all()
+        assert (pages[0].tags[285].value, pages[0].tags[297].value, pages[0].is_tiled) == ("page two", (1, 5), True)
+        assert pages[0].resolution == (300.0, 300.0) and pages[1].photometric == 2
+        assert (pages[3].colormap == colormap).all()
+        with tifffile.TiffFile(io.BytesIO(doc)) as src:
+            was = src.pages[1]
+            assert [out[o:o + n] for o, n in zip(pages[0].dataoffsets, pages[0].databytecounts)] == \
+                [doc[o:o + n] for o, n in zip(was.dataoffsets, was.databytecounts)]
+
+
+def test_a_document_whose_later_page_is_truncated_fails_with_a_reason():
+    """A scan cut off in its last page's data: its first page decodes and its pages are counted, but
+    a TIFF output refuses to write the document without that page, saying which and why."""
+    import tifffile
+
+    rng = np.random.default_rng(2)
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        for _ in range(3):
+            tif.write(rng.integers(0, 255, (64, 48), dtype=np.uint8), compression="zlib", metadata=None)
+    whole = buf.getvalue()
+    with tifffile.TiffFile(io.BytesIO(whole)) as tif:
+        last = tif.pages[2]
+        assert last.offset < last.dataoffsets[0]  # (its IFD before its data: the cut leaves the IFD)
+        cut = whole[:last.dataoffsets[0] + last.databytecounts[0] // 2]
+    image = decode_image(cut)
+    assert image.pages == 3
+    with pytest.raises(DecodeError, match=r"truncated TIFF: the image data of IFD 2 lie past the end of the file"):
+        encode_image(image.rgb, "tiff", gray=True, pages_from=image.document)
+
+
 @pytest.mark.parametrize("builder", ["png_claiming", "jpeg_claiming", "tiff_claiming", "gif_claiming",
                                      "bmp_claiming"])
 def test_every_format_is_size_checked_from_its_header(builder):

@@ -607,6 +607,47 @@ def test_auto_fills_a_raster_of_values_with_the_spline_and_a_photo_beside_it_as_
     assert rows["photo.png"]["status"] == "ok" and choice.startswith(f"{learned.name} (large"), choice
 
 
+def test_jpeg_quality_source_compresses_a_jpeg_output_as_its_source(tmp_path):
+    """`jpeg_quality="source"`: a JPEG photo (quality 70, 4:2:0) restored to a JPEG output is
+    compressed with its own quantization tables and subsampling: its output is about its size, not
+    twice it as at quality 95, and its known pixels change several times less. A PNG source's JPEG
+    output is at 95. The setting enters the settings hash; a bad quality is refused."""
+    from PIL import Image
+    from skimage import data as skdata
+
+    from .collections import hole_mask, png_bytes, write
+
+    photo = skdata.astronaut()[::2, ::2].copy()
+    buf = io.BytesIO()
+    Image.fromarray(photo).save(buf, "JPEG", quality=70)
+    write(tmp_path / "src", "photo.jpg", buf.getvalue())
+    write(tmp_path / "src", "drawing.png", png_bytes(photo))
+    mask = hole_mask(256, 256, seed=3)
+    for name in ("photo", "drawing"):
+        write(tmp_path / "src", f"{name}_mask.png", png_bytes((mask * 255).astype(np.uint8)))
+    source = decode_image(buf.getvalue())
+    got = {}
+    for quality in (95, "source"):
+        run(tmp_path / "src", tmp_path / str(quality), output_format="jpeg", jpeg_quality=quality)
+        rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / str(quality)))).to_pylist()}
+        assert {r["status"] for r in rows.values()} == {"ok"}
+        got[quality] = {name: read_uri(rows[name]["output_uri"]) for name in rows}
+    kept, high = got["source"]["photo.jpg"], got[95]["photo.jpg"]
+    assert Image.open(io.BytesIO(kept)).quantization == Image.open(buf).quantization
+    assert len(kept) < 1.1 * len(buf.getvalue()) < 0.7 * len(high)
+    import cv2
+
+    far = cv2.dilate(mask.astype(np.uint8), np.ones((33, 33), np.uint8)) == 0  # (blocks the fill did not touch)
+    change = {q: np.abs(decode_image(out).rgb.astype(int) - source.rgb)[far].mean()
+              for q, out in (("source", kept), (95, high))}
+    assert change["source"] < change[95] / 2
+    assert got["source"]["drawing.png"] == got[95]["drawing.png"]  # (no tables of its own: 95)
+    assert RestoreConfig(jpeg_quality="source").settings_hash() != RestoreConfig().settings_hash()
+    for bad in (0, 101, "best", True):
+        with pytest.raises(ValueError, match="jpeg_quality="):
+            RestoreConfig(jpeg_quality=bad)
+
+
 @pytest.mark.parametrize("blend", ["off", "on"])
 def test_max_fill_distance_fills_a_coast_and_leaves_the_nodata_sea(tmp_path, blend):
     """A coastal DEM whose sea is nodata (-9999), with a small void on land: with a maximum fill
@@ -870,10 +911,13 @@ def test_an_orthophoto_with_an_internal_mask_is_filled_there_and_stored_as_it_wa
     assert tree_digest(tmp_path / "src") == source
 
 
-def test_a_multi_page_tiff_is_restored_by_its_first_page_and_says_so(tmp_path):
+def test_a_multi_page_tiff_is_restored_by_its_first_page_and_carries_the_others(tmp_path):
     """A three-page TIFF document (with an overview of its first page) beside a one-page scan: the
-    first page is restored and written, the row's `pages` counts the document's three (not the
-    overview), and the run's summary counts one image whose pages past the first were not written."""
+    first page is restored; a TIFF output carries the other two as they were stored (the first
+    page's overview is made again, not copied); the row's `pages` counts the document's three (not
+    the overview); the run counts it among documents whose pages were copied, not restored. A copy
+    cut off in its last page fails its row saying so. A PNG output holds the first page only, and the
+    run counts it among documents whose pages were dropped."""
     import tifffile
 
     from .collections import hole_mask, png_bytes, write
@@ -882,21 +926,35 @@ def test_a_multi_page_tiff_is_restored_by_its_first_page_and_says_so(tmp_path):
     pages = [rng.integers(0, 256, (64, 96, 3)).astype(np.uint8) for _ in range(3)]
     buf = io.BytesIO()
     with tifffile.TiffWriter(buf) as tif:
-        tif.write(pages[0], photometric="rgb", metadata=None)
+        tif.write(pages[0], photometric="rgb", metadata=None, compression="zlib", tile=(32, 32))
         tif.write(pages[0][::2, ::2].copy(), photometric="rgb", subfiletype=1, metadata=None)
         for page in pages[1:]:
-            tif.write(page, photometric="rgb", subfiletype=2, metadata=None)
-    write(tmp_path / "src", "letter.tif", buf.getvalue())
+            tif.write(page, photometric="rgb", subfiletype=2, metadata=None, compression="zlib")
+    letter = buf.getvalue()
+    write(tmp_path / "src", "letter.tif", letter)
     write(tmp_path / "src", "scan.tif", _tiff_bytes(pages[1]))
-    for name in ("letter", "scan"):
-        write(tmp_path / "src", f"{name}_mask.png", png_bytes((hole_mask(64, 96, seed=1) * 255).astype(np.uint8)))
+    with tifffile.TiffFile(io.BytesIO(letter)) as tif:  # a copy cut off in its last page's data
+        write(tmp_path / "src", "cut.tif", letter[:tif.pages[3].dataoffsets[0] + 100])
+    mask = hole_mask(64, 96, seed=1)
+    for name in ("letter", "scan", "cut"):
+        write(tmp_path / "src", f"{name}_mask.png", png_bytes((mask * 255).astype(np.uint8)))
+    source = tree_digest(tmp_path / "src")
     summary = run(tmp_path / "src", tmp_path / "dest", output_format="same", method="telea")
     rows = {r["image_id"]: r for r in manifest.read_manifest(Location(str(tmp_path / "dest"))).to_pylist()}
-    assert {r["status"] for r in rows.values()} == {"ok"}
+    assert (rows["letter.tif"]["status"], rows["scan.tif"]["status"], rows["cut.tif"]["status"]) == \
+        ("ok", "ok", "failed")
+    assert rows["cut.tif"]["error"].startswith("truncated TIFF: the image data of IFD 3 lie past the end of the file")
     assert (rows["letter.tif"]["pages"], rows["scan.tif"]["pages"]) == (3, None)
-    assert summary["pages_dropped"] == 1
+    assert (summary["pages_copied"], summary["pages_dropped"]) == (1, 0)
     with tifffile.TiffFile(io.BytesIO(read_uri(rows["letter.tif"]["output_uri"]))) as tif:
-        assert tif.pages[0].shape == (64, 96, 3)
+        first, overview, *others = tif.pages
+        assert first.shape == (64, 96, 3) and (first.asarray()[mask] != pages[0][mask]).any()  # restored
+        assert (first.asarray()[~mask] == pages[0][~mask]).all() and overview.subfiletype == 1
+        assert [(p.subfiletype, p.compression) for p in others] == [(2, 8), (2, 8)]
+        assert all((p.asarray() == page).all() for p, page in zip(others, pages[1:]))
+    summary = run(tmp_path / "src", tmp_path / "png", method="telea")
+    assert (summary["pages_copied"], summary["pages_dropped"]) == (0, 2)  # (the cut copy's first page too)
+    assert tree_digest(tmp_path / "src") == source
 
 
 def _tiff_bytes(rgb: np.ndarray) -> bytes:
@@ -911,7 +969,7 @@ def test_a_bilevel_scan_is_not_taken_for_a_hole_by_the_solid_detector(tmp_path):
     """A fax page (1-bit, CCITT G4) is all pure black and white: under --masks auto the solid detector
     used to mark every pixel and fail the row ("mask covers the whole image"). It is now copied
     through with a reason that says why, with solid's options given or not; with a mask file it is
-    restored."""
+    restored, and its TIFF output is a 1-bit G4 fax again."""
     from PIL import Image
 
     from .collections import hole_mask, png_bytes, write
@@ -927,9 +985,15 @@ def test_a_bilevel_scan_is_not_taken_for_a_hole_by_the_solid_detector(tmp_path):
         assert (row["status"], row["mask_source"]) == ("skipped", "none"), row["error"]
         assert row["error"].startswith("a bilevel (1-bit) image: its pure black and white are its content")
     write(tmp_path / "src", "fax_mask.png", png_bytes((hole_mask(96, 128, seed=2) * 255).astype(np.uint8)))
-    run(tmp_path / "src", tmp_path / "masked")
+    run(tmp_path / "src", tmp_path / "masked", output_format="same")
     [row] = manifest.read_manifest(Location(str(tmp_path / "masked"))).to_pylist()
     assert (row["status"], row["mask_source"]) == ("ok", "sibling"), row["error"]
+    import tifffile
+
+    with tifffile.TiffFile(io.BytesIO(read_uri(row["output_uri"]))) as tif:  # a fax again: 1-bit, G4
+        [out] = tif.pages
+        assert (out.bitspersample, out.compression) == (1, 4)
+        assert (out.asarray()[~hole_mask(96, 128, seed=2)] == (page == 255)[~hole_mask(96, 128, seed=2)]).all()
 
 
 def test_rerun_does_no_repeated_work_and_force_redoes(tmp_path):

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from inpaint_core.errors import InpaintError, MaskError
-from inpaint_core.imageio import VALUE_TYPES, apply_orientation, decode_image, decode_mask, to_8bit
+from inpaint_core.imageio import VALUE_TYPES, apply_orientation, decode_image, decode_mask, encode_image, to_8bit
 
 from ..test_imageio import IIM, XMP, _with_app13
 
@@ -83,7 +83,26 @@ def _seeds() -> list[bytes]:
         _orthophoto(np.asarray(rgb)),
         # a camera's TIFF: Exif and GPS IFDs pointed to from its first IFD
         _camera_tiff(np.asarray(rgb)),
+        # documents: a two-page fax (CCITT G4), a big-endian one with a 16-bit page and a page name
+        *DOCUMENTS,
     ]
+
+
+def _documents() -> list[bytes]:
+    """Multi-page TIFFs, whose pages past the first a TIFF output carries."""
+    import tifffile
+
+    rng = np.random.default_rng(1)
+    fax = [Image.fromarray(rng.integers(0, 2, (16, 24), dtype=np.uint8) * 255).convert("1") for _ in range(2)]
+    big = io.BytesIO()
+    with tifffile.TiffWriter(big, byteorder=">") as tif:
+        tif.write(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8), photometric="rgb", metadata=None)
+        tif.write(rng.integers(0, 65535, (8, 10), dtype=np.uint16), compression="zlib", metadata=None,
+                  extratags=[(285, "s", 0, "two", True)])
+    return [_save(fax[0], "TIFF", compression="group4", save_all=True, append_images=fax[1:]), big.getvalue()]
+
+
+DOCUMENTS = _documents()
 
 
 def _camera_tiff(rgb: np.ndarray) -> bytes:
@@ -153,9 +172,9 @@ SEEDS = _seeds()
 
 
 @st.composite
-def mutated(draw) -> bytes:
-    """A valid seed with 1-4 mutations."""
-    blob = bytearray(draw(st.sampled_from(SEEDS)))
+def mutated(draw, seeds: list[bytes] = SEEDS) -> bytes:
+    """A valid seed (of ``seeds``) with 1-4 mutations."""
+    blob = bytearray(draw(st.sampled_from(seeds)))
     for _ in range(draw(st.integers(1, 4))):
         op = draw(st.sampled_from(["flip", "truncate", "insert", "bigint", "zero"]))
         at = draw(st.integers(0, max(0, len(blob) - 1)))
@@ -241,6 +260,21 @@ def test_decode_image_gives_an_image_or_a_typed_error(data):
     assert sorted(img.raw_size) == sorted((w, h))
     assert img.xmp is None or isinstance(img.xmp, bytes)
     assert img.iptc is None or img.iptc[:1] == b"\x1c"
+
+
+@FUZZ
+@given(mutated(DOCUMENTS))
+def test_a_documents_pages_go_into_a_tiff_output_or_a_typed_error(data):
+    """Whatever a document's later IFDs hold, its TIFF output is written with them or the row gets a
+    typed error, and the output reads back with its first page as given."""
+    try:
+        img = _timed(lambda d: decode_image(d, max_pixels=MAX_PIXELS), data)
+        out = encode_image(img.rgb, "tiff", gray=img.gray, pages_from=img.document)
+    except InpaintError as exc:
+        assert str(exc), "a typed error must say why"
+        return
+    again = decode_image(out, max_pixels=MAX_PIXELS)
+    assert np.array_equal(again.rgb, img.rgb) and again.pages <= max(img.pages, 1) + 64
 
 
 @FUZZ
