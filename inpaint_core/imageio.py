@@ -107,6 +107,9 @@ class TiffStorage:
             overviews), largest first; a TIFF output has them made again from its restored pixels.
         bilevel: one sample of 1 bit (a fax, a document scan): a gray TIFF output is written 1-bit
             too, its fill made black or white at mid-gray, CCITT G3/G4 again where the source's was.
+        cloud_optimized: tiled with every IFD (its mask's and overviews' too) before its image data,
+            as a cloud-optimised GeoTIFF: a TIFF output is laid out the same way
+            (:func:`_cloud_optimized`).
     """
 
     compression: int = 5
@@ -114,6 +117,7 @@ class TiffStorage:
     tile: tuple[int, int] | None = None
     overviews: tuple[tuple[int, int], ...] = ()
     bilevel: bool = False
+    cloud_optimized: bool = False
 
 
 @dataclass
@@ -719,12 +723,19 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
     upright = orientation == 1
     storage = TiffStorage(compression, predictor, tile if upright else None, bilevel=(bits, samples) == (1, 1))
     if not ifd.next:
+        if storage.tile is not None:  # its IFD before its tiles: a cloud-optimised GeoTIFF without overviews
+            with _quiet():
+                first_data = min((o for o in _as_ints(ifd.get(324, ())) if o), default=0)
+            (at,) = struct.unpack_from("<I" if data[:2] == b"II" else ">I", data, 4)
+            storage = replace(storage, cloud_optimized=0 < at < first_data)
         return None, storage, 1
-    mask, overviews, pages = None, [], 1
+    mask, overviews, pages, headers, first_data = None, [], 1, [], 0
     try:
         with _tifffile(data) as tif:
             first = tif.pages[0]
             size, samples = (first.imagelength, first.imagewidth), first.samplesperpixel
+            headers.append(first.offset)
+            first_data = min((o for o in first.dataoffsets if o), default=0)
             for index in range(1, _MASK_PAGES_LOOKED_AT + 1):
                 try:
                     page = tif.pages[index]
@@ -736,8 +747,10 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
                 if kind & _TIFF_MASK and page.photometric == _TIFF_MASK and page.samplesperpixel == 1:
                     if mask is None and (page.imagelength, page.imagewidth) == size:
                         mask = (index, page)
+                    headers.append(page.offset)
                 elif kind & 1 and page.samplesperpixel == samples and page.imagelength < size[0]:
                     overviews.append((page.imagelength, page.imagewidth))
+                    headers.append(page.offset)
                 elif not kind & (1 | _TIFF_MASK):
                     pages += 1
             if mask is not None:
@@ -757,6 +770,8 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
                           f"{size[1]}x{size[0]}")
     if upright and overviews:
         storage = replace(storage, overviews=tuple(sorted(set(overviews), reverse=True)))
+    if storage.tile is not None and headers:  # every IFD of the first page's levels before its tiles
+        storage = replace(storage, cloud_optimized=max(headers) < first_data)
     return (None if mask is None else mask == 0), storage, pages
 
 
@@ -1196,7 +1211,25 @@ def _append_ifd(out: bytearray, tags: list[tuple], held: bytes, index: int) -> i
     Raises:
         DecodeError: the page's data lie past the end of ``held``, or ``out`` would pass 4 GiB.
     """
-    entries = [t[:4] for t in tags if t[0] not in _SEGMENT_TAGS and t[0] not in _SEGMENT_TAGS.values()]
+    segments = _segments(tags, held, index)
+    placed = {code: [_place(out, piece) for piece in pieces] for code, _, pieces in segments}
+    out += b"\x00" * (len(out) & 1)
+    at = len(out)
+    out += _ifd_bytes(_ifd_entries(tags, segments, placed), at)
+    if len(out) >= 1 << 32:
+        raise DecodeError("the document's pages past the first would take the TIFF output past 4 GiB")
+    return at
+
+
+def _segments(tags: list[tuple], held: bytes, index: int) -> list[tuple[int, int, list[bytes]]]:
+    """The image data a page's ``tags`` (:func:`_tags_of_page`) point at in ``held``:
+    ``(offsets tag, lengths tag, pieces)`` for each of :data:`_SEGMENT_TAGS` it has (a sparse tile an
+    empty piece).
+
+    Raises:
+        DecodeError: as many offsets as lengths they are not, or a piece lies past the end of ``held``.
+    """
+    found = []
     for code, lengths_code in _SEGMENT_TAGS.items():
         offsets = next((t[4] for t in tags if t[0] == code), None)
         if offsets is None:
@@ -1205,26 +1238,92 @@ def _append_ifd(out: bytearray, tags: list[tuple], held: bytes, index: int) -> i
         if len(offsets) != len(lengths):
             raise DecodeError(f"corrupt TIFF: IFD {index} has {len(offsets)} pieces of image data and "
                               f"{len(lengths)} lengths")
-        moved = []
-        for offset, length in zip(offsets, lengths):
-            if length == 0:  # a sparse tile (GDAL): none stored
-                moved.append(0)
-                continue
-            if offset + length > len(held):
-                raise DecodeError(f"truncated TIFF: the image data of IFD {index} lie past the end of the "
-                                  f"file ({offset + length:,} > {len(held):,} bytes); its pages cannot be "
-                                  "copied into the output (only its first page is restored)")
-            out += b"\x00" * (len(out) & 1)
-            moved.append(len(out))
-            out += held[offset:offset + length]
-        entries += [(code, 4, len(moved), np.asarray(moved, "<u4").tobytes()),
-                    (lengths_code, 4, len(lengths), np.asarray(lengths, "<u4").tobytes())]
-    out += b"\x00" * (len(out) & 1)
+        if any(length and offset + length > len(held) for offset, length in zip(offsets, lengths)):
+            end = max(offset + length for offset, length in zip(offsets, lengths))
+            raise DecodeError(f"truncated TIFF: the image data of IFD {index} lie past the end of the "
+                              f"file ({end:,} > {len(held):,} bytes); its pages cannot be "
+                              "copied into the output (only its first page is restored)")
+        found.append((code, lengths_code, [held[o:o + n] if n else b"" for o, n in zip(offsets, lengths)]))
+    return found
+
+
+def _place(out: bytearray, piece: bytes, framed: bool = False) -> int:
+    """Append ``piece`` to ``out`` on a word boundary; its offset (0 for an empty piece: a sparse tile).
+    ``framed``: led by its length (4 bytes) and trailed by its last 4 bytes, as GDAL frames a
+    cloud-optimised GeoTIFF's tiles (a reader learns a tile's length without the lengths array)."""
+    if not piece:
+        return 0
+    out += b"\x00" * ((len(out) + 4 * framed) & 1)
+    if framed:
+        out += struct.pack("<I", len(piece))
     at = len(out)
-    out += _ifd_bytes(entries, at)
-    if len(out) >= 1 << 32:
-        raise DecodeError("the document's pages past the first would take the TIFF output past 4 GiB")
+    out += piece
+    if framed:
+        out += piece[-4:]
     return at
+
+
+def _ifd_entries(tags: list[tuple], segments: list[tuple[int, int, list[bytes]]],
+                 placed: dict[int, list[int]]) -> list[tuple]:
+    """The IFD entries (:func:`_ifd_bytes`) of a page's ``tags`` with its ``segments`` at the offsets
+    ``placed`` gives for each offsets tag."""
+    moved = {code for code, _, _ in segments} | {lengths for _, lengths, _ in segments}
+    entries = [t[:4] for t in tags if t[0] not in moved]
+    for code, lengths_code, pieces in segments:
+        entries += [(code, 4, len(pieces), np.asarray(placed[code], "<u4").tobytes()),
+                    (lengths_code, 4, len(pieces), np.asarray([len(p) for p in pieces], "<u4").tobytes())]
+    return entries
+
+
+_COG_LAYOUT = (b"LAYOUT=IFDS_BEFORE_DATA\nBLOCK_ORDER=ROW_MAJOR\nBLOCK_LEADER=SIZE_AS_UINT4\n"
+               b"BLOCK_TRAILER=LAST_4_BYTES_REPEATED\nKNOWN_INCOMPATIBLE_EDITION=NO\n ")
+#: GDAL's structural metadata after the header of a cloud-optimised GeoTIFF: what its layout promises
+#: (GDAL then reports it as LAYOUT=COG, and reads a tile's length from its leader)
+_COG_GHOST = b"GDAL_STRUCTURAL_METADATA_SIZE=%06d bytes\n" % len(_COG_LAYOUT) + _COG_LAYOUT
+
+
+def _cloud_optimized(tiff: bytes) -> bytes:
+    """A tiled little-endian classic ``tiff`` (its image, any internal mask, then its overviews
+    largest first, each with any mask: as :func:`_encode_tifffile` writes them) laid out as a
+    cloud-optimised GeoTIFF: every IFD first, in that order, then the tiles of the smallest overview
+    and so on up to the full-resolution image's, each level's mask after its image, so a reader
+    gets every header with one range request and a zoomed-out view without the rest. The same tags
+    and compressed tiles. ``tiff`` unchanged if tifffile cannot read it back."""
+    try:
+        with _tifffile(tiff) as tif:
+            ifds = [_tags_of_page(page, "<", tiff) for page in tif.pages]
+        segments = [_segments(tags, tiff, index) for index, tags in enumerate(ifds)]
+    except Exception:  # noqa: BLE001 - left as written: it is a valid TIFF, only not cloud-optimised
+        return tiff
+    if any(0 < len(piece) < 4 for s in segments for _, _, pieces in s for piece in pieces):
+        return tiff  # (a tile too short to be trailed by its last 4 bytes: none is, compressed)
+    levels: list[list[int]] = []  # each level's image IFD, then its mask's
+    for index, tags in enumerate(ifds):
+        mask = any(t[0] == 262 and t[3][:2] == struct.pack("<H", _TIFF_MASK) for t in tags)
+        if mask and levels:
+            levels[-1].append(index)
+        else:
+            levels.append([index])
+    unplaced = [{code: [0] * len(pieces) for code, _, pieces in s} for s in segments]
+    at, ifd_at = 8 + len(_COG_GHOST), []
+    for tags, s, placed in zip(ifds, segments, unplaced):  # (an IFD's size does not depend on its offsets)
+        at += at & 1
+        ifd_at.append(at)
+        at += len(_ifd_bytes(_ifd_entries(tags, s, placed), at))
+    out = bytearray(at)
+    placed = [{} for _ in ifds]
+    for level in reversed(levels):
+        for index in level:
+            for code, _, pieces in segments[index]:
+                placed[index][code] = [_place(out, piece, framed=True) for piece in pieces]
+    out[:8 + len(_COG_GHOST)] = b"II*\x00" + struct.pack("<I", ifd_at[0]) + _COG_GHOST
+    for index, (tags, where) in enumerate(zip(ifds, ifd_at)):
+        entries = _ifd_entries(tags, segments[index], placed[index])
+        block = bytearray(_ifd_bytes(entries, where))
+        if index + 1 < len(ifds):
+            struct.pack_into("<I", block, 2 + 12 * len(entries), ifd_at[index + 1])
+        out[where:where + len(block)] = block
+    return bytes(out)
 
 
 #: tags of how a page's samples are stored, taken from the page compressed again (:func:`_little_endian_page`)
@@ -2025,6 +2124,8 @@ def _encode_tifffile(rgb: np.ndarray, fmt: str, gray: bool, alpha: np.ndarray | 
     carried = [(code, dtype, count, value, True) for code, dtype, count, value in tags]
     try:
         out = write(carried, stored)
+        if storage is not None and storage.cloud_optimized and "tile" in stored:
+            out = _cloud_optimized(out)
         return _as_ccitt(out, samples, storage.compression) if samples.dtype == bool else out
     except Exception as exc:  # noqa: BLE001 - a source's storage never fails its output: LZW strips then
         if stored != {"compression": "lzw"}:

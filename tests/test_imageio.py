@@ -1155,6 +1155,78 @@ def test_a_tiff_output_is_stored_as_its_source_with_its_overviews_made_again():
             assert tif.pages[0].compression == 8 and np.array_equal(tif.pages[0].asarray()[..., :3], pixels)
 
 
+def _cog_errors(data: bytes) -> list[str]:
+    """What makes ``data`` not a cloud-optimised GeoTIFF by the rules of GDAL's
+    validate_cloud_optimized_geotiff.py: the main IFD right after the header and GDAL's structural
+    metadata, the IFDs in order and before every tile, the smallest overview's tiles first and the
+    full-resolution image's last, each level's tiles in row-major order, each tile led by its
+    length and trailed by its last 4 bytes as the metadata promises."""
+    import tifffile
+
+    errors = []
+    if data[8:38] != b"GDAL_STRUCTURAL_METADATA_SIZE=":
+        return ["no structural metadata"]
+    size = int(data[38:44])
+    layout = data[8 + 43:8 + 43 + size]
+    if b"LAYOUT=IFDS_BEFORE_DATA" not in layout or b"BLOCK_LEADER=SIZE_AS_UINT4" not in layout:
+        errors.append(f"layout {layout!r}")
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        pages = list(tif.pages)
+        ifds = [p.offset for p in pages]
+        if ifds[0] != 8 + 43 + size + (8 + 43 + size) % 2 or ifds != sorted(ifds):
+            errors.append(f"IFDs at {ifds}")
+        starts = [min(o for o in p.dataoffsets if o) for p in pages if p.photometric != 4]
+        if max(ifds) > min(starts) or starts != sorted(starts, reverse=True):
+            errors.append(f"levels' tiles start at {starts}")
+        for p in pages:
+            tiles = [(o, n) for o, n in zip(p.dataoffsets, p.databytecounts) if o]
+            if [o for o, _ in tiles] != sorted(o for o, _ in tiles):
+                errors.append(f"IFD at {p.offset}: tiles not in row-major order")
+            if any(struct.unpack_from("<I", data, o - 4)[0] != n or data[o + n - 4:o + n] != data[o + n:o + n + 4]
+                   for o, n in tiles):
+                errors.append(f"IFD at {p.offset}: a tile's leader or trailer is wrong")
+    return errors
+
+
+def test_a_cloud_optimised_geotiff_is_restored_into_one():
+    """A TIFF laid out as a cloud-optimised GeoTIFF (IFDs first, smallest overview's tiles first,
+    as GDAL's COG driver writes them) is known as one, and its TIFF output is laid out the same way
+    by GDAL's rules, its tiles, mask and overviews what they would be otherwise; a tiled TIFF of
+    tifffile's layout (each IFD before its own tiles) is written in its own layout, as before."""
+    import tifffile
+
+    from inpaint_core.imageio import _cloud_optimized
+
+    yy, xx = np.mgrid[0:256, 0:320]
+    rgb = np.dstack([128 + 60 * np.sin(xx / 9), 128 + 60 * np.cos(yy / 7), 100 + 0 * xx]).astype(np.uint8)
+    valid = np.ones((256, 320), bool)
+    valid[40:90, 100:180] = False
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        tif.write(rgb, photometric="rgb", tile=(64, 64), compression="jpeg", metadata=None)
+        tif.write(valid, subfiletype=4, photometric=4, compression="zlib", tile=(64, 64), metadata=None)
+        for level in (2, 4):
+            tif.write(np.ascontiguousarray(rgb[::level, ::level]), photometric="rgb", tile=(64, 64),
+                      compression="jpeg", subfiletype=1, metadata=None)
+    plain = buf.getvalue()
+    cog = _cloud_optimized(plain)
+    assert _cog_errors(plain) == ["no structural metadata"] and _cog_errors(cog) == []
+    with tifffile.TiffFile(io.BytesIO(cog)) as a, tifffile.TiffFile(io.BytesIO(plain)) as b:
+        assert len(a.pages) == len(b.pages) == 4
+        assert all(np.array_equal(x.asarray(), y.asarray()) for x, y in zip(a.pages, b.pages))
+    outputs = {}
+    for name, source in (("plain", plain), ("cog", cog)):
+        image = decode_image(source)
+        assert image.tiff_storage.cloud_optimized == (name == "cog")
+        outputs[name] = encode_image(image.rgb, "tiff", tiff_storage=image.tiff_storage,
+                                     nodata_mask=image.nodata_mask)
+    assert _cog_errors(outputs["cog"]) == [] and _cog_errors(outputs["plain"]) == ["no structural metadata"]
+    with tifffile.TiffFile(io.BytesIO(outputs["cog"])) as a, tifffile.TiffFile(io.BytesIO(outputs["plain"])) as b:
+        assert [p.shape for p in a.pages] == [p.shape for p in b.pages]
+        assert all(np.array_equal(x.asarray(), y.asarray()) for x, y in zip(a.pages, b.pages))
+    assert decode_image(outputs["cog"]).tiff_storage.cloud_optimized
+
+
 def test_an_hgt_tiles_name_places_it_on_the_map():
     """``S05E012.hgt`` (3601 x 3601): its north-west sample at 4 S 12 E, 1/3600 degree apart; a
     3601 x 1801 tile is 1/1800 degree apart east-west; a name that says nowhere places nothing."""

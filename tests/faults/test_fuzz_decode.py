@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from inpaint_core.errors import InpaintError, MaskError
-from inpaint_core.imageio import VALUE_TYPES, apply_orientation, decode_image, decode_mask, encode_image, to_8bit
+from inpaint_core.imageio import (VALUE_TYPES, _cloud_optimized, apply_orientation, decode_image, decode_mask,
+                                  encode_image, to_8bit)
 
 from ..test_imageio import IIM, XMP, _with_app13
 
@@ -79,8 +80,9 @@ def _seeds() -> list[bytes]:
         _save(rgb, "TIFF", dpi=(600, 600), tiffinfo={270: "Kirchenbuch", 315: "Archiv", 33432: "(c)"}),
         # a PNG's text chunks (tEXt, zTXt, iTXt) and a JPEG's comments
         _save(rgb, "PNG", pnginfo=_png_text()), _save(rgb, "JPEG", comment=b"Box 12"),
-        # an orthophoto COG's layout: JPEG tiles, an internal nodata mask, an overview and its mask
-        _orthophoto(np.asarray(rgb)),
+        # an orthophoto's layout: JPEG tiles, an internal nodata mask, an overview and its mask; and the
+        # same laid out as a cloud-optimised GeoTIFF (IFDs first, framed tiles)
+        _orthophoto(np.asarray(rgb)), _cloud_optimized(_orthophoto(np.asarray(rgb))),
         # a camera's TIFF: Exif and GPS IFDs pointed to from its first IFD
         _camera_tiff(np.asarray(rgb)),
         # documents: a two-page fax (CCITT G4), a big-endian one with a 16-bit page and a page name
