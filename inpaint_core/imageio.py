@@ -73,6 +73,7 @@ GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 DESCRIPTIVE_TAGS = (270, 271, 272, 306, 315, 33432)
 _TIFF_X_RESOLUTION, _TIFF_Y_RESOLUTION, _TIFF_RESOLUTION_UNIT = 282, 283, 296
 _TIFF_MASK = 4  # NewSubfileType's transparency-mask bit, and PhotometricInterpretation's mask
+_BIGTIFF = (b"II+\x00", b"MM\x00+")  # a BigTIFF's header: 8-byte offsets
 _MASK_PAGES_LOOKED_AT = 64  # IFDs past the first searched for a GDAL nodata mask
 _PNG_TEXT = (b"tEXt", b"zTXt", b"iTXt")  # a PNG's textual chunks
 _TEXT_MAX = 1 << 22  # bytes of PNG text chunks or JPEG comments an output carries, at most
@@ -549,7 +550,7 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     of gray is an extra band. A gray TIFF with two or more undeclared samples past its first is a
     multi-band image with no colour meaning and is refused.
     """
-    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+    if data[:4] not in (b"II*\x00", b"MM\x00*") + _BIGTIFF:
         return None
     tags = _tiff_tags(data, _TIFF_BITS_PER_SAMPLE, _TIFF_SAMPLE_FORMAT, _TIFF_PHOTOMETRIC, _TIFF_SAMPLES_PER_PIXEL,
                       _TIFF_PLANAR_CONFIG)
@@ -582,7 +583,8 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     layout = _TiffLayout(colour, codes)
     has_extra = past - (layout.alpha is not None) > 0
     opencv_wrong = planar[:1] == (2,) or _tiff_orientation(data) != 1
-    return layout if valued or (bits[0] == 16 and opencv_wrong) or has_extra else None
+    big = data[:4] in _BIGTIFF  # (Pillow reads no big-endian BigTIFF, OpenCV no 16-bit one)
+    return layout if valued or (bits[0] == 16 and opencv_wrong) or has_extra or big else None
 
 
 def hgt_geo_tags(name: str, shape: tuple[int, int]) -> tuple[tuple, ...]:
@@ -610,7 +612,7 @@ def hgt_geo_tags(name: str, shape: tuple[int, int]) -> tuple[tuple, ...]:
             (34735, 3, len(keys), keys))
 
 
-_KNOWN_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", b"RIFF", b"BM", b"GIF8")
+_KNOWN_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", *_BIGTIFF, b"RIFF", b"BM", b"GIF8")
 
 
 def _decode_hgt(data: bytes, max_pixels: int) -> DecodedImage:
@@ -726,7 +728,9 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
         if storage.tile is not None:  # its IFD before its tiles: a cloud-optimised GeoTIFF without overviews
             with _quiet():
                 first_data = min((o for o in _as_ints(ifd.get(324, ())) if o), default=0)
-            (at,) = struct.unpack_from("<I" if data[:2] == b"II" else ">I", data, 4)
+            order = "<" if data[:2] == b"II" else ">"
+            (at,) = struct.unpack_from(order + "Q", data, 8) if data[:4] in _BIGTIFF else \
+                struct.unpack_from(order + "I", data, 4)
             storage = replace(storage, cloud_optimized=0 < at < first_data)
         return None, storage, 1
     mask, overviews, pages, headers, first_data = None, [], 1, [], 0
@@ -824,7 +828,7 @@ def _xmp_iptc(data: bytes, info: dict | None = None, applist=()) -> tuple[bytes 
     segments (``applist``). Unreadable metadata is left out: it never fails the photo."""
     xmp = iptc = None
     try:
-        if data[:4] in (b"II*\x00", b"MM\x00*"):
+        if data[:4] in (b"II*\x00", b"MM\x00*") + _BIGTIFF:
             ifd = _tiff_ifd(data)  # (cheap: the tifffile page only when one of the tags is there)
             if ifd is not None and (_TIFF_XMP in ifd or _TIFF_IPTC in ifd):
                 with _tifffile_page(data) as page:  # (Pillow reads tag 33723 as one LONG, cutting the rest)
@@ -1364,6 +1368,10 @@ def _little_endian_page(page, index: int) -> bytes:
     TIFF, stored as it was where tifffile writes its compression (else LZW)."""
     import tifffile
 
+    pixels = int(page.imagelength) * int(page.imagewidth) * max(1, int(page.imagedepth))
+    if pixels > DEFAULT_MAX_PIXELS:  # (decoded to be turned: a decompression bomb's claim is refused first)
+        raise DecodeError(f"TIFF page {index + 1} (IFD {index}) claims {pixels:,} pixels, above the limit of "
+                          f"{DEFAULT_MAX_PIXELS:,}: it cannot be copied into the output")
     try:
         samples = page.asarray()
         compression = TIFF_COMPRESSIONS.get(page.compression, "lzw")
@@ -1733,6 +1741,8 @@ def _sniff_format(data: bytes) -> str | None:
         b"\xff\xd8\xff": "JPEG",
         b"II*\x00": "TIFF",
         b"MM\x00*": "TIFF",
+        b"II+\x00": "TIFF",  # BigTIFF
+        b"MM\x00+": "TIFF",
         b"GIF8": "GIF",
         b"BM": "BMP",
     }
@@ -1742,8 +1752,41 @@ def _sniff_format(data: bytes) -> str | None:
     return "WEBP" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else None
 
 
-def _tiff_ifd(data: bytes) -> TiffImagePlugin.ImageFileDirectory_v2 | None:
-    """The first IFD of a TIFF, or None if not a TIFF or unreadable."""
+class _BigTiffIfd(dict):
+    """The first IFD of a BigTIFF as Pillow's IFD gives a classic TIFF's (Pillow reads none): tag
+    code to value, a number or a tuple of them (a RATIONAL as its float), text as ``str``, and
+    ``next``, the offset of the IFD after it (0 for none)."""
+
+    next: int = 0
+
+
+def _big_tiff_ifd(data: bytes) -> _BigTiffIfd | None:
+    """:func:`_tiff_ifd` for a BigTIFF, read by tifffile; None if unreadable."""
+    try:
+        with _tifffile(data) as tif:
+            page = tif.pages[0]
+            ifd = _BigTiffIfd()
+            for tag in page.tags.values():
+                value = tag.value
+                if int(tag.dtype) in (5, 10):  # RATIONAL: (numerator, denominator) pairs
+                    pairs = np.asarray(value, float).reshape(-1, 2)
+                    ratios = tuple(float(n / d) if d else math.nan for n, d in pairs)
+                    value = ratios[0] if len(ratios) == 1 else ratios
+                elif hasattr(value, "value") and isinstance(value.value, int):  # tifffile's enums
+                    value = int(value.value)
+                ifd.setdefault(tag.code, value)
+            order = "<" if data[:2] == b"II" else ">"
+            (count,) = struct.unpack_from(order + "Q", data, page.offset)
+            (ifd.next,) = struct.unpack_from(order + "Q", data, page.offset + 8 + 20 * count)
+            return ifd
+    except Exception:  # noqa: BLE001 - unreadable, as a broken classic IFD is
+        return None
+
+
+def _tiff_ifd(data: bytes) -> TiffImagePlugin.ImageFileDirectory_v2 | _BigTiffIfd | None:
+    """The first IFD of a TIFF (or BigTIFF, :class:`_BigTiffIfd`), or None if not a TIFF or unreadable."""
+    if data[:4] in _BIGTIFF:
+        return _big_tiff_ifd(data)
     if data[:4] not in (b"II*\x00", b"MM\x00*"):
         return None
     try:

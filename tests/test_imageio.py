@@ -1227,6 +1227,48 @@ def test_a_cloud_optimised_geotiff_is_restored_into_one():
     assert decode_image(outputs["cog"]).tiff_storage.cloud_optimized
 
 
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_a_bigtiff_keeps_its_map_place_nodata_storage_and_pages(order, dtype):
+    """A BigTIFF (GDAL writes one with BIGTIFF=YES, or past 4 GiB), little- or big-endian: its
+    samples are read at their depth (Pillow reads no big-endian BigTIFF), and its georeferencing,
+    GDAL nodata, dpi, description, XMP, storage (deflate tiles, an overview), internal mask and
+    other pages reach its TIFF output, as a classic TIFF's do. (Until 2026-11-29 a BigTIFF lost them
+    all: its first IFD was read by Pillow's classic-TIFF parser only.)"""
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 255, (128, 160, 3)).astype(dtype) * (257 if dtype == np.uint16 else 1)
+    valid = np.ones((128, 160), bool)
+    valid[10:30, 20:60] = False
+    geo = [(33922, "d", 6, (0, 0, 0, 5e5, 4e6, 0), True), (33550, "d", 3, (0.5, 0.5, 0), True),
+           (34735, "H", 4, (1, 1, 0, 0), True), (42113, "s", 0, "7", True), (270, "s", 0, "ortho", True),
+           (700, "B", 0, b'<x:xmpmeta xmlns:x="adobe:ns:meta/"/>', True)]
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf, bigtiff=True, byteorder=order) as tif:
+        tif.write(pixels, photometric="rgb", tile=(32, 32), compression="zlib", metadata=None, extratags=geo,
+                  resolution=(300, 300))
+        tif.write(valid, subfiletype=4, photometric=4, compression="zlib", tile=(32, 32), metadata=None)
+        tif.write(np.ascontiguousarray(pixels[::2, ::2]), photometric="rgb", tile=(32, 32), compression="zlib",
+                  subfiletype=1, metadata=None)
+        tif.write(np.ascontiguousarray(pixels[:50, :40]), photometric="rgb", compression="zlib", metadata=None,
+                  extratags=[(285, "s", 0, "page 2", True)])
+    image = decode_image(buf.getvalue())
+    assert np.array_equal(image.samples, pixels) and image.pages == 2 and image.dpi == (300.0, 300.0)
+    assert image.nodata == "7" and np.array_equal(image.nodata_mask, ~valid) and image.xmp is not None
+    assert image.tiff_storage == TiffStorage(8, 1, (32, 32), ((64, 80),))
+    assert {tag[0] for tag in image.tiff_tags} == {33922, 33550, 34735, 42113, 270}
+    out = encode_image(image.samples, "tiff", tiff_tags=image.tiff_tags, dpi=image.dpi, xmp=image.xmp,
+                       tiff_storage=image.tiff_storage, nodata_mask=image.nodata_mask, pages_from=image.document)
+    with tifffile.TiffFile(io.BytesIO(out)) as tif:
+        first, page = tif.pages[0], tif.pages[-1]
+        assert {33922, 33550, 34735, 42113, 270, 700} <= set(first.tags.keys()) and first.is_tiled
+        assert len(tif.pages) == 5 and page.tags[285].value == "page 2"
+        assert np.array_equal(page.asarray(), pixels[:50, :40])
+    again = decode_image(out)
+    assert np.array_equal(again.samples, pixels) and np.array_equal(again.nodata_mask, ~valid)
+
+
 def test_an_hgt_tiles_name_places_it_on_the_map():
     """``S05E012.hgt`` (3601 x 3601): its north-west sample at 4 S 12 E, 1/3600 degree apart; a
     3601 x 1801 tile is 1/1800 degree apart east-west; a name that says nowhere places nothing."""

@@ -87,7 +87,21 @@ def _seeds() -> list[bytes]:
         _camera_tiff(np.asarray(rgb)),
         # documents: a two-page fax (CCITT G4), a big-endian one with a 16-bit page and a page name
         *DOCUMENTS,
+        # BigTIFFs, little- and big-endian: georeferenced, tiled, with a mask and an overview
+        *(_bigtiff(np.asarray(rgb), order) for order in "<>"),
     ]
+
+
+def _bigtiff(rgb: np.ndarray, order: str) -> bytes:
+    import tifffile
+
+    geo = [(33922, "d", 6, (0, 0, 0, 5e5, 4e6, 0), True), (42113, "s", 0, "0", True)]
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf, bigtiff=True, byteorder=order) as tif:
+        tif.write(rgb, photometric="rgb", tile=(16, 16), compression="zlib", extratags=geo, metadata=None)
+        tif.write(rgb[..., 0] > 9, subfiletype=4, photometric=4, compression="zlib", metadata=None)
+        tif.write(rgb[::2, ::2].copy(), photometric="rgb", subfiletype=1, metadata=None)
+    return buf.getvalue()
 
 
 def _documents() -> list[bytes]:
