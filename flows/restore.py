@@ -97,6 +97,23 @@ def _tag_flow_run(run_tags: list[str]) -> None:
         client.update_flow_run(ctx.flow_run.id, tags=sorted(set(ctx.flow_run.tags or []) | set(run_tags)))
 
 
+#: the run's warnings, by the count in its summary they are about (each takes it and the output format)
+_RUN_WARNINGS = {
+    "bands_dropped": "%d images had bands past colour and alpha (a near-infrared band, say) that %s outputs cannot "
+                     "hold: written without them (manifest column extra_bands); --output-format tiff or same "
+                     "keeps them",
+    "values_viewed": "%d images were rasters of values (an elevation model, say) that %s outputs cannot hold: "
+                     "written as a view of their range, without their values (manifest column sample_format); "
+                     "--output-format tiff or same keeps them",
+    "pages_dropped": "%d images were multi-page TIFFs (a document's pages) that %s outputs cannot hold: only their "
+                     "first page was restored and written (manifest column pages); --output-format tiff or same "
+                     "keeps the others",
+    "pages_copied": "%d images were multi-page TIFFs (a document's pages): their first page was restored, the others "
+                    "copied into the TIFF output as they are, not restored (manifest column pages); split the pages "
+                    "into files to restore each%.0s",  # (the output format: tiff, or same)
+}
+
+
 @flow(name="restore", flow_run_name=_flow_run_name, task_runner=make_task_runner(), log_prints=False)
 def restore(
     source: str,
@@ -254,22 +271,9 @@ def restore(
         while in_flight:
             collect(in_flight.popleft())
 
-    if seen["bands_dropped"]:
-        logger.warning("%d images had bands past colour and alpha (a near-infrared band, say) that %s outputs "
-                       "cannot hold: written without them (manifest column extra_bands); --output-format tiff "
-                       "or same keeps them", seen["bands_dropped"], output_format)
-    if seen["values_viewed"]:
-        logger.warning("%d images were rasters of values (an elevation model, say) that %s outputs cannot hold: "
-                       "written as a view of their range, without their values (manifest column sample_format); "
-                       "--output-format tiff or same keeps them", seen["values_viewed"], output_format)
-    if seen["pages_dropped"]:
-        logger.warning("%d images were multi-page TIFFs (a document's pages) that %s outputs cannot hold: only "
-                       "their first page was restored and written (manifest column pages); --output-format tiff "
-                       "or same keeps the others", seen["pages_dropped"], output_format)
-    if seen["pages_copied"]:
-        logger.warning("%d images were multi-page TIFFs (a document's pages): their first page was restored, the "
-                       "others copied into the output as they are, not restored (manifest column pages); split "
-                       "the pages into files to restore each", seen["pages_copied"])
+    for key, warning in _RUN_WARNINGS.items():  # what the outputs could not hold, or hold unrestored
+        if seen[key]:
+            logger.warning(warning, seen[key], output_format)
     summary = {"run_id": run_id, "flow_run_id": str(ctx.flow_run.id), "flow_run_name": ctx.flow_run.name,
                "source": src.uri(), "dest": dst.uri(), "method": method,
                "settings_hash": config.settings_hash(), "seconds": round(time.perf_counter() - started, 3),
