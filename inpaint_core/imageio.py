@@ -1146,7 +1146,7 @@ _POINTER_TAGS = frozenset({288, 289, 330, 400, 34665, 34853, 40965})
 _PAGE_TYPE_SIZES = {**{k: v for k, v in _TYPE_SIZES.items() if k != 13}, 16: 8, 17: 8}
 
 
-def _with_pages(tiff: bytes, source: bytes) -> bytes:
+def _with_pages(tiff: bytes, source: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     """``tiff`` (a little-endian classic TIFF, as tifffile and Pillow write them) with ``source``'s
     IFDs from its second full-resolution page on appended: a document's other pages, with any
     overviews or masks of theirs. Each is copied as stored: its compressed strips or tiles byte for
@@ -1183,7 +1183,7 @@ def _with_pages(tiff: bytes, source: bytes) -> bytes:
                         raise DecodeError(f"corrupt TIFF: the tags of IFD {index} cannot be copied into the "
                                           f"output: {_reason(exc)}") from exc
                     swapped = tif.byteorder == ">" and page.bitspersample > 8 and page.compression != 7
-                    pages.append((index, tags, _little_endian_page(page, index) if swapped else None))
+                    pages.append((index, tags, _little_endian_page(page, index, max_pixels) if swapped else None))
                 index += 1
     except DecodeError:
         raise
@@ -1363,15 +1363,15 @@ def _tags_of_page(page, order: str, data: bytes) -> list[tuple]:
     return tags
 
 
-def _little_endian_page(page, index: int) -> bytes:
+def _little_endian_page(page, index: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
     """A tifffile ``page`` (the ``index``-th IFD) compressed again into a one-page little-endian
     TIFF, stored as it was where tifffile writes its compression (else LZW)."""
     import tifffile
 
     pixels = int(page.imagelength) * int(page.imagewidth) * max(1, int(page.imagedepth))
-    if pixels > DEFAULT_MAX_PIXELS:  # (decoded to be turned: a decompression bomb's claim is refused first)
-        raise DecodeError(f"TIFF page {index + 1} (IFD {index}) claims {pixels:,} pixels, above the limit of "
-                          f"{DEFAULT_MAX_PIXELS:,}: it cannot be copied into the output")
+    if pixels > max_pixels:  # (decoded to be turned: a decompression bomb's claim is refused first)
+        raise ImageTooLargeError(f"TIFF page {index + 1} (IFD {index}) claims {pixels:,} pixels, above the limit "
+                                 f"of {max_pixels:,}: it cannot be copied into the output")
     try:
         samples = page.asarray()
         compression = TIFF_COMPRESSIONS.get(page.compression, "lzw")
@@ -1519,6 +1519,7 @@ def encode_image(
     nodata_mask: np.ndarray | None = None,
     pages_from: bytes | None = None,
     jpeg_tables: tuple[tuple[tuple[int, ...], ...], int] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> bytes:
     """Encode RGB pixels to file bytes.
 
@@ -1561,6 +1562,8 @@ def encode_image(
             per-dataset mask), and one per overview, when any pixel is ``True``; TIFF only.
         pages_from: a multi-page TIFF (:attr:`DecodedImage.document`) whose pages past the first go
             into a TIFF output after the image, as they are stored (:func:`_with_pages`); TIFF only.
+            A page that must be decoded to be copied (big-endian, samples wider than 8 bits) is
+            refused past ``max_pixels``, as :func:`decode_image` refuses an image.
         jpeg_tables: a JPEG source's quantization tables and chroma subsampling
             (:attr:`DecodedImage.jpeg_tables`): a JPEG output is compressed with them instead of at
             ``jpeg_quality`` (as the source was: about its size, and its known pixels change least); JPEG only.
@@ -1579,7 +1582,7 @@ def encode_image(
         return _with_pages(encode_image(
             rgb, fmt, gray=gray, alpha=alpha, jpeg_quality=jpeg_quality, extra=extra, extra_samples=extra_samples,
             tiff_tags=tiff_tags, icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc, dpi=dpi,
-            tiff_storage=tiff_storage, nodata_mask=nodata_mask), pages_from)
+            tiff_storage=tiff_storage, nodata_mask=nodata_mask, jpeg_tables=jpeg_tables), pages_from, max_pixels)
     if fmt == "tiff" and icc_profile is not None:
         tiff_tags = tuple(tiff_tags) + ((_TIFF_ICC_PROFILE, 7, len(icc_profile), icc_profile),) \
             if _profile_fits(icc_profile, gray) else tuple(tiff_tags)  # (tifffile writes gray + alpha as gray)

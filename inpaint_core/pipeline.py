@@ -883,6 +883,7 @@ def _finish_image(w: Work, config: RestoreConfig, source: Location, dest: Locati
                        # a TIFF's compression, tiles and overviews; its nodata mask where still nodata
                        tiff_storage=image.tiff_storage, nodata_mask=_still_nodata(image, w.mask),
                        pages_from=image.document,  # a document's other pages, as stored (a TIFF output)
+                       max_pixels=config.max_pixels,
                        png_compression=config.png_compression,
                        # "source": a JPEG source's own tables; any other source's JPEG at the default
                        jpeg_quality=95 if config.jpeg_quality == "source" else config.jpeg_quality,

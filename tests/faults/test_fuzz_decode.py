@@ -285,7 +285,7 @@ def test_a_documents_pages_go_into_a_tiff_output_or_a_typed_error(data):
     typed error, and the output reads back with its first page as given."""
     try:
         img = _timed(lambda d: decode_image(d, max_pixels=MAX_PIXELS), data)
-        out = encode_image(img.rgb, "tiff", gray=img.gray, pages_from=img.document)
+        out = encode_image(img.rgb, "tiff", gray=img.gray, pages_from=img.document, max_pixels=MAX_PIXELS)
     except InpaintError as exc:
         assert str(exc), "a typed error must say why"
         return
