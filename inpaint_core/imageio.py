@@ -740,13 +740,15 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
             size, samples = (first.imagelength, first.imagewidth), first.samplesperpixel
             headers.append(first.offset)
             first_data = min((o for o in first.dataoffsets if o), default=0)
+            seen = {first.offset}
             for index in range(1, _MASK_PAGES_LOOKED_AT + 1):
                 try:
                     page = tif.pages[index]
                 except IndexError:
                     break
-                if page is None:
+                if page is None or page.offset in seen:  # (a chain that loops back ends there)
                     break
+                seen.add(page.offset)
                 kind = page.subfiletype
                 if kind & _TIFF_MASK and page.photometric == _TIFF_MASK and page.samplesperpixel == 1:
                     if mask is None and (page.imagelength, page.imagewidth) == size:
@@ -1138,6 +1140,7 @@ def _with_exif_ifds(tiff: bytes, ifds: dict[int, list[tuple]]) -> bytes:
     return bytes(out)
 
 
+_PAGES_COPIED = 10_000  # IFDs past the first a TIFF output carries from its source, at most
 #: tags that point at a page's image data, each with the tag of its lengths: moved with the data
 _SEGMENT_TAGS = {273: 279, 324: 325, 513: 514}
 #: tags that point at other IFDs or the source's free space: left out of a copied page
@@ -1152,7 +1155,8 @@ def _with_pages(tiff: bytes, source: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
     overviews or masks of theirs. Each is copied as stored: its compressed strips or tiles byte for
     byte (a fax page stays CCITT G4, a JPEG page is not decoded again) and its tags (orientation,
     resolution, page name and number, colour map...), turned little-endian; tags pointing at other
-    IFDs (SubIFDs, Exif, GPS) are left out, a BigTIFF's 8-byte values made 4-byte. A big-endian page
+    IFDs (SubIFDs, Exif, GPS) are left out, a BigTIFF's 8-byte values made 4-byte. A chain of IFDs
+    that loops back ends where it does; at most :data:`_PAGES_COPIED` IFDs. A big-endian page
     of samples wider than 8 bits (their bytes would read swapped) is compressed again instead, with its
     own compression where tifffile writes it (else LZW), losslessly but for JPEG. A chain of IFDs that
     breaks ends the copy where :func:`_tiff_pages` stops counting. ``tiff`` unchanged when it is not
@@ -1167,14 +1171,15 @@ def _with_pages(tiff: bytes, source: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
     pages = []
     try:
         with _tifffile(source) as tif:
-            found, index = False, 1
-            while True:
+            found, index, seen = False, 1, {tif.pages[0].offset}
+            while index <= _PAGES_COPIED:
                 try:
                     page = tif.pages[index]
                 except Exception:  # noqa: BLE001 - IndexError at the end; a broken chain ends the copy too
                     break
-                if page is None:
+                if page is None or page.offset in seen:  # (a chain that loops back: it ends there)
                     break
+                seen.add(page.offset)
                 found = found or not page.subfiletype & (1 | _TIFF_MASK)
                 if found:
                     try:

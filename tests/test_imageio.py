@@ -741,6 +741,28 @@ def test_a_big_endian_documents_pages_keep_their_samples_and_tags():
                 [doc[o:o + n] for o, n in zip(was.dataoffsets, was.databytecounts)]
 
 
+def test_a_documents_chain_of_pages_that_loops_back_ends_where_it_loops():
+    """An IFD chain whose last page points back to the second (a corrupt or hostile file): its
+    pages are counted once, and its TIFF output carries each once, at once (the walk used to go
+    round for ever)."""
+    import tifffile
+
+    buf = io.BytesIO()
+    with tifffile.TiffWriter(buf) as tif:
+        for k in range(3):
+            tif.write(np.full((8, 8), 50 * k, np.uint8), metadata=None)
+    data = bytearray(buf.getvalue())
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tif:
+        second, last = tif.pages[1].offset, tif.pages[2].offset
+    (count,) = struct.unpack_from("<H", data, last)
+    struct.pack_into("<I", data, last + 2 + 12 * count, second)
+    image = decode_image(bytes(data))
+    assert image.pages == 3
+    out = encode_image(image.rgb, "tiff", gray=True, pages_from=image.document)
+    with tifffile.TiffFile(io.BytesIO(out)) as tif:
+        assert [int(p.asarray()[0, 0]) for p in tif.pages] == [0, 50, 100]
+
+
 def test_a_document_whose_later_page_is_truncated_fails_with_a_reason():
     """A scan cut off in its last page's data: its first page decodes and its pages are counted, but
     a TIFF output refuses to write the document without that page, saying which and why."""
