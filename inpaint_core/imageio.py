@@ -740,15 +740,7 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
             size, samples = (first.imagelength, first.imagewidth), first.samplesperpixel
             headers.append(first.offset)
             first_data = min((o for o in first.dataoffsets if o), default=0)
-            seen = {first.offset}
-            for index in range(1, _MASK_PAGES_LOOKED_AT + 1):
-                try:
-                    page = tif.pages[index]
-                except IndexError:
-                    break
-                if page is None or page.offset in seen:  # (a chain that loops back ends there)
-                    break
-                seen.add(page.offset)
+            for index, page in _later_ifds(tif, _MASK_PAGES_LOOKED_AT, ends_on=(IndexError,)):
                 kind = page.subfiletype
                 if kind & _TIFF_MASK and page.photometric == _TIFF_MASK and page.samplesperpixel == 1:
                     if mask is None and (page.imagelength, page.imagewidth) == size:
@@ -779,6 +771,22 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
     if storage.tile is not None and headers:  # every IFD of the first page's levels before its tiles
         storage = replace(storage, cloud_optimized=max(headers) < first_data)
     return (None if mask is None else mask == 0), storage, pages
+
+
+def _later_ifds(tif, limit: int, ends_on: tuple[type[BaseException], ...]) -> Iterator[tuple[int, object]]:
+    """``(index, page)`` of a tifffile ``tif``'s IFDs after the first, at most ``limit``: the walk
+    ends at the last, at an error of ``ends_on`` reading the next (others are raised), and where the
+    chain loops back to an IFD already seen."""
+    seen = {tif.pages[0].offset}
+    for index in range(1, limit + 1):
+        try:
+            page = tif.pages[index]
+        except ends_on:
+            return
+        if page is None or page.offset in seen:
+            return
+        seen.add(page.offset)
+        yield index, page
 
 
 def _tiff_nodata(data: bytes) -> str | None:
@@ -1171,15 +1179,8 @@ def _with_pages(tiff: bytes, source: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
     pages = []
     try:
         with _tifffile(source) as tif:
-            found, index, seen = False, 1, {tif.pages[0].offset}
-            while index <= _PAGES_COPIED:
-                try:
-                    page = tif.pages[index]
-                except Exception:  # noqa: BLE001 - IndexError at the end; a broken chain ends the copy too
-                    break
-                if page is None or page.offset in seen:  # (a chain that loops back: it ends there)
-                    break
-                seen.add(page.offset)
+            found = False
+            for index, page in _later_ifds(tif, _PAGES_COPIED, ends_on=(Exception,)):  # (a broken chain too)
                 found = found or not page.subfiletype & (1 | _TIFF_MASK)
                 if found:
                     try:
@@ -1189,7 +1190,6 @@ def _with_pages(tiff: bytes, source: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
                                           f"output: {_reason(exc)}") from exc
                     swapped = tif.byteorder == ">" and page.bitspersample > 8 and page.compression != 7
                     pages.append((index, tags, _little_endian_page(page, index, max_pixels) if swapped else None))
-                index += 1
     except DecodeError:
         raise
     except Exception:  # noqa: BLE001 - as _tiff_pages: a source tifffile cannot open has no pages to copy
@@ -1301,14 +1301,14 @@ def _cloud_optimized(tiff: bytes) -> bytes:
     try:
         with _tifffile(tiff) as tif:
             ifds = [_tags_of_page(page, "<", tiff) for page in tif.pages]
+            masks = [page.photometric == _TIFF_MASK for page in tif.pages]
         segments = [_segments(tags, tiff, index) for index, tags in enumerate(ifds)]
     except Exception:  # noqa: BLE001 - left as written: it is a valid TIFF, only not cloud-optimised
         return tiff
     if any(0 < len(piece) < 4 for s in segments for _, _, pieces in s for piece in pieces):
         return tiff  # (a tile too short to be trailed by its last 4 bytes: none is, compressed)
     levels: list[list[int]] = []  # each level's image IFD, then its mask's
-    for index, tags in enumerate(ifds):
-        mask = any(t[0] == 262 and t[3][:2] == struct.pack("<H", _TIFF_MASK) for t in tags)
+    for index, mask in enumerate(masks):
         if mask and levels:
             levels[-1].append(index)
         else:
