@@ -31,18 +31,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _timing import best  # noqa: E402
 
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
@@ -75,10 +68,10 @@ def main() -> None:
             data = encode_image(pixels, fmt)
             img = decode_image(data)
             assert img.bit_depth == depth
-            t_dec = best(lambda: decode_image(data), a.repeat)
+            t_dec = best(lambda: decode_image(data), a.repeat)[0]
             out = widen_to_16bit(restored, img, hole) if depth == 16 else restored
-            t_wid = best(lambda: widen_to_16bit(restored, img, hole), a.repeat) if depth == 16 else 0.0
-            t_enc = best(lambda: encode_image(out, fmt), a.repeat)
+            t_wid = best(lambda: widen_to_16bit(restored, img, hole), a.repeat)[0] if depth == 16 else 0.0
+            t_enc = best(lambda: encode_image(out, fmt), a.repeat)[0]
             print(f"| {fmt} | {depth} | {len(data) / 1e6:.0f} | {t_dec:.2f} | "
                   f"{t_wid:.2f} | {t_enc:.2f} |" if depth == 16 else
                   f"| {fmt} | {depth} | {len(data) / 1e6:.0f} | {t_dec:.2f} | - | {t_enc:.2f} |")
@@ -88,9 +81,9 @@ def main() -> None:
         data = encode_image(pixels, "tiff", extra=nir, extra_samples=(0,))
         img = decode_image(data)
         assert img.bit_depth == depth and img.extra is not None
-        t_dec = best(lambda: decode_image(data), a.repeat)
+        t_dec = best(lambda: decode_image(data), a.repeat)[0]
         t_enc = best(lambda: encode_image(pixels, "tiff", extra=img.extra, extra_samples=img.extra_samples),
-                     a.repeat)
+                     a.repeat)[0]
         print(f"| tiff + NIR band | {depth} | {len(data) / 1e6:.0f} | {t_dec:.2f} | - | {t_enc:.2f} |")
     # float TIFFs: a gray elevation model and float RGB, read by tifffile into values + a 16-bit proxy;
     # "widen" is mapping the restored proxy back to floats (restore_values), the known samples exact
@@ -100,12 +93,12 @@ def main() -> None:
                             gray=floats.ndim == 2)
         img = decode_image(data)
         assert img.bit_depth == 32 and img.values is not None
-        t_dec = best(lambda: decode_image(data), a.repeat)
+        t_dec = best(lambda: decode_image(data), a.repeat)[0]
         proxy = img.rgb16.copy()
         proxy[hole] = 30000
-        t_wid = best(lambda: restore_values(img, proxy, hole), a.repeat)
+        t_wid = best(lambda: restore_values(img, proxy, hole), a.repeat)[0]
         out = restore_values(img, proxy, hole)
-        t_enc = best(lambda: encode_image(out, "tiff", gray=img.gray), a.repeat)
+        t_enc = best(lambda: encode_image(out, "tiff", gray=img.gray), a.repeat)[0]
         print(f"| tiff, {name} | 32 | {len(data) / 1e6:.0f} | {t_dec:.2f} | {t_wid:.2f} | {t_enc:.2f} |")
     if not a.codecs_only:
         fill_precision(a.fill_side, a.repeat)
@@ -157,8 +150,8 @@ def fill_precision(side: str, repeat: int) -> None:
         for fill_name in ("truth's 8-bit view", *methods):
             if fill_name in methods:
                 m = methods[fill_name]
-                t8 = best(lambda: m([view], [hole]), repeat)
-                t16 = best(lambda: m([truth16], [hole]), repeat)
+                t8 = best(lambda: m([view], [hole]), repeat)[0]
+                t16 = best(lambda: m([truth16], [hole]), repeat)[0]
                 fill, at16 = m([view], [hole])[0], m([truth16], [hole])[0]
                 times = f"{t8:.2f} / {t16:.2f}"
             else:
@@ -166,7 +159,7 @@ def fill_precision(side: str, repeat: int) -> None:
             fill = np.where(hole[..., None], fill, view)
             staircase = np.where(hole[..., None], fill.astype(np.uint16) * 257, truth16)
             lifted = dequantize_fill(fill, truth16, hole)
-            t = best(lambda: dequantize_fill(fill, truth16, hole), repeat)
+            t = best(lambda: dequantize_fill(fill, truth16, hole), repeat)[0]
             e16, s16 = (err(at16), step(at16)) if at16 is not None else ("-", "-")
             print(f"| {name} | {fill_name} | {err(staircase)} / {err(lifted)} / {e16} | "
                   f"{step(staircase)} / {step(lifted)} / {s16} | {t:.2f} | {times} |")
@@ -178,7 +171,7 @@ def fill_precision(side: str, repeat: int) -> None:
     for _ in range(1000):
         cv2.circle(specks, (int(rng.integers(0, big[1])), int(rng.integers(0, big[0]))), int(rng.integers(1, 6)), 1, -1)
     flat8 = np.full(big + (3,), 128, np.uint8)
-    t = best(lambda: dequantize_fill(flat8, flat8.astype(np.uint16) * 257, specks.astype(bool)), repeat)
+    t = best(lambda: dequantize_fill(flat8, flat8.astype(np.uint16) * 257, specks.astype(bool)), repeat)[0]
     print(f"\nlifting 1,000 specks (radius 1-5 px) of a flat 4000x3000 fill: {t:.2f} s")
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -19,6 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run without inst
 
 from inpaint_core.inpainters import create_inpainter  # noqa: E402
 from inpaint_core.windows import hole_windows  # noqa: E402
+
+from _timing import best  # noqa: E402
 
 
 def scattered_blobs(shape: tuple[int, int], fraction: float, seed: int = 0) -> np.ndarray:
@@ -31,15 +32,6 @@ def scattered_blobs(shape: tuple[int, int], fraction: float, seed: int = 0) -> n
             y, x = rng.integers(0, shape)
             cv2.circle(mask, (int(x), int(y)), int(rng.integers(3, 16)), 255, -1)
     return mask
-
-
-def best_of(repeat: int, fn) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:
@@ -57,9 +49,9 @@ def main() -> None:
           f"{len(windows)} windows covering {sum(w.area for w in windows) / mask.size:.1%}")
     telea([image[:500, :500]], [mask[:500, :500]])  # warm-up: OpenCV starts its thread pool lazily
 
-    full_s, full = best_of(args.repeat, lambda: cv2.inpaint(image, mask, args.radius, cv2.INPAINT_TELEA))
-    win_s, (windowed,) = best_of(args.repeat, lambda: telea([image], [mask]))
-    windows_s, _ = best_of(args.repeat, lambda: hole_windows(mask, margin=telea.window_margin))
+    full_s, full = best(lambda: cv2.inpaint(image, mask, args.radius, cv2.INPAINT_TELEA), args.repeat)
+    win_s, (windowed,) = best(lambda: telea([image], [mask]), args.repeat)
+    windows_s, _ = best(lambda: hole_windows(mask, margin=telea.window_margin), args.repeat)
     diff = int(np.abs(full.astype(np.int16) - windowed).max())
     print(f"full frame cv2.inpaint : {full_s * 1000:8.1f} ms")
     print(f"windowed telea         : {win_s * 1000:8.1f} ms  (of which hole_windows {windows_s * 1000:.1f} ms)")
