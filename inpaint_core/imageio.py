@@ -73,6 +73,7 @@ GEO_TAGS = (33550, 33922, 34264, 34735, 34736, 34737, 42112, 42113)
 DESCRIPTIVE_TAGS = (270, 271, 272, 306, 315, 33432)
 _TIFF_X_RESOLUTION, _TIFF_Y_RESOLUTION, _TIFF_RESOLUTION_UNIT = 282, 283, 296
 _TIFF_MASK = 4  # NewSubfileType's transparency-mask bit, and PhotometricInterpretation's mask
+_TIFF_HEADERS = (b"II*\x00", b"MM\x00*")  # a classic TIFF's header (little-, big-endian): 4-byte offsets
 _BIGTIFF = (b"II+\x00", b"MM\x00+")  # a BigTIFF's header: 8-byte offsets
 _MASK_PAGES_LOOKED_AT = 64  # IFDs past the first searched for a GDAL nodata mask
 _PNG_TEXT = (b"tEXt", b"zTXt", b"iTXt")  # a PNG's textual chunks
@@ -550,7 +551,7 @@ def _tiff_layout(data: bytes) -> _TiffLayout | None:
     of gray is an extra band. A gray TIFF with two or more undeclared samples past its first is a
     multi-band image with no colour meaning and is refused.
     """
-    if data[:4] not in (b"II*\x00", b"MM\x00*") + _BIGTIFF:
+    if data[:4] not in _TIFF_HEADERS + _BIGTIFF:
         return None
     tags = _tiff_tags(data, _TIFF_BITS_PER_SAMPLE, _TIFF_SAMPLE_FORMAT, _TIFF_PHOTOMETRIC, _TIFF_SAMPLES_PER_PIXEL,
                       _TIFF_PLANAR_CONFIG)
@@ -612,7 +613,7 @@ def hgt_geo_tags(name: str, shape: tuple[int, int]) -> tuple[tuple, ...]:
             (34735, 3, len(keys), keys))
 
 
-_KNOWN_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", *_BIGTIFF, b"RIFF", b"BM", b"GIF8")
+_KNOWN_MAGIC = (b"\x89PNG", b"\xff\xd8", *_TIFF_HEADERS, *_BIGTIFF, b"RIFF", b"BM", b"GIF8")
 
 
 def _decode_hgt(data: bytes, max_pixels: int) -> DecodedImage:
@@ -807,7 +808,7 @@ def _exif_for_output(raw: bytes) -> bytes | None:
     its next-IFD link (the thumbnail's IFD1) cut, patched in place so every other tag and sub-IFD
     stays as it was; ``None`` when the bytes are not a readable EXIF."""
     tiff = raw[6:] if raw.startswith(b"Exif\x00\x00") else raw
-    if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
+    if tiff[:4] not in _TIFF_HEADERS:
         return None
     order = "<" if tiff[:2] == b"II" else ">"
     out = bytearray(tiff)
@@ -838,7 +839,7 @@ def _xmp_iptc(data: bytes, info: dict | None = None, applist=()) -> tuple[bytes 
     segments (``applist``). Unreadable metadata is left out: it never fails the photo."""
     xmp = iptc = None
     try:
-        if data[:4] in (b"II*\x00", b"MM\x00*") + _BIGTIFF:
+        if data[:4] in _TIFF_HEADERS + _BIGTIFF:
             ifd = _tiff_ifd(data)  # (cheap: the tifffile page only when one of the tags is there)
             if ifd is not None and (_TIFF_XMP in ifd or _TIFF_IPTC in ifd):
                 with _tifffile_page(data) as page:  # (Pillow reads tag 33723 as one LONG, cutting the rest)
@@ -1019,7 +1020,7 @@ def _tiff_exif(data: bytes, tags: tuple[tuple, ...]) -> bytes | None:
     """EXIF for a TIFF source's outputs: its :data:`DESCRIPTIVE_TAGS` (among its carried ``tags``) and
     its own Exif and GPS IFDs (a camera's or scanner's TIFF), as little-endian TIFF-structured bytes;
     ``None`` when it has none of them."""
-    subs = _exif_sub_ifds(data) if data[:4] in (b"II*\x00", b"MM\x00*") else {}
+    subs = _exif_sub_ifds(data) if data[:4] in _TIFF_HEADERS else {}
     text = [(code, 2, len(v), v) for code, dtype, _, v in tags
             if code in DESCRIPTIVE_TAGS and dtype == 2 and isinstance(v, bytes)]
     if not text and not subs:
@@ -1063,7 +1064,7 @@ def _exif_sub_ifds(exif: bytes | None) -> dict[int, list[tuple]]:
     ``(tag, type, count, little-endian value bytes)`` and an Interop IFD as a nested entry list, for a
     TIFF output (which is little-endian). The MakerNote is left out: its vendor's offsets would point
     nowhere once moved. ``{}`` when there are none or the bytes are unreadable."""
-    if not exif or exif[:4] not in (b"II*\x00", b"MM\x00*"):
+    if not exif or exif[:4] not in _TIFF_HEADERS:
         return {}
     order = "<" if exif[:2] == b"II" else ">"
 
@@ -1747,10 +1748,7 @@ def _sniff_format(data: bytes) -> str | None:
     signatures = {
         _PNG_SIGNATURE: "PNG",
         b"\xff\xd8\xff": "JPEG",
-        b"II*\x00": "TIFF",
-        b"MM\x00*": "TIFF",
-        b"II+\x00": "TIFF",  # BigTIFF
-        b"MM\x00+": "TIFF",
+        **dict.fromkeys(_TIFF_HEADERS + _BIGTIFF, "TIFF"),
         b"GIF8": "GIF",
         b"BM": "BMP",
     }
@@ -1795,7 +1793,7 @@ def _tiff_ifd(data: bytes) -> TiffImagePlugin.ImageFileDirectory_v2 | _BigTiffIf
     """The first IFD of a TIFF (or BigTIFF, :class:`_BigTiffIfd`), or None if not a TIFF or unreadable."""
     if data[:4] in _BIGTIFF:
         return _big_tiff_ifd(data)
-    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+    if data[:4] not in _TIFF_HEADERS:
         return None
     try:
         with _quiet():
