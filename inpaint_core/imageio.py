@@ -728,19 +728,19 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
     if not ifd.next:
         if storage.tile is not None:  # its IFD before its tiles: a cloud-optimised GeoTIFF without overviews
             with _quiet():
-                first_data = min((o for o in _as_ints(ifd.get(324, ())) if o), default=0)
+                tiles = _as_ints(ifd.get(324, ()))
             order = "<" if data[:2] == b"II" else ">"
             (at,) = struct.unpack_from(order + "Q", data, 8) if data[:4] in _BIGTIFF else \
                 struct.unpack_from(order + "I", data, 4)
-            storage = replace(storage, cloud_optimized=0 < at < first_data)
+            storage = replace(storage, cloud_optimized=_ifds_before_data([at], tiles))
         return None, storage, 1
-    mask, overviews, pages, headers, first_data = None, [], 1, [], 0
+    mask, overviews, pages, headers, tiles = None, [], 1, [], ()
     try:
         with _tifffile(data) as tif:
             first = tif.pages[0]
             size, samples = (first.imagelength, first.imagewidth), first.samplesperpixel
             headers.append(first.offset)
-            first_data = min((o for o in first.dataoffsets if o), default=0)
+            tiles = first.dataoffsets
             for index, page in _later_ifds(tif, _MASK_PAGES_LOOKED_AT, ends_on=(IndexError,)):
                 kind = page.subfiletype
                 if kind & _TIFF_MASK and page.photometric == _TIFF_MASK and page.samplesperpixel == 1:
@@ -770,8 +770,15 @@ def _tiff_pages(data: bytes, orientation: int) -> tuple[np.ndarray | None, TiffS
     if upright and overviews:
         storage = replace(storage, overviews=tuple(sorted(set(overviews), reverse=True)))
     if storage.tile is not None and headers:  # every IFD of the first page's levels before its tiles
-        storage = replace(storage, cloud_optimized=max(headers) < first_data)
+        storage = replace(storage, cloud_optimized=_ifds_before_data(headers, tiles))
     return (None if mask is None else mask == 0), storage, pages
+
+
+def _ifds_before_data(ifds: list[int], tiles) -> bool:
+    """Whether every IFD (their offsets ``ifds``) lies before the first page's image data (its
+    ``tiles``' offsets, 0 for a sparse tile): a cloud-optimised GeoTIFF's layout."""
+    first_data = min((o for o in tiles if o), default=0)
+    return 0 < min(ifds) and max(ifds) < first_data
 
 
 def _later_ifds(tif, limit: int, ends_on: tuple[type[BaseException], ...]) -> Iterator[tuple[int, object]]:
