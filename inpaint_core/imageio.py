@@ -1591,11 +1591,6 @@ def encode_image(
         DecodeError: a page of ``pages_from`` cannot be copied (its data lie past the file's end).
     """
     fmt = _normalise_format(fmt)
-    if pages_from is not None and fmt == "tiff":
-        return _with_pages(encode_image(
-            rgb, fmt, gray=gray, alpha=alpha, jpeg_quality=jpeg_quality, extra=extra, extra_samples=extra_samples,
-            tiff_tags=tiff_tags, icc_profile=icc_profile, exif=exif, xmp=xmp, iptc=iptc, dpi=dpi,
-            tiff_storage=tiff_storage, nodata_mask=nodata_mask, jpeg_tables=jpeg_tables), pages_from, max_pixels)
     if fmt == "tiff" and icc_profile is not None:
         tiff_tags = tuple(tiff_tags) + ((_TIFF_ICC_PROFILE, 7, len(icc_profile), icc_profile),) \
             if _profile_fits(icc_profile, gray) else tuple(tiff_tags)  # (tifffile writes gray + alpha as gray)
@@ -1618,10 +1613,14 @@ def encode_image(
                              f"{getattr(nodata_mask, 'dtype', type(nodata_mask).__name__)} "
                              f"{getattr(nodata_mask, 'shape', '')}")
         nodata_mask = nodata_mask if fmt == "tiff" and nodata_mask.any() else None
-    if extra is not None or valued or (fmt == "tiff" and (tiff_tags or dpi or tiff_storage or nodata_mask is not None)):
+    if extra is not None or valued or (fmt == "tiff" and (tiff_tags or dpi or tiff_storage or nodata_mask is not None
+                                                          or pages_from is not None)):
         out = _encode_tifffile(rgb, fmt, gray, alpha, extra, extra_samples, tiff_tags, dpi, tiff_storage,
                                nodata_mask, jpeg_quality)
-        return _with_exif_ifds(out, exif_ifds) if fmt == "tiff" else out
+        if fmt != "tiff":
+            return out
+        out = _with_exif_ifds(out, exif_ifds)
+        return out if pages_from is None else _with_pages(out, pages_from, max_pixels)
     if isinstance(rgb, np.ndarray) and rgb.dtype == np.uint16:
         out = _encode_16bit(rgb, fmt, gray, alpha, png_compression)
         return _png_with_chunks(out, icc_profile, exif, gray and alpha is None, xmp, dpi, text) if fmt == "png" else out
