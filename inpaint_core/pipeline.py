@@ -990,16 +990,17 @@ def write_shard_manifest(rows: list[dict[str, Any]], works: list[Work], dest: Lo
     for r in rows:
         counts[r["status"]] += 1
     stage_ms = {s: sum(r.get(f"ms_{s}") or 0.0 for r in rows) for s in manifest.STAGES}
-    # images whose bands past colour and alpha the output's format could not hold (a PNG of a NIR tile)
+    # outputs whose format holds one page of 8 or 16-bit colour and alpha (PNG, JPEG, WebP, BMP)
     not_tiff = [r for r in rows if r.get("output_uri") and not r["output_uri"].endswith((".tif", ".tiff", ".hgt"))]
+    # images whose bands past colour and alpha the output's format could not hold (a PNG of a NIR tile)
     dropped = sum(1 for r in not_tiff if r.get("extra_bands"))
     # rasters of values written as a view of their range (a PNG of an elevation model): the values are not in it
     viewed = sum(1 for r in not_tiff if r.get("sample_format") not in (None, "uint") or (r.get("bit_depth") or 0) > 16)
     # multi-page TIFFs (a document's pages): the first page is restored; a TIFF output carries the
     # others as they are stored, other formats hold one page
-    paged = [r for r in rows if r.get("output_uri") and (r.get("pages") or 1) > 1]
-    dropped_pages = sum(1 for r in paged if not r["output_uri"].endswith((".tif", ".tiff")))
+    paged = sum(1 for r in rows if r.get("output_uri") and (r.get("pages") or 1) > 1)
+    dropped_pages = sum(1 for r in not_tiff if (r.get("pages") or 1) > 1)
     return {"shard": shard, "images": len(works), "up_to_date": sum(w.up_to_date for w in works),
             **counts, "part": part, "stage_ms": stage_ms, "bands_dropped": dropped, "values_viewed": viewed,
-            "pages_dropped": dropped_pages, "pages_copied": len(paged) - dropped_pages,
+            "pages_dropped": dropped_pages, "pages_copied": paged - dropped_pages,
             "failures": [(r["image_id"], r["error"]) for r in rows if r["status"] == "failed"][:20]}
