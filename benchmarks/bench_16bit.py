@@ -34,6 +34,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _restore import restore_folder  # noqa: E402
 from _timing import best  # noqa: E402
 
 
@@ -184,11 +185,10 @@ def narrow_data() -> None:
     import numpy as np
     from skimage import data as skdata
 
-    from inpaint_core import imageio, manifest
-    from inpaint_core.discover import discover
+    from inpaint_core import imageio
     from inpaint_core.imageio import decode_image, encode_image
-    from inpaint_core.pipeline import RestoreConfig, restore_shard
-    from inpaint_core.storage import Location, read_uri
+    from inpaint_core.pipeline import RestoreConfig
+    from inpaint_core.storage import Location
 
     truth = cv2.resize(skdata.astronaut(), (256, 256), interpolation=cv2.INTER_AREA).astype(np.uint16) * 16 + 7
     hole = strokes(256, 256, seed=2)
@@ -206,10 +206,8 @@ def narrow_data() -> None:
                 src.write_atomic("tile.png", encode_image(truth, "png"))
                 src.write_atomic("tile_mask.png", encode_image(np.repeat(hole[..., None] * np.uint8(255), 3, 2), "png",
                                                                  gray=True))
-                restore_shard(list(discover(src)), RestoreConfig(method=method, output_format="same"), src, dst,
-                              "r", 0, "bench")
-                [row] = manifest.read_manifest(dst).to_pylist()
-                out = decode_image(read_uri(row["output_uri"])).rgb16
+                [row], _ = restore_folder(src, dst, RestoreConfig(method=method, output_format="same"))
+                out = decode_image(row["output"]).rgb16
                 errors.append(np.abs(out[hole].astype(np.float64) - truth[hole]).mean())
         imageio.NARROW_RANGE = default
         print(f"| {method} | {errors[0]:.0f} | {errors[1]:.0f} |")
@@ -224,12 +222,11 @@ def auto_scan(side: str) -> None:
     import numpy as np
     from skimage import data as skdata
 
-    from inpaint_core import create_inpainter, manifest
-    from inpaint_core.discover import discover
+    from inpaint_core import create_inpainter
     from inpaint_core.imageio import decode_image, encode_image
     from inpaint_core.inpainters.auto import AutoInpainter
-    from inpaint_core.pipeline import RestoreConfig, restore_shard
-    from inpaint_core.storage import Location, read_uri
+    from inpaint_core.pipeline import RestoreConfig
+    from inpaint_core.storage import Location
     from inpaint_core.windows import hole_windows
 
     w, h = (int(v) for v in side.split("x"))
@@ -271,10 +268,8 @@ def auto_scan(side: str) -> None:
                 src.write_atomic("scan.png", encode_image(truth16, "png"))
                 src.write_atomic("scan_mask.png", encode_image(np.repeat(hole[..., None] * np.uint8(255), 3, 2), "png",
                                                                gray=True))
-                restore_shard(list(discover(src)), RestoreConfig(method="auto", output_format="same"), src, dst,
-                              "r", 0, "bench")
-                [row] = manifest.read_manifest(dst).to_pylist()
-                outs.append(decode_image(read_uri(row["output_uri"])).rgb16.astype(np.float64))
+                [row], _ = restore_folder(src, dst, RestoreConfig(method="auto", output_format="same"))
+                outs.append(decode_image(row["output"]).rgb16.astype(np.float64))
         AutoInpainter.fills_at_16_bits = at_depth
         for sixteen, label in ((True, "spline (thin, small)"), (False, "learned (large)")):
             m = kinds[sixteen]

@@ -27,9 +27,10 @@ import io
 import os
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from _restore import restore_folder  # noqa: E402
 
 
 def terrain(side: int, seed: int, beta: float = 3.2, relief: float = 1500.0):
@@ -65,10 +66,8 @@ def main() -> None:
     import numpy as np
     import tifffile
 
-    from inpaint_core import manifest
-    from inpaint_core.discover import discover
-    from inpaint_core.pipeline import RestoreConfig, restore_shard
-    from inpaint_core.storage import Location, read_uri
+    from inpaint_core.pipeline import RestoreConfig
+    from inpaint_core.storage import Location
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dtype", choices=("float32", "int16"), default="float32")
@@ -119,15 +118,13 @@ def main() -> None:
                  for t in a.tensions.split(",") if t]
         for i, (label, method, options) in enumerate(runs):
             dest = Location(f"{tmp}/run{i}")
-            t = time.perf_counter()
-            restore_shard(list(discover(source)), RestoreConfig(method=method, method_options=options,
-                                                                output_format="same", score=False),
-                          source, dest, "bench", 0, "bench")
-            seconds = (time.perf_counter() - t) / len(truths)
+            rows, seconds = restore_folder(source, dest, RestoreConfig(method=method, method_options=options,
+                                                                       output_format="same", score=False))
+            seconds /= len(truths)
             errors = []
-            for row in manifest.read_manifest(dest).to_pylist():
+            for row in rows:
                 assert row["status"] == "ok" and row["mask_source"] == "nodata", row["error"]
-                out = tifffile.imread(io.BytesIO(read_uri(row["output_uri"])))
+                out = tifffile.imread(io.BytesIO(row["output"]))
                 z, hole = truths[row["image_id"]], holes[row["image_id"]]
                 assert out.dtype == dtype and np.array_equal(out[~hole], z[~hole])
                 errors.append(np.abs(out[hole].astype(np.float64) - z[hole]))

@@ -18,10 +18,10 @@ import io
 import os
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _restore import restore_folder  # noqa: E402
 from _timing import best  # noqa: E402
 
 
@@ -46,10 +46,8 @@ def main() -> None:
     import tifffile
     from PIL import Image
 
-    from inpaint_core import manifest
-    from inpaint_core.discover import discover
     from inpaint_core.imageio import decode_image, encode_image
-    from inpaint_core.pipeline import RestoreConfig, restore_shard
+    from inpaint_core.pipeline import RestoreConfig
     from inpaint_core.storage import Location
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -80,12 +78,8 @@ def main() -> None:
             with open(os.path.join(root, "src", name), "wb") as f:
                 f.write(blob)
         src, dest = Location(os.path.join(root, "src")), Location(os.path.join(root, "dest"))
-        t = time.perf_counter()
-        restore_shard(list(discover(src, exclude=(dest,))), RestoreConfig(method="telea", output_format="same"),
-                      src, dest, "bench", 0, "bench")
-        elapsed = time.perf_counter() - t
-        [row] = manifest.read_manifest(dest).to_pylist()
-        out = dest.read(row["output_uri"].rsplit("/images/", 1)[1].join(("images/", "")))
+        [row], elapsed = restore_folder(src, dest, RestoreConfig(method="telea", output_format="same"))
+        out = row["output"]
     restored = decode_image(out)
     print(f"run: {row['status']}, pages {row['pages']}, mask_source {row['mask_source']}, hole "
           f"{row['hole_fraction']:.4f}, {elapsed:.2f} s")

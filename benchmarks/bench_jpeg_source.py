@@ -21,6 +21,8 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from _restore import restore_folder  # noqa: E402
+
 
 def main() -> None:
     import cv2
@@ -28,12 +30,10 @@ def main() -> None:
     from PIL import Image
     from skimage import data as skdata
 
-    from inpaint_core import manifest
-    from inpaint_core.discover import discover
     from inpaint_core.imageio import decode_image
     from inpaint_core.masks.generators import medium
-    from inpaint_core.pipeline import RestoreConfig, restore_shard
-    from inpaint_core.storage import Location, read_uri
+    from inpaint_core.pipeline import RestoreConfig
+    from inpaint_core.storage import Location
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--qualities", default="75,90")
@@ -61,12 +61,12 @@ def main() -> None:
                 src.write_atomic(f"{name}_mask.png", mbuf.getvalue())
             for setting in (95, "source"):
                 dest = Location(os.path.join(root, f"out{setting}"))
-                restore_shard(list(discover(src, exclude=(dest,))), RestoreConfig(
-                    method="telea", output_format="jpeg", jpeg_quality=setting), src, dest, "bench", 0, "bench")
+                rows, _ = restore_folder(src, dest, RestoreConfig(method="telea", output_format="jpeg",
+                                                                  jpeg_quality=setting))
                 out, near, far = 0, [], []
-                for row in manifest.read_manifest(dest).to_pylist():
+                for row in rows:
                     name = row["image_id"].rsplit(".", 1)[0]
-                    data = read_uri(row["output_uri"])
+                    data = row["output"]
                     out += len(data)
                     diff = np.abs(decode_image(data).rgb.astype(int) - sources[name])
                     ring = cv2.dilate(masks[name].astype(np.uint8), np.ones((33, 33), np.uint8)) > 0
